@@ -1,0 +1,16 @@
+"""wrok clustering engine: weighted clusters tuned toward a target weight and radius.
+
+Plain numpy / scikit-learn / Optuna; imports nothing from QGIS. The QGIS plugin,
+the command line (`python -m core`) and the AWS Lambda all call `cluster()`.
+"""
+
+from .engine import cluster
+from .params import (DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError,
+                     ClusteringParams)
+from .result import CLUSTER_COLUMNS, ClusteringResult
+
+__all__ = [
+    "cluster", "ClusteringParams", "ClusteringResult", "ClusteringInputError", "ClusteringCancelled",
+    "CLUSTER_COLUMNS", "STRATEGIES", "DEFAULT_STRATEGY",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,196 @@
+"""The clustering run: a tuned first pass, re-clustering passes, then the guarantees.
+
+`cluster()` is the one entry point the CLI, the QGIS plugin and the Lambda call.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional
+
+import numpy as np
+
+from .data import Features, RunContext
+from .params import ClusteringParams
+from .partition import bisection_labels, kmeans_labels
+from .result import ClusteringResult, summarize
+from .tuning import compact_labels, tune_k, worker_threads
+
+
+def _make_ids(prefix: str, compact: np.ndarray, n_pieces: int, numbers=None) -> np.ndarray:
+    """IDs prefix + 1-based number, zero-padded to the digits of the piece count."""
+    width = len(str(n_pieces))
+    numbers = np.arange(1, n_pieces + 1) if numbers is None else numbers
+    names = np.array([f"{prefix}{str(i).zfill(width)}" for i in numbers], dtype=object)
+    return names[compact]
+
+
+class _Clusterer:
+    def __init__(self, features: Features, params: ClusteringParams, context: RunContext):
+        self.features = features
+        self.params = params
+        self.context = context
+
+    def partition(self, group: Features, k: int) -> np.ndarray:
+        if self.params.strategy == "seed":
+            return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
+                                 self.params.random_state)
+        return bisection_labels(group.x, group.y, group.w, k, self.context.check_cancelled)
+
+    def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial) -> np.ndarray:
+        """Tune k for the features at idx and return their new IDs (prefix + number)."""
+        group = self.features.subset(idx)
+        if group.w.sum() == 0:
+            return np.full(len(idx), f"{prefix}0", dtype=object)
+        k = tune_k(group, self.partition, n_trials, self.params, self.context, on_trial)
+        labels = self.partition(group, k)
+        if self.params.strategy == "seed":
+            # Seed numbering: k-means label + 1, padded to k's digits (unused labels leave gaps).
+            return _make_ids(prefix, labels, k)
+        compact, used = compact_labels(labels)
+        return _make_ids(prefix, compact, len(used))
+
+
+def _weights_by_id(ids: np.ndarray, w: np.ndarray):
+    unique, inverse = np.unique(ids.astype(str), return_inverse=True)
+    return unique, inverse, np.bincount(inverse, weights=w, minlength=len(unique))
+
+
+def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, vertex_xy=None,
+            vertex_owner=None, progress: Optional[Callable[[float, str], None]] = None,
+            is_cancelled: Optional[Callable[[], bool]] = None, **param_values) -> ClusteringResult:
+    """Cluster weighted features into groups near the target weight and radius.
+
+    x, y: positions in metres (projected CRS). weights: per feature (default 1).
+    vertex_xy / vertex_owner: every vertex of each feature's geometry, so a cluster's
+    radius covers polygon members in full. progress(fraction, message) and
+    is_cancelled() are polled often; cancelling raises ClusteringCancelled.
+    """
+    params = params or ClusteringParams(**param_values)
+    features = Features.checked(x, y, weights, vertex_xy, vertex_owner)
+    context = RunContext(progress, is_cancelled)
+    clusterer = _Clusterer(features, params, context)
+    n = len(features)
+    context.report(0.0, "pass 1: tuning the number of clusters")
+
+    first_pass_share = 0.6 if params.max_passes > 1 else 0.9
+    ids = clusterer.split_group(
+        np.arange(n), "CLUSTER_", params.initial_max_trials,
+        lambda done: context.report(first_pass_share * done / params.initial_max_trials,
+                                    f"pass 1: trial {done} of {params.initial_max_trials}"),
+    )
+    passes = np.ones(n, dtype=np.int64)
+    passes_run = 1
+    history = []
+    for pass_number in range(2, params.max_passes + 1):
+        names, inverse, cluster_weights = _weights_by_id(ids, features.w)
+        oversized = np.flatnonzero(cluster_weights > params.max_cluster_weight)
+        history.append(len(oversized))
+        if len(oversized) == 0 or (len(history) >= 3 and len(set(history[-3:])) == 1):
+            break
+        passes_run = pass_number
+        span_start = first_pass_share + (0.9 - first_pass_share) * (1 - 0.5 ** (pass_number - 2))
+        span = (0.9 - first_pass_share) * 0.5 ** (pass_number - 1)
+        done_groups = [0]
+
+        def recluster(cluster_index, pass_number=pass_number, span_start=span_start, span=span):
+            members = np.flatnonzero(inverse == cluster_index)
+            new_ids = clusterer.split_group(members, f"{names[cluster_index]}_", params.subsequent_max_trials,
+                                            lambda done: context.check_cancelled())
+            done_groups[0] += 1
+            context.report(span_start + span * done_groups[0] / len(oversized),
+                           f"pass {pass_number}: re-clustered {done_groups[0]} of {len(oversized)} oversized")
+            return members, new_ids
+
+        threads = worker_threads(params.n_jobs)
+        if threads > 1 and len(oversized) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                outcomes = list(pool.map(recluster, oversized))
+        else:
+            outcomes = [recluster(i) for i in oversized]
+        for members, new_ids in outcomes:
+            if len(np.unique(new_ids.astype(str))) > 1:  # one piece keeps its ID and pass
+                ids[members] = new_ids
+                passes[members] = pass_number
+
+    heavy = np.zeros(0, dtype=np.int64)
+    if params.strategy != "seed" and params.max_cluster_weight is not None:
+        context.report(0.9, "enforcing the maximum cluster weight")
+        ids, passes, heavy = _enforce_cap(features, ids, passes, params, context)
+    merged_away = 0
+    if params.min_cluster_weight:
+        context.report(0.93, "merging undersized clusters")
+        ids, merged_away = _merge_undersized(features, ids, params)
+    context.report(0.95, "measuring clusters")
+    result = summarize(features, ids, passes, params, heavy_features=heavy, passes_run=passes_run,
+                       merged_clusters=merged_away)
+    context.report(1.0, f"done: {len(result.clusters)} clusters")
+    return result
+
+
+def _enforce_cap(features: Features, ids, passes, params: ClusteringParams, context: RunContext):
+    """Split every cluster above the cap into balanced pieces that fit under it.
+
+    A feature heavier than the cap on its own becomes its own cluster (reported).
+    """
+    cap = params.max_cluster_weight
+    heavy = np.flatnonzero(features.w > cap)
+    names, inverse, cluster_weights = _weights_by_id(ids, features.w)
+    ids = ids.copy()
+    passes = passes.copy()
+    for cluster_index in np.flatnonzero(cluster_weights > cap):
+        context.check_cancelled()
+        members = np.flatnonzero(inverse == cluster_index)
+        if len(members) == 1:
+            continue
+        alone = members[features.w[members] > cap]
+        rest = members[features.w[members] <= cap]
+        pieces = []
+        if len(rest):
+            group = features.subset(rest)
+            count = max(1, math.ceil(group.w.sum() / cap))
+            while True:
+                labels = bisection_labels(group.x, group.y, group.w, count)
+                if np.bincount(labels, weights=group.w).max() <= cap or count >= len(rest):
+                    break
+                count += 1
+            pieces = [rest[labels == label] for label in range(labels.max() + 1)]
+        pieces += [np.array([i]) for i in alone]
+        if len(pieces) <= 1:
+            continue
+        width = len(str(len(pieces)))
+        next_pass = int(passes[members].max()) + 1
+        for number, piece in enumerate(pieces, start=1):
+            ids[piece] = f"{names[cluster_index]}_{str(number).zfill(width)}"
+            passes[piece] = next_pass
+    return ids, passes, heavy
+
+
+def _merge_undersized(features: Features, ids, params: ClusteringParams):
+    """Merge clusters under min_cluster_weight into the nearest cluster that stays under the cap."""
+    ids = ids.copy()
+    cap = params.max_cluster_weight if params.max_cluster_weight is not None else math.inf
+    merged = 0
+    while True:
+        names, inverse, weights = _weights_by_id(ids, features.w)
+        if len(names) < 2:
+            break
+        counts = np.bincount(inverse, minlength=len(names))
+        cx = np.bincount(inverse, weights=features.x) / counts
+        cy = np.bincount(inverse, weights=features.y) / counts
+        small = [i for i in np.argsort(weights, kind="stable") if weights[i] < params.min_cluster_weight]
+        target = None
+        for i in small:
+            distance = np.hypot(cx - cx[i], cy - cy[i])
+            distance[i] = np.inf
+            distance[weights + weights[i] > cap] = np.inf
+            j = int(np.argmin(distance))
+            if np.isfinite(distance[j]):
+                target = (i, j)
+                break
+        if target is None:
+            break
+        ids[inverse == target[0]] = names[target[1]]
+        merged += 1
+    return ids, merged

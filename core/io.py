@@ -1,0 +1,176 @@
+"""File adapters: read a layer, cluster it with the engine, write it back with cluster fields.
+
+Uses geopandas (GeoParquet through pyarrow, everything else through pyogrio).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from .engine import cluster
+from .params import ClusteringInputError, ClusteringParams
+from .result import ClusteringResult
+
+OUTPUT_FIELDS = ("cluster_id", "cluster_weight", "cluster_pass")
+_LON_LAT_NAMES = [("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"), ("x", "y")]
+_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
+            ".fgb": "FlatGeobuf"}
+
+
+def _suffix(path) -> str:
+    return Path(path).suffix.lower()
+
+
+def read_layer(path, layer: Optional[str] = None) -> gpd.GeoDataFrame:
+    """Read GeoParquet, any OGR vector format, or CSV with lon/lat columns (EPSG:4326)."""
+    path = Path(path)
+    if not path.exists():
+        raise ClusteringInputError(f"input file not found: {path}")
+    suffix = _suffix(path)
+    try:
+        if suffix in (".parquet", ".geoparquet"):
+            return gpd.read_parquet(path)
+        if suffix == ".csv":
+            return _read_csv_points(path)
+        return gpd.read_file(path, layer=layer)
+    except ClusteringInputError:
+        raise
+    except Exception as exc:  # the reader's own message says what is wrong with the file
+        raise ClusteringInputError(f"cannot read {path.name}: {exc}") from None
+
+
+def _read_csv_points(path: Path) -> gpd.GeoDataFrame:
+    table = pd.read_csv(path)
+    lower = {c.lower(): c for c in table.columns}
+    for lon, lat in _LON_LAT_NAMES:
+        if lon in lower and lat in lower:
+            lon_col, lat_col = lower[lon], lower[lat]
+            coords = table[[lon_col, lat_col]].apply(pd.to_numeric, errors="coerce")
+            geometry = gpd.points_from_xy(coords[lon_col], coords[lat_col])
+            geometry = np.where(coords.isna().any(axis=1), None, geometry)
+            return gpd.GeoDataFrame(table, geometry=list(geometry), crs="EPSG:4326")
+    raise ClusteringInputError(
+        f"{path.name}: a CSV needs longitude/latitude columns named lon/lat, longitude/latitude or x/y "
+        f"(found: {', '.join(table.columns)})"
+    )
+
+
+def write_layer(frame: gpd.GeoDataFrame, path) -> None:
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix in (".parquet", ".geoparquet"):
+        frame.to_parquet(path, index=False)
+    elif suffix == ".csv":
+        table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        table["wkt"] = frame.geometry.to_wkt()
+        table.to_csv(path, index=False)
+    elif suffix in _DRIVERS:
+        if path.exists():
+            path.unlink()
+        frame.to_file(path, driver=_DRIVERS[suffix])
+    else:
+        raise ClusteringInputError(
+            f"unknown output format {suffix!r}: use .parquet, .gpkg, .shp, .geojson, .fgb or .csv"
+        )
+
+
+def metric_crs(frame: gpd.GeoDataFrame, epsg: Optional[int] = None) -> CRS:
+    """The CRS to measure in: the given EPSG, the layer's own if metric, else its UTM zone."""
+    if epsg is not None:
+        crs = CRS.from_user_input(epsg)
+        if crs.is_geographic:
+            raise ClusteringInputError(f"EPSG:{epsg} is geographic (degrees); give a projected CRS in metres")
+        _require_metres(crs)
+        return crs
+    if frame.crs is None:
+        raise ClusteringInputError("the input has no coordinate reference system; set one or pass an EPSG code")
+    if frame.crs.is_geographic:
+        return frame.estimate_utm_crs()
+    _require_metres(frame.crs)
+    return frame.crs
+
+
+def _require_metres(crs: CRS) -> None:
+    units = {axis.unit_name for axis in crs.axis_info}
+    if not units <= {"metre", "meter", "m"}:
+        raise ClusteringInputError(f"{crs.name} measures in {', '.join(sorted(units))}, not metres")
+
+
+def weights_from(frame: pd.DataFrame, weight_field: Optional[str]) -> Optional[np.ndarray]:
+    if not weight_field:
+        return None
+    if weight_field not in frame.columns:
+        numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+        raise ClusteringInputError(
+            f"weight field {weight_field!r} not found; numeric fields are: {', '.join(numeric) or 'none'}"
+        )
+    column = frame[weight_field]
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        raise ClusteringInputError(f"weight field {weight_field!r} is not numeric (type {column.dtype})")
+    return column.to_numpy(dtype=float, na_value=np.nan)
+
+
+def geometry_arrays(geometry: gpd.GeoSeries):
+    """Centroid x, y and every vertex (with its feature's index) of projected geometries."""
+    centroids = geometry.centroid
+    points_only = bool((geometry.geom_type == "Point").all())
+    if points_only:
+        return centroids.x.to_numpy(), centroids.y.to_numpy(), None, None
+    vertex_xy, owner = shapely.get_coordinates(geometry.values, return_index=True)
+    return centroids.x.to_numpy(), centroids.y.to_numpy(), vertex_xy, owner
+
+
+def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_field: Optional[str] = None,
+                  epsg: Optional[int] = None, keep_null_geometries: bool = False, progress=None,
+                  is_cancelled=None):
+    """Cluster a GeoDataFrame. Returns (every input row + cluster fields, clusters frame, result).
+
+    Rows keep their order and columns. Null or empty geometries raise an error that
+    counts them, unless keep_null_geometries, where they stay with empty cluster fields.
+    """
+    if len(frame) == 0:
+        raise ClusteringInputError("the input layer has no features")
+    weights = weights_from(frame, weight_field)
+    missing_geometry = frame.geometry.isna().to_numpy() | frame.geometry.is_empty.to_numpy()
+    if missing_geometry.any() and not keep_null_geometries:
+        raise ClusteringInputError(
+            f"{int(missing_geometry.sum())} feature(s) have a null or empty geometry; remove or fix them, "
+            "or keep them unclustered (--keep-null-geometries)"
+        )
+    valid = ~missing_geometry
+    if not valid.any():
+        raise ClusteringInputError("no feature has a geometry")
+    crs = metric_crs(frame, epsg)
+    projected = frame.geometry[valid].to_crs(crs)
+    x, y, vertex_xy, owner = geometry_arrays(projected.reset_index(drop=True))
+    result = cluster(x, y, None if weights is None else weights[valid], params, vertex_xy=vertex_xy,
+                     vertex_owner=owner, progress=progress, is_cancelled=is_cancelled)
+    out = frame.copy()
+    out["cluster_id"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out.loc[valid, "cluster_id"] = result.cluster_id.astype(str)
+    out["cluster_weight"] = np.nan
+    out.loc[valid, "cluster_weight"] = result.cluster_weight
+    out["cluster_pass"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    out.loc[valid, "cluster_pass"] = result.cluster_pass
+    clusters = clusters_frame(result, projected.reset_index(drop=True), frame.crs or crs)
+    return out, clusters, result
+
+
+def clusters_frame(result: ClusteringResult, projected: gpd.GeoSeries, output_crs) -> gpd.GeoDataFrame:
+    """One convex-hull polygon per cluster with its figures, in the input's CRS."""
+    table = result.clusters.copy()
+    coords, owner = shapely.get_coordinates(projected.values, return_index=True)
+    names, inverse = np.unique(result.cluster_id.astype(str), return_inverse=True)
+    vertex_cluster = inverse[owner]
+    order = np.argsort(vertex_cluster, kind="stable")  # multipoints wants grouped indices
+    hulls = shapely.convex_hull(shapely.multipoints(coords[order], indices=vertex_cluster[order]))
+    by_name = dict(zip(names, hulls))
+    hull_series = gpd.GeoSeries([by_name[c] for c in table["cluster_id"]], crs=projected.crs)
+    return gpd.GeoDataFrame(table, geometry=hull_series.to_crs(output_crs).values, crs=output_crs)

@@ -1,0 +1,84 @@
+"""Clustering parameters, named as in the original tool, with validation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Optional
+
+STRATEGIES = ("balanced", "seed")
+DEFAULT_STRATEGY = "balanced"
+
+
+class ClusteringInputError(ValueError):
+    """Bad input or parameters; the message names the problem for the user."""
+
+
+class ClusteringCancelled(RuntimeError):
+    """The caller's cancel callback asked the engine to stop."""
+
+
+@dataclass(frozen=True)
+class ClusteringParams:
+    desired_cluster_weight: float
+    desired_cluster_radius: float
+    max_cluster_weight: Optional[float] = None
+    weight_importance_factor: float = 1.0
+    max_passes: int = 100
+    initial_max_trials: int = 100
+    subsequent_max_trials: int = 20
+    minibatch_reassignment_ratio: float = 0.1
+    n_jobs: int = 1
+    random_state: int = 42
+    strategy: str = DEFAULT_STRATEGY
+    min_cluster_weight: Optional[float] = None
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        def fail(message):
+            raise ClusteringInputError(message)
+
+        if not self.desired_cluster_weight > 0:
+            fail(f"target weight must be > 0 (got {self.desired_cluster_weight})")
+        if not self.desired_cluster_radius > 0:
+            fail(f"target radius must be > 0 metres (got {self.desired_cluster_radius})")
+        if self.max_cluster_weight is not None and self.max_cluster_weight < self.desired_cluster_weight:
+            fail(
+                f"max cluster weight ({self.max_cluster_weight}) is below the target weight "
+                f"({self.desired_cluster_weight}); set it at or above the target"
+            )
+        if self.min_cluster_weight is not None:
+            if self.min_cluster_weight < 0:
+                fail(f"min cluster weight must be >= 0 (got {self.min_cluster_weight})")
+            if self.min_cluster_weight > self.desired_cluster_weight:
+                fail(
+                    f"min cluster weight ({self.min_cluster_weight}) is above the target weight "
+                    f"({self.desired_cluster_weight})"
+                )
+        if self.weight_importance_factor < 0:
+            fail(f"weight importance factor must be >= 0 (got {self.weight_importance_factor})")
+        for name in ("max_passes", "initial_max_trials", "subsequent_max_trials"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                fail(f"{name} must be a whole number >= 1 (got {value!r})")
+        if self.max_passes > 1 and self.max_cluster_weight is None:
+            fail("max cluster weight is required when more than one pass is allowed")
+        if not 0 <= self.minibatch_reassignment_ratio <= 1:
+            fail(f"reassignment ratio must be between 0 and 1 (got {self.minibatch_reassignment_ratio})")
+        if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
+            fail(f"n_jobs must be -1 (all cores) or a positive whole number (got {self.n_jobs!r})")
+        if self.strategy not in STRATEGIES:
+            fail(f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ClusteringParams":
+        """Build from a dict (e.g. a Lambda payload), rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ClusteringInputError(f"unknown clustering parameter(s): {', '.join(unknown)}")
+        return cls(**values)

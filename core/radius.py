@@ -1,0 +1,128 @@
+"""Exact minimum bounding circles of many groups of points at once.
+
+A cluster's radius is the radius of the minimum bounding circle (MBC) of the convex
+hull of its members' geometries, which equals the MBC of all their vertices. Running
+Welzl's algorithm on every point of every cluster in Python would be slow, so we grow
+a small *core set* per group instead: start from the group's extreme points in eight
+directions, solve the MBC of the core set exactly (Welzl, a few points), then add the
+farthest point outside the circle and repeat until no point lies outside. The heavy
+work (distances, per-group maxima) is vectorised over all groups; the result is exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_DIRECTIONS = np.array(
+    [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)], dtype=float
+)
+
+
+def _circle_from_two(ax, ay, bx, by):
+    cx, cy = (ax + bx) / 2.0, (ay + by) / 2.0
+    return cx, cy, math.hypot(ax - cx, ay - cy)
+
+
+def _circle_from_three(ax, ay, bx, by, cx, cy):
+    d = 2.0 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    if abs(d) < 1e-12:  # collinear: the widest pair spans the others
+        pairs = [(ax, ay, bx, by), (ax, ay, cx, cy), (bx, by, cx, cy)]
+        return max((_circle_from_two(*p) for p in pairs), key=lambda c: c[2])
+    a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy
+    ux = (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / d
+    uy = (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / d
+    return ux, uy, math.hypot(ax - ux, ay - uy)
+
+
+def _inside(circle, px, py, eps=1e-7):
+    return math.hypot(px - circle[0], py - circle[1]) <= circle[2] + eps
+
+
+def welzl(points):
+    """Exact MBC (cx, cy, r) of a short list of (x, y) tuples (iterative Welzl)."""
+    circle = (points[0][0], points[0][1], 0.0)
+    for i in range(1, len(points)):
+        px, py = points[i]
+        if _inside(circle, px, py):
+            continue
+        circle = (px, py, 0.0)
+        for j in range(i):
+            qx, qy = points[j]
+            if _inside(circle, qx, qy):
+                continue
+            circle = _circle_from_two(px, py, qx, qy)
+            for k in range(j):
+                sx, sy = points[k]
+                if not _inside(circle, sx, sy):
+                    circle = _circle_from_three(px, py, qx, qy, sx, sy)
+    return circle
+
+
+def _first_argmax_per_group(values, group_sorted, starts, active_groups=None):
+    """Index (in sorted order) of the first maximum of `values` in each group."""
+    group_max = np.maximum.reduceat(values, starts)
+    hits = np.flatnonzero(values == group_max[group_sorted])
+    groups_hit, first = np.unique(group_sorted[hits], return_index=True)
+    idx = hits[first]
+    if active_groups is not None:
+        keep = active_groups[groups_hit]
+        return groups_hit[keep], idx[keep], group_max
+    return groups_hit, idx, group_max
+
+
+def minimum_bounding_circles(x, y, group, n_groups):
+    """MBC centre and radius for groups 0..n_groups-1 (every group must be non-empty).
+
+    Returns arrays (cx, cy, r) of length n_groups, in the units of x and y.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    group = np.asarray(group)
+    order = np.argsort(group, kind="stable")
+    gs = group[order]
+    starts = np.searchsorted(gs, np.arange(n_groups))
+    if len(starts) and (np.any(np.diff(np.append(starts, len(gs))) == 0)):
+        raise ValueError("minimum_bounding_circles: every group must have at least one point")
+    # Work in per-group local coordinates so circumcircles keep their precision.
+    x0 = np.minimum.reduceat(x[order], starts)
+    y0 = np.minimum.reduceat(y[order], starts)
+    xs = x[order] - x0[gs]
+    ys = y[order] - y0[gs]
+
+    core = [set() for _ in range(n_groups)]
+    for dx, dy in _DIRECTIONS:
+        groups_hit, idx, _ = _first_argmax_per_group(xs * dx + ys * dy, gs, starts)
+        for g, i in zip(groups_hit.tolist(), idx.tolist()):
+            core[g].add(i)
+
+    cx = np.zeros(n_groups)
+    cy = np.zeros(n_groups)
+    r = np.zeros(n_groups)
+    pending = np.ones(n_groups, dtype=bool)
+    while True:
+        for g in np.flatnonzero(pending).tolist():
+            pts = [(xs[i], ys[i]) for i in sorted(core[g])]
+            cx[g], cy[g], r[g] = welzl(pts)
+        excess = np.hypot(xs - cx[gs], ys - cy[gs]) - r[gs]
+        tolerance = 1e-9 * np.maximum(r, 1.0) + 1e-7
+        outside = excess > tolerance[gs]
+        if not outside.any():
+            break
+        excess = np.where(outside, excess, -np.inf)
+        pending = np.zeros(n_groups, dtype=bool)
+        groups_hit, idx, group_max = _first_argmax_per_group(excess, gs, starts)
+        for g, i in zip(groups_hit.tolist(), idx.tolist()):
+            if np.isfinite(group_max[g]):
+                core[g].add(i)
+                pending[g] = True
+    return cx + x0, cy + y0, r
+
+
+def cluster_radii(labels, n_clusters, vertex_xy=None, vertex_owner=None, x=None, y=None):
+    """Radius per cluster from member vertices (polygons) or member points."""
+    if vertex_xy is None:
+        return minimum_bounding_circles(x, y, labels, n_clusters)[2]
+    vlabels = np.asarray(labels)[vertex_owner]
+    return minimum_bounding_circles(vertex_xy[:, 0], vertex_xy[:, 1], vlabels, n_clusters)[2]

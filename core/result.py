@@ -1,0 +1,80 @@
+"""What a run returns: per-feature IDs and a per-cluster table with the quality figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .data import Features
+from .params import ClusteringParams
+from .tuning import clustering_score
+
+CLUSTER_COLUMNS = ["cluster_id", "weight", "n_features", "radius_m", "centroid_x", "centroid_y", "cluster_pass"]
+
+
+@dataclass
+class ClusteringResult:
+    cluster_id: np.ndarray  # per feature, e.g. "CLUSTER_007_02"
+    cluster_weight: np.ndarray  # per feature: the total weight of its cluster
+    cluster_pass: np.ndarray  # per feature: the pass that made its cluster
+    clusters: pd.DataFrame  # one row per cluster, columns CLUSTER_COLUMNS
+    params: ClusteringParams
+    heavy_features: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    passes_run: int = 1
+    merged_clusters: int = 0
+
+    @property
+    def score(self) -> float:
+        """The seed's objective on the final clusters (lower is better)."""
+        return clustering_score(self.clusters["weight"].median(), self.clusters["radius_m"].median(), self.params)
+
+    def stats(self) -> dict:
+        """The benchmark's quality figures for this result."""
+        params = self.params
+        weights = self.clusters["weight"].to_numpy()
+        radii = self.clusters["radius_m"].to_numpy()
+        target = params.desired_cluster_weight
+        over = int((weights > params.max_cluster_weight).sum()) if params.max_cluster_weight else 0
+        return {
+            "clusters": len(weights),
+            "median_weight": float(np.median(weights)),
+            "median_radius_m": float(np.median(radii)),
+            "share_within_20pct": float(np.mean(np.abs(weights - target) <= 0.2 * target)),
+            "weight_p10": float(np.percentile(weights, 10)),
+            "weight_p90": float(np.percentile(weights, 90)),
+            "clusters_over_max": over,
+            "p90_radius_m": float(np.percentile(radii, 90)),
+            "score": self.score,
+            "heavy_features": len(self.heavy_features),
+            "passes_run": self.passes_run,
+        }
+
+
+def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: ClusteringParams,
+              **extra) -> ClusteringResult:
+    ids = ids.astype(str).astype(object)
+    names, inverse = np.unique(ids.astype(str), return_inverse=True)
+    g = len(names)
+    weights = np.bincount(inverse, weights=features.w, minlength=g)
+    counts = np.bincount(inverse, minlength=g)
+    # Weighted centroid of the members; plain mean where a cluster weighs nothing.
+    wx = np.bincount(inverse, weights=features.w * features.x, minlength=g)
+    wy = np.bincount(inverse, weights=features.w * features.y, minlength=g)
+    mx = np.bincount(inverse, weights=features.x, minlength=g) / counts
+    my = np.bincount(inverse, weights=features.y, minlength=g) / counts
+    safe = np.where(weights > 0, weights, 1.0)
+    centroid_x = np.where(weights > 0, wx / safe, mx)
+    centroid_y = np.where(weights > 0, wy / safe, my)
+    radii = features.circles(inverse, g)[2]
+    cluster_pass = np.zeros(g, dtype=np.int64)
+    np.maximum.at(cluster_pass, inverse, passes)
+    table = pd.DataFrame({
+        "cluster_id": names.astype(object), "weight": weights, "n_features": counts, "radius_m": radii,
+        "centroid_x": centroid_x, "centroid_y": centroid_y, "cluster_pass": cluster_pass,
+    })
+    return ClusteringResult(
+        cluster_id=ids, cluster_weight=weights[inverse], cluster_pass=cluster_pass[inverse],
+        clusters=table, params=params, **extra,
+    )
