@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from .crs import utm_epsg
 from .engine import cluster
 from .params import ClusteringInputError, ClusteringParams
 from .result import ClusteringResult
@@ -92,7 +93,8 @@ def metric_crs(frame: gpd.GeoDataFrame, epsg: Optional[int] = None) -> CRS:
     if frame.crs is None:
         raise ClusteringInputError("the input has no coordinate reference system; set one or pass an EPSG code")
     if frame.crs.is_geographic:
-        return frame.estimate_utm_crs()
+        west, south, east, north = frame.geometry.dropna().to_crs(4326).total_bounds
+        return CRS.from_epsg(utm_epsg((west + east) / 2, (south + north) / 2))
     _require_metres(frame.crs)
     return frame.crs
 
@@ -165,7 +167,7 @@ def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_fiel
 
 def clusters_frame(result: ClusteringResult, projected: gpd.GeoSeries, output_crs) -> gpd.GeoDataFrame:
     """One convex-hull polygon per cluster with its figures, in the input's CRS."""
-    table = result.clusters.copy()
+    table = result.clusters.to_frame()
     coords, owner = shapely.get_coordinates(projected.values, return_index=True)
     names, inverse = np.unique(result.cluster_id.astype(str), return_inverse=True)
     vertex_cluster = inverse[owner]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from .data import Features
 from .params import ClusteringParams
@@ -14,12 +13,27 @@ from .tuning import clustering_score
 CLUSTER_COLUMNS = ["cluster_id", "weight", "n_features", "radius_m", "centroid_x", "centroid_y", "cluster_pass"]
 
 
+class ClusterTable(dict):
+    """One row per cluster: a dict of equal-length numpy arrays keyed by CLUSTER_COLUMNS.
+
+    Plain numpy so QGIS installs without pandas can use it; to_frame() gives pandas.
+    """
+
+    def __len__(self):
+        return len(self["cluster_id"])
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame({name: self[name] for name in CLUSTER_COLUMNS})
+
+
 @dataclass
 class ClusteringResult:
     cluster_id: np.ndarray  # per feature, e.g. "CLUSTER_007_02"
     cluster_weight: np.ndarray  # per feature: the total weight of its cluster
     cluster_pass: np.ndarray  # per feature: the pass that made its cluster
-    clusters: pd.DataFrame  # one row per cluster, columns CLUSTER_COLUMNS
+    clusters: ClusterTable  # one row per cluster, columns CLUSTER_COLUMNS
     params: ClusteringParams
     heavy_features: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     passes_run: int = 1
@@ -28,13 +42,13 @@ class ClusteringResult:
     @property
     def score(self) -> float:
         """The seed's objective on the final clusters (lower is better)."""
-        return clustering_score(self.clusters["weight"].median(), self.clusters["radius_m"].median(), self.params)
+        return clustering_score(np.median(self.clusters["weight"]), np.median(self.clusters["radius_m"]), self.params)
 
     def stats(self) -> dict:
         """The benchmark's quality figures for this result."""
         params = self.params
-        weights = self.clusters["weight"].to_numpy()
-        radii = self.clusters["radius_m"].to_numpy()
+        weights = self.clusters["weight"]
+        radii = self.clusters["radius_m"]
         target = params.desired_cluster_weight
         over = int((weights > params.max_cluster_weight).sum()) if params.max_cluster_weight else 0
         return {
@@ -70,7 +84,7 @@ def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: C
     radii = features.circles(inverse, g)[2]
     cluster_pass = np.zeros(g, dtype=np.int64)
     np.maximum.at(cluster_pass, inverse, passes)
-    table = pd.DataFrame({
+    table = ClusterTable({
         "cluster_id": names.astype(object), "weight": weights, "n_features": counts, "radius_m": radii,
         "centroid_x": centroid_x, "centroid_y": centroid_y, "cluster_pass": cluster_pass,
     })
