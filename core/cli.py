@@ -22,7 +22,11 @@ example:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description="wrok clustering engine")
+    parser = argparse.ArgumentParser(
+        prog="python -m core", description="wrok clustering engine",
+        epilog=DESCRIPTION[DESCRIPTION.index("example:"):] + "\nmore: python -m core cluster --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("cluster", help="cluster a layer file", description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from .crs import utm_epsg
 from .engine import cluster
@@ -66,6 +67,21 @@ def _read_csv_points(path: Path) -> gpd.GeoDataFrame:
 def write_layer(frame: gpd.GeoDataFrame, path) -> None:
     path = Path(path)
     suffix = _suffix(path)
+    if suffix not in (".parquet", ".geoparquet", ".csv") and suffix not in _DRIVERS:
+        raise ClusteringInputError(
+            f"unknown output format {suffix!r}: use .parquet, .gpkg, .shp, .geojson, .fgb or .csv"
+        )
+    if not path.parent.is_dir():
+        raise ClusteringInputError(f"cannot write {path}: folder {path.parent} does not exist")
+    try:
+        _write(frame, path, suffix)
+    except ClusteringInputError:
+        raise
+    except Exception as exc:  # the writer's own message says what went wrong
+        raise ClusteringInputError(f"cannot write {path.name}: {exc}") from None
+
+
+def _write(frame: gpd.GeoDataFrame, path: Path, suffix: str) -> None:
     if suffix in (".parquet", ".geoparquet"):
         frame.to_parquet(path, index=False)
     elif suffix == ".csv":
@@ -76,16 +92,15 @@ def write_layer(frame: gpd.GeoDataFrame, path) -> None:
         if path.exists():
             path.unlink()
         frame.to_file(path, driver=_DRIVERS[suffix])
-    else:
-        raise ClusteringInputError(
-            f"unknown output format {suffix!r}: use .parquet, .gpkg, .shp, .geojson, .fgb or .csv"
-        )
 
 
 def metric_crs(frame: gpd.GeoDataFrame, epsg: Optional[int] = None) -> CRS:
     """The CRS to measure in: the given EPSG, the layer's own if metric, else its UTM zone."""
     if epsg is not None:
-        crs = CRS.from_user_input(epsg)
+        try:
+            crs = CRS.from_epsg(int(epsg))
+        except (CRSError, TypeError, ValueError):
+            raise ClusteringInputError(f"EPSG:{epsg} is not a known coordinate reference system") from None
         if crs.is_geographic:
             raise ClusteringInputError(f"EPSG:{epsg} is geographic (degrees); give a projected CRS in metres")
         _require_metres(crs)
@@ -165,14 +180,25 @@ def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_fiel
     return out, clusters, result
 
 
+_DEGENERATE_HULL_BUFFER_M = 1.0
+
+
 def clusters_frame(result: ClusteringResult, projected: gpd.GeoSeries, output_crs) -> gpd.GeoDataFrame:
-    """One convex-hull polygon per cluster with its figures, in the input's CRS."""
+    """One convex-hull polygon per cluster with its figures, in the input's CRS.
+
+    A cluster whose hull is a point or a line (one feature, or features in a row) gets
+    that hull buffered by 1 metre instead, so the layer holds polygons only.
+    """
     table = result.clusters.to_frame()
     coords, owner = shapely.get_coordinates(projected.values, return_index=True)
     names, inverse = np.unique(result.cluster_id.astype(str), return_inverse=True)
     vertex_cluster = inverse[owner]
     order = np.argsort(vertex_cluster, kind="stable")  # multipoints wants grouped indices
     hulls = shapely.convex_hull(shapely.multipoints(coords[order], indices=vertex_cluster[order]))
+    # One point or points in a line have a point or line hull; a 1 m buffer keeps every
+    # summary feature a polygon (one geometry type, which Shapefile and QGIS styles need).
+    degenerate = shapely.get_type_id(hulls) != 3
+    hulls[degenerate] = shapely.buffer(hulls[degenerate], _DEGENERATE_HULL_BUFFER_M)
     by_name = dict(zip(names, hulls))
     hull_series = gpd.GeoSeries([by_name[c] for c in table["cluster_id"]], crs=projected.crs)
     return gpd.GeoDataFrame(table, geometry=hull_series.to_crs(output_crs).values, crs=output_crs)

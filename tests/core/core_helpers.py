@@ -1,0 +1,87 @@
+"""Shared helpers for the core engine tests (imported as `core_helpers`; tests/core is on sys.path).
+
+Every check here recomputes what it expects from the inputs (pandas group-bys,
+shapely geometry), never from the engine's own figures.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import ClusteringParams
+
+REPO = Path(__file__).resolve().parents[2]
+ID_PATTERN = re.compile(r"^CLUSTER_\d+(_\d+)*$")
+
+
+def fast_params(**overrides) -> ClusteringParams:
+    """Small trial counts so the whole suite stays quick."""
+    values = dict(desired_cluster_weight=240.0, desired_cluster_radius=1000.0, max_cluster_weight=300.0,
+                  initial_max_trials=6, subsequent_max_trials=3)
+    values.update(overrides)
+    return ClusteringParams(**values)
+
+
+def check_result(result, weights, params=None):
+    """The invariants every run must satisfy, each recomputed independently."""
+    weights = np.asarray(weights, dtype=float)
+    n = len(weights)
+    ids = np.asarray(result.cluster_id).astype(str)
+    # Exactly one ID per feature, all well formed.
+    assert len(ids) == n
+    assert len(result.cluster_weight) == n and len(result.cluster_pass) == n
+    assert all(ID_PATTERN.match(i) for i in ids), sorted(set(ids))[:5]
+    table = result.clusters
+    table_ids = np.asarray(table["cluster_id"]).astype(str)
+    assert len(set(table_ids)) == len(table_ids), "cluster IDs repeat in the clusters table"
+    assert set(table_ids) == set(ids)
+    for column in ("weight", "n_features", "radius_m", "centroid_x", "centroid_y", "cluster_pass"):
+        assert len(table[column]) == len(table_ids)
+    # Weights and counts per cluster, recomputed with pandas.
+    frame = pd.DataFrame({"id": ids, "w": weights})
+    expected = frame.groupby("id")["w"].agg(["sum", "size"])
+    got = pd.DataFrame({"weight": table["weight"], "n": table["n_features"]}, index=table_ids)
+    got = got.loc[expected.index]
+    np.testing.assert_allclose(got["weight"].to_numpy(), expected["sum"].to_numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(got["n"].to_numpy(), expected["size"].to_numpy())
+    assert np.isclose(float(np.sum(table["weight"])), float(weights.sum()), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(result.cluster_weight, expected["sum"].reindex(ids).to_numpy(), rtol=1e-9,
+                               atol=1e-9)
+    # Hierarchy: every proper prefix of an ID (CLUSTER_a, CLUSTER_a_b, ...) is a parent that was
+    # split, so it cannot also be a final cluster.
+    final = set(table_ids)
+    for name in final:
+        parts = name.split("_")
+        for cut in range(2, len(parts)):
+            parent = "_".join(parts[:cut])
+            assert parent not in final, f"{name} is a child of {parent}, which is still a final cluster"
+    return ids
+
+
+def check_cap(result, weights, cap):
+    """Balanced strategy: no cluster above the cap unless it is one feature heavier than the cap alone."""
+    weights = np.asarray(weights, dtype=float)
+    ids = np.asarray(result.cluster_id).astype(str)
+    heavy_expected = np.flatnonzero(weights > cap)
+    np.testing.assert_array_equal(np.sort(np.asarray(result.heavy_features)), heavy_expected)
+    totals = pd.Series(weights).groupby(ids).sum()
+    for name, total in totals.items():
+        if total > cap:
+            members = np.flatnonzero(ids == name)
+            assert len(members) == 1 and weights[members[0]] > cap, (
+                f"{name} weighs {total} > cap {cap} with {len(members)} members"
+            )
+    for index in heavy_expected:
+        assert (ids == ids[index]).sum() == 1, f"heavy feature {index} shares its cluster"
+
+
+def run_cli(*args, timeout=120):
+    """Run `python -m core ...` in a fresh interpreter, as a user would."""
+    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
