@@ -1,0 +1,59 @@
+"""Run the engine on LayerArrays with settings shared by the algorithm and the write-back task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
+
+from .layer_arrays import LayerArrays
+
+# Shown even when the engine cannot be imported; the engine validates the choice when it runs.
+STRATEGY_CHOICES = ("balanced", "seed")
+
+
+@dataclass
+class ClusterSettings:
+    target_weight: float = 240.0
+    target_radius_m: float = 1000.0
+    max_weight: Optional[float] = 300.0
+    weight_importance: float = 1.0
+    max_passes: int = 100
+    initial_trials: int = 100
+    subsequent_trials: int = 20
+    reassignment_ratio: float = 0.1
+    strategy: str = "balanced"
+    random_seed: int = 42
+    weight_field: Optional[str] = None
+    measuring_crs: QgsCoordinateReferenceSystem = field(default_factory=QgsCoordinateReferenceSystem)
+    id_field: str = "cluster_id"
+    selected_only: bool = False
+
+    def engine_params(self):
+        from .core import ClusteringInputError, ClusteringParams
+
+        try:
+            return ClusteringParams(
+                desired_cluster_weight=self.target_weight, desired_cluster_radius=self.target_radius_m,
+                max_cluster_weight=self.max_weight, weight_importance_factor=self.weight_importance,
+                # Without a cap there is nothing to re-cluster: one pass, as in the CLI.
+                max_passes=self.max_passes if self.max_weight is not None else 1,
+                initial_max_trials=self.initial_trials, subsequent_max_trials=self.subsequent_trials,
+                minibatch_reassignment_ratio=self.reassignment_ratio, n_jobs=1,
+                random_state=self.random_seed, strategy=self.strategy,
+            )
+        except ClusteringInputError as exc:
+            raise QgsProcessingException(f"Invalid parameters: {exc}.") from None
+
+
+def run_engine(arrays: LayerArrays, settings: ClusterSettings, progress, is_cancelled):
+    """The engine's result; its input errors become QgsProcessingException with its message."""
+    from .core import ClusteringInputError, cluster
+
+    params = settings.engine_params()
+    try:
+        return cluster(arrays.x, arrays.y, arrays.weights, params, vertex_xy=arrays.vertex_xy,
+                       vertex_owner=arrays.vertex_owner, progress=progress, is_cancelled=is_cancelled)
+    except ClusteringInputError as exc:
+        raise QgsProcessingException(f"Cannot cluster this input: {exc}.") from None

@@ -1,0 +1,145 @@
+"""Desktop-only parts: the 'cluster the active layer' action, its dialog, the install offer."""
+
+from __future__ import annotations
+
+from qgis.core import Qgis, QgsApplication, QgsFieldProxyModel, QgsMapLayerProxyModel, QgsSettings, QgsTask
+from qgis.gui import QgsFieldComboBox, QgsMapLayerComboBox
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import (
+    QAction,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLineEdit,
+    QPushButton,
+)
+
+from .clustering import STRATEGY_CHOICES, ClusterSettings
+from .dependencies import install_hint, missing_packages, pip_install
+from .resources import icon_path
+from .task import ClusterLayerTask
+
+MENU = "&wrok"
+SETTINGS_PREFIX = "wrok/action/"
+MESSAGE_LEVELS = {"info": Qgis.Info, "success": Qgis.Success, "error": Qgis.Critical}
+
+
+class ClusterLayerDialog(QDialog):
+    """The few parameters most runs change; the Processing dialog has the rest."""
+
+    def __init__(self, layer, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("wrok: cluster layer and write the cluster fields")
+        form = QFormLayout(self)
+        self.layer_box = QgsMapLayerComboBox()
+        self.layer_box.setFilters(QgsMapLayerProxyModel.PointLayer | QgsMapLayerProxyModel.PolygonLayer)
+        if layer is not None:
+            self.layer_box.setLayer(layer)
+        self.weight_box = QgsFieldComboBox()
+        self.weight_box.setFilters(QgsFieldProxyModel.Numeric)
+        self.weight_box.setAllowEmptyFieldName(True)
+        self.layer_box.layerChanged.connect(self.weight_box.setLayer)
+        self.weight_box.setLayer(self.layer_box.currentLayer())
+        saved = QgsSettings()
+        self.target_weight = self._spin(saved.value(SETTINGS_PREFIX + "target_weight", 240.0, float))
+        self.target_radius = self._spin(saved.value(SETTINGS_PREFIX + "target_radius", 1000.0, float), " m")
+        self.max_weight = self._spin(saved.value(SETTINGS_PREFIX + "max_weight", 300.0, float))
+        self.max_weight.setSpecialValueText("no cap")  # 0 shows as 'no cap'
+        self.strategy = QComboBox()
+        self.strategy.addItems(STRATEGY_CHOICES)
+        self.id_field = QLineEdit(saved.value(SETTINGS_PREFIX + "id_field", "cluster_id"))
+        self.selected_only = QCheckBox("Selected features only")
+        for label, widget in (("Layer", self.layer_box), ("Weight field", self.weight_box),
+                              ("Target weight", self.target_weight), ("Target radius", self.target_radius),
+                              ("Maximum weight", self.max_weight), ("Strategy", self.strategy),
+                              ("Cluster ID field", self.id_field), ("", self.selected_only)):
+            form.addRow(label, widget)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    @staticmethod
+    def _spin(value, suffix=""):
+        box = QDoubleSpinBox()
+        box.setRange(0, 1e12)
+        box.setDecimals(1)
+        box.setSuffix(suffix)
+        box.setValue(value)
+        return box
+
+    def settings(self) -> ClusterSettings:
+        saved = QgsSettings()
+        for key, box in (("target_weight", self.target_weight), ("target_radius", self.target_radius),
+                         ("max_weight", self.max_weight)):
+            saved.setValue(SETTINGS_PREFIX + key, box.value())
+        saved.setValue(SETTINGS_PREFIX + "id_field", self.id_field.text())
+        return ClusterSettings(
+            target_weight=self.target_weight.value(), target_radius_m=self.target_radius.value(),
+            max_weight=self.max_weight.value() or None, strategy=self.strategy.currentText(),
+            weight_field=self.weight_box.currentField() or None, id_field=self.id_field.text().strip() or "cluster_id",
+            selected_only=self.selected_only.isChecked())
+
+
+class WrokGui:
+    def __init__(self, iface):
+        self.iface = iface
+        self.action = None
+        self.tasks = []  # keep Python references while QGIS runs them
+
+    def install(self):
+        self.action = QAction(QIcon(icon_path()), "Cluster layer and write cluster fields…", self.iface.mainWindow())
+        self.action.triggered.connect(self.cluster_active_layer)
+        self.iface.addToolBarIcon(self.action)
+        self.iface.addPluginToVectorMenu(MENU, self.action)
+        missing = missing_packages()
+        if missing:
+            self.offer_install(missing)
+
+    def remove(self):
+        if self.action is not None:
+            self.iface.removeToolBarIcon(self.action)
+            self.iface.removePluginVectorMenu(MENU, self.action)
+            self.action = None
+
+    def message(self, level, text):
+        self.iface.messageBar().pushMessage("wrok", text, MESSAGE_LEVELS[level], 0 if level == "error" else 10)
+
+    def offer_install(self, missing):
+        bar = self.iface.messageBar()
+        widget = bar.createMessage("wrok", f"needs the Python package(s) {', '.join(missing)} to cluster.")
+        button = QPushButton("Install now")
+        button.setToolTip(install_hint(missing))
+        button.clicked.connect(lambda: self.install_packages(missing, widget))
+        widget.layout().addWidget(button)
+        bar.pushWidget(widget, Qgis.Warning)
+
+    def install_packages(self, missing, widget):
+        self.iface.messageBar().popWidget(widget)
+
+        def report(exception, outcome=None):
+            ok, output = outcome if outcome else (False, str(exception))
+            if ok:
+                self.message("success", "packages installed; restart QGIS to use wrok.")
+            else:
+                self.message("error", f"pip failed:\n{output}\n\n{install_hint(missing)}")
+
+        task = QgsTask.fromFunction(f"wrok: installing {', '.join(missing)}", lambda _task: pip_install(missing),
+                                    on_finished=report)
+        self.tasks.append(task)
+        QgsApplication.taskManager().addTask(task)
+
+    def cluster_active_layer(self):
+        missing = missing_packages()
+        if missing:
+            self.message("error", install_hint(missing))
+            return
+        dialog = ClusterLayerDialog(self.iface.activeLayer(), self.iface.mainWindow())
+        if not dialog.exec_() or dialog.layer_box.currentLayer() is None:
+            return
+        task = ClusterLayerTask(dialog.layer_box.currentLayer(), dialog.settings(), on_message=self.message)
+        self.tasks = [t for t in self.tasks if t.status() not in (QgsTask.Complete, QgsTask.Terminated)] + [task]
+        QgsApplication.taskManager().addTask(task)

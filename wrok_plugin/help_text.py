@@ -1,0 +1,61 @@
+"""The algorithm's help: every parameter and the score, in plain words."""
+
+REPOSITORY_URL = "https://github.com/wrok-project/wrok"
+HELP_URL = f"{REPOSITORY_URL}#readme"
+
+SHORT_HELP = """\
+<p>Groups weighted features (population grid points, building polygons) into clusters whose total
+weight and size sit near your targets, e.g. primary sampling units of about 240 people within
+about 1 km. Every input feature is written out with its cluster.</p>
+<h3>Parameters</h3>
+<ul>
+<li><b>Input layer</b>: points or polygons (single or multi part). Lines are not accepted.
+Tick <i>Selected features only</i> to cluster just the selection.</li>
+<li><b>Weight field</b>: numeric field with each feature's weight (people, households). Empty:
+every feature weighs 1. NULL weights are an error; fill them with 0 first.</li>
+<li><b>Target cluster weight</b>: the total weight a cluster should have.</li>
+<li><b>Target cluster radius</b> (metres): the radius a cluster should have, measured as the
+smallest circle that covers all its features (polygons in full).</li>
+<li><b>Weight importance factor</b>: how much missing the target weight counts against missing
+the target radius (see the score below); 0 ignores weight, larger values favour even weights.</li>
+<li><b>Maximum cluster weight</b>: clusters heavier than this are split again in later passes.
+Leave empty for no cap (then a single pass runs). A single feature heavier than this on its own
+stays a cluster of one.</li>
+<li><b>Maximum passes</b>: how many times oversized clusters are re-clustered.</li>
+<li><b>Update the input layer in place</b>: also write the cluster fields into the input layer's
+own data source (e.g. a GeoPackage). Needs a file or database layer, not a temporary one;
+existing cluster fields are overwritten, features outside the selection keep their values.</li>
+</ul>
+<h3>Advanced parameters</h3>
+<ul>
+<li><b>Trials in the first pass</b> and <b>Trials per re-clustered cluster in later passes</b>: how
+many cluster counts the tuner (Optuna) tries; more trials search longer for a better score.</li>
+<li><b>Reassignment ratio</b> (seed strategy): MiniBatchKMeans setting, used by the <i>seed</i> strategy.</li>
+<li><b>Strategy</b>: <i>balanced</i> (default, fast, even weights) or <i>seed</i> (the original
+k-means method, slower).</li>
+<li><b>Random seed</b>: the same input, parameters and seed give the same clusters.</li>
+<li><b>Measuring CRS in metres</b>: projected CRS in metres in which radii are measured. Empty: the layer's
+own CRS if it is in metres, else, for longitude/latitude layers, the UTM zone at the centre of
+the features' extent (the same rule as the command line, so both give the same radii). A CRS in
+degrees or feet is rejected.</li>
+<li><b>Cluster ID field name</b>: name of the new ID field (default cluster_id). Existing input
+fields with the names of the cluster fields are replaced.</li>
+</ul>
+<h3>Outputs</h3>
+<ul>
+<li><b>Clustered features</b>: every input feature, with all its fields, plus the cluster ID
+(e.g. CLUSTER_07 or, after a re-clustering pass, CLUSTER_07_2), cluster_weight (its cluster's
+total weight) and cluster_pass (the pass that made its cluster).</li>
+<li><b>Clusters</b>: one convex-hull polygon per cluster with its ID, weight, number of features,
+radius in metres and pass.</li>
+<li>Numbers: cluster count, clusters over the maximum weight, median weight, median radius,
+score.</li>
+</ul>
+<h3>The score</h3>
+<p>The tuner picks the number of clusters with the lowest score:
+<code>wif * (r_target / w_target) * |w_target - median weight| + |r_target - median radius|</code>.
+In words: how far the median cluster radius is from the target radius in metres, plus how far
+the median cluster weight is from the target weight, converted to metres by the ratio of target
+radius to target weight and multiplied by the weight importance factor (wif). Lower is better;
+0 means the median cluster hits both targets.</p>
+"""

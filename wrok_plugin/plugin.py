@@ -1,0 +1,32 @@
+"""Plugin entry: the Processing provider always; the toolbar action only in the desktop."""
+
+from qgis.core import QgsApplication
+
+
+class WrokPlugin:
+    def __init__(self, iface):
+        self.iface = iface
+        self.provider = None
+        self.gui = None
+
+    def initProcessing(self):  # noqa: N802 - QGIS API name; qgis_process calls only this
+        if self.provider is None:
+            from .provider import WrokProvider
+
+            self.provider = WrokProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def initGui(self):  # noqa: N802 - QGIS API name
+        self.initProcessing()
+        from .gui import WrokGui  # imports qgis.gui: desktop only
+
+        self.gui = WrokGui(self.iface)
+        self.gui.install()
+
+    def unload(self):
+        if self.gui is not None:
+            self.gui.remove()
+            self.gui = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None

@@ -1,0 +1,27 @@
+"""The 'wrok' Processing provider."""
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from .algorithm import TunedClusteringAlgorithm
+from .resources import icon_path
+
+
+class WrokProvider(QgsProcessingProvider):
+    def id(self):
+        return "wrok"
+
+    def name(self):
+        return "wrok"
+
+    def longName(self):
+        return "wrok: tuned weight/radius clustering"
+
+    def icon(self):
+        return QIcon(icon_path())
+
+    def svgIconPath(self):
+        return icon_path()
+
+    def loadAlgorithms(self):
+        self.addAlgorithm(TunedClusteringAlgorithm())

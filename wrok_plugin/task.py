@@ -1,0 +1,88 @@
+"""Cluster a layer in a QgsTask and write the cluster fields back through its edit buffer."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsFeatureRequest,
+    QgsMessageLog,
+    QgsProcessingException,
+    QgsProject,
+    QgsTask,
+    QgsVectorLayerFeatureSource,
+)
+
+from . import outputs
+from .clustering import ClusterSettings, run_engine
+from .layer_arrays import layer_arrays
+
+READ_SHARE = 0.3  # of the task's progress bar; the engine gets the rest
+
+
+class ClusterLayerTask(QgsTask):
+    """run() works on a snapshot in the background; finished() edits the layer on the main thread.
+
+    Errors are caught in run() and reported in finished(), which leaves the layer untouched
+    unless the run succeeded, so a cancelled or failed task changes nothing.
+    """
+
+    def __init__(self, layer, settings: ClusterSettings, on_message=None):
+        super().__init__(f"wrok: clustering {layer.name()}", QgsTask.CanCancel)
+        self.layer = layer  # touched only in finished(), on the main thread
+        self.settings = settings
+        self.on_message = on_message or (lambda level, text: None)
+        # A feature source is a thread-safe snapshot of the layer for run().
+        self.source = QgsVectorLayerFeatureSource(layer)
+        self.request = QgsFeatureRequest()
+        self.count = layer.featureCount()
+        if settings.selected_only:
+            self.request.setFilterFids(layer.selectedFeatureIds())
+            self.count = layer.selectedFeatureCount()
+        self.fields, self.wkb_type, self.crs = layer.fields(), layer.wkbType(), layer.crs()
+        self.transform_context = QgsProject.instance().transformContext()
+        self.feature_ids = None
+        self.result = None
+        self.error = None
+        self.updated = 0
+
+    def run(self):
+        from .core import ClusteringCancelled
+
+        try:
+            arrays = layer_arrays(
+                self.source.getFeatures(self.request), self.count, self.fields, self.wkb_type, self.crs,
+                self.settings.weight_field, self.settings.measuring_crs, self.transform_context,
+                progress=lambda fraction: self.setProgress(100 * READ_SHARE * fraction), is_cancelled=self.isCanceled)
+            self.result = run_engine(
+                arrays, self.settings,
+                lambda fraction, _message: self.setProgress(100 * (READ_SHARE + (1 - READ_SHARE) * fraction)),
+                self.isCanceled)
+            self.feature_ids = arrays.feature_ids
+            return True
+        except ClusteringCancelled:
+            return False
+        except Exception as exc:  # reported on the main thread in finished()
+            self.error = exc
+            return False
+
+    def finished(self, succeeded):
+        name = self.layer.name()
+        if not succeeded or self.isCanceled():
+            if self.error is None:
+                self.on_message("info", f"wrok: clustering {name} was cancelled; the layer is unchanged.")
+            else:
+                message = str(self.error) if isinstance(self.error, QgsProcessingException) else repr(self.error)
+                QgsMessageLog.logMessage(f"{name}: {message}", "wrok")
+                self.on_message("error", f"wrok could not cluster {name}: {message}")
+            return
+        try:
+            self.updated = outputs.write_through_edit_buffer(self.layer, self.feature_ids, self.result,
+                                                             self.settings.id_field)
+        except Exception as exc:
+            self.error = exc
+            self.on_message("error", f"wrok could not write the cluster fields to {name}: {exc}")
+            return
+        stats = self.result.stats()
+        self.on_message(
+            "success", f"wrok: {stats['clusters']} clusters written to {name} ({self.updated} features, "
+            f"median weight {stats['median_weight']:.0f}, median radius {stats['median_radius_m']:.0f} m). "
+            "The changes are in the edit buffer: save or undo them.")
