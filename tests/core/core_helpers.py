@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import core
 from core import ClusteringParams
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(core.__file__).resolve().parent.parent  # the checkout whose `core` these tests import
 ID_PATTERN = re.compile(r"^CLUSTER_\d+(_\d+)*$")
 
 
