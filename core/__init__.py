@@ -4,10 +4,9 @@ Plain numpy / scikit-learn / Optuna; imports nothing from QGIS. The QGIS plugin,
 the command line (`python -m core`) and the AWS Lambda all call `cluster()`.
 """
 
-from .engine import cluster
-from .params import (DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError,
-                     ClusteringParams)
 from .crs import utm_epsg
+from .engine import cluster
+from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
 from .result import CLUSTER_COLUMNS, ClusteringResult, ClusterTable
 
 __all__ = [

@@ -11,11 +11,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .balanced import balanced_split
 from .data import Features, RunContext
 from .params import ClusteringParams
 from .partition import bisection_labels, kmeans_labels
 from .result import ClusteringResult, summarize
-from .tuning import compact_labels, tune_k, worker_threads
+from .tuning import tune_k, worker_threads
 
 
 def _make_ids(prefix: str, compact: np.ndarray, n_pieces: int, numbers=None) -> np.ndarray:
@@ -32,24 +33,21 @@ class _Clusterer:
         self.params = params
         self.context = context
 
-    def partition(self, group: Features, k: int) -> np.ndarray:
-        if self.params.strategy == "seed":
-            return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
-                                 self.params.random_state)
-        return bisection_labels(group.x, group.y, group.w, k, self.context.check_cancelled)
+    def seed_partition(self, group: Features, k: int) -> np.ndarray:
+        return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
+                             self.params.random_state)
 
     def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial) -> np.ndarray:
         """Tune k for the features at idx and return their new IDs (prefix + number)."""
         group = self.features.subset(idx)
         if group.w.sum() == 0:
             return np.full(len(idx), f"{prefix}0", dtype=object)
-        k = tune_k(group, self.partition, n_trials, self.params, self.context, on_trial)
-        labels = self.partition(group, k)
         if self.params.strategy == "seed":
+            k = tune_k(group, self.seed_partition, n_trials, self.params, self.context, on_trial)[0]
             # Seed numbering: k-means label + 1, padded to k's digits (unused labels leave gaps).
-            return _make_ids(prefix, labels, k)
-        compact, used = compact_labels(labels)
-        return _make_ids(prefix, compact, len(used))
+            return _make_ids(prefix, self.seed_partition(group, k), k)
+        compact = balanced_split(group, self.params, n_trials, self.context, on_trial)
+        return _make_ids(prefix, compact, int(compact.max()) + 1)
 
 
 def _weights_by_id(ids: np.ndarray, w: np.ndarray):
@@ -90,26 +88,11 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
         if len(oversized) == 0 or (len(history) >= 3 and len(set(history[-3:])) == 1):
             break
         passes_run = pass_number
+        # Later passes share what is left of the bar below 0.9, halving each time.
         span_start = first_pass_share + (0.9 - first_pass_share) * (1 - 0.5 ** (pass_number - 2))
         span = (0.9 - first_pass_share) * 0.5 ** (pass_number - 1)
-        done_groups = [0]
-
-        def recluster(cluster_index, pass_number=pass_number, span_start=span_start, span=span):
-            members = np.flatnonzero(inverse == cluster_index)
-            new_ids = clusterer.split_group(members, f"{names[cluster_index]}_", params.subsequent_max_trials,
-                                            lambda done: context.check_cancelled())
-            done_groups[0] += 1
-            context.report(span_start + span * done_groups[0] / len(oversized),
-                           f"pass {pass_number}: re-clustered {done_groups[0]} of {len(oversized)} oversized")
-            return members, new_ids
-
-        threads = worker_threads(params.n_jobs)
-        if threads > 1 and len(oversized) > 1:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                outcomes = list(pool.map(recluster, oversized))
-        else:
-            outcomes = [recluster(i) for i in oversized]
-        for members, new_ids in outcomes:
+        groups = [(np.flatnonzero(inverse == i), f"{names[i]}_") for i in oversized]
+        for members, new_ids in _recluster(clusterer, groups, pass_number, span_start, span):
             if len(np.unique(new_ids.astype(str))) > 1:  # one piece keeps its ID and pass
                 ids[members] = new_ids
                 passes[members] = pass_number
@@ -127,6 +110,27 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
                        merged_clusters=merged_away)
     context.report(1.0, f"done: {len(result.clusters)} clusters")
     return result
+
+
+def _recluster(clusterer: _Clusterer, groups, pass_number: int, span_start: float, span: float):
+    """Re-cluster each (members, id prefix) group; threads when n_jobs allows."""
+    context = clusterer.context
+    done = [0]
+
+    def recluster(group):
+        members, prefix = group
+        new_ids = clusterer.split_group(members, prefix, clusterer.params.subsequent_max_trials,
+                                        lambda _: context.check_cancelled())
+        done[0] += 1
+        context.report(span_start + span * done[0] / len(groups),
+                       f"pass {pass_number}: re-clustered {done[0]} of {len(groups)} oversized")
+        return members, new_ids
+
+    threads = worker_threads(clusterer.params.n_jobs)
+    if threads > 1 and len(groups) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(recluster, groups))
+    return [recluster(group) for group in groups]
 
 
 def _enforce_cap(features: Features, ids, passes, params: ClusteringParams, context: RunContext):

@@ -54,22 +54,25 @@ def worker_threads(n_jobs: int) -> int:
 
 def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray], n_trials: int,
            params: ClusteringParams, context: RunContext, on_trial: Callable[[int], None],
-           k_range=None) -> int:
-    """Run an Optuna grid study over k and return the best k (ties: the smaller k).
+           k_values=None) -> list:
+    """Run an Optuna grid study over k; return the k values tried, best first (ties: smaller k).
 
-    Optuna threads (n_jobs) run trials in parallel; picking the winner ourselves from
-    (score, k) keeps the answer identical whatever order the threads finished in.
+    k_values defaults to the seed's range. Optuna threads (n_jobs) run trials in
+    parallel; picking the winner ourselves from (score, k) keeps the answer identical
+    whatever order the threads finished in.
     """
-    low, high = k_range or k_search_range(features.w.sum(), len(features), params.desired_cluster_weight)
-    if low == high:
-        return low
-    sampler = optuna.samplers.GridSampler({"n_clusters": list(range(low, high + 1))}, seed=params.random_state)
+    if k_values is None:
+        low, high = k_search_range(features.w.sum(), len(features), params.desired_cluster_weight)
+        k_values = list(range(low, high + 1))
+    if len(k_values) == 1:
+        return [int(k_values[0])]
+    sampler = optuna.samplers.GridSampler({"n_clusters": [int(k) for k in k_values]}, seed=params.random_state)
     study = optuna.create_study(sampler=sampler, direction="minimize")
     finished = [0]
 
     def objective(trial):
         context.check_cancelled()
-        k = trial.suggest_int("n_clusters", low, high)
+        k = trial.suggest_categorical("n_clusters", [int(k) for k in k_values])
         return score_labels(features, partitioner(features, k), params)
 
     def after_trial(study, trial):
@@ -78,5 +81,5 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
 
     study.optimize(objective, n_trials=n_trials, n_jobs=worker_threads(params.n_jobs), callbacks=[after_trial])
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    best = min(done, key=lambda t: (t.value, t.params["n_clusters"]))
-    return int(best.params["n_clusters"])
+    ranked = sorted({(t.value, t.params["n_clusters"]) for t in done})
+    return [int(k) for _, k in ranked]

@@ -1,0 +1,161 @@
+"""The default strategy: balanced weights, compact shapes, Optuna-tuned k.
+
+1. Bisect the group into small "atoms" (about 1/8 of the target weight each) once.
+2. Optuna tries values of k inside the band where every cluster can weigh within
+   ±15 % of the target; a trial bisects the atoms into k balanced pieces, rounds them
+   with capacity-limited Lloyd moves (`compact_exchange`), and is scored with the
+   seed's formula, radii measured on the atoms' extreme points (a close, cheap stand-in).
+3. The three best k are rounded on the features themselves, with the cap in force,
+   and scored exactly; the best of them wins.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .data import Features, RunContext
+from .params import ClusteringParams
+from .partition import bisection_labels
+from .radius import extreme_points
+from .tuning import compact_labels, score_labels, tune_k
+
+ATOMS_PER_CLUSTER = 8
+BAND = 0.15  # k is searched where W / k stays within ±15 % of the target weight
+EXCHANGE_BAND = 0.18  # moves keep every cluster within ±18 % of the mean weight
+MAX_K_VALUES = 21  # the grid Optuna searches, evenly spread over the band
+TRIAL_STEPS = 20
+FINAL_STEPS = 10
+SETTLED_SHARE = 0.0005  # stop rounding once fewer than this share of features would move
+FINALISTS = 3  # best k values from the atom-level study, re-scored exactly on the features
+
+
+def band_k_values(total_weight: float, n_items: int, params: ClusteringParams):
+    """Values of k to try: those that keep the mean cluster weight near the target."""
+    expected = total_weight / params.desired_cluster_weight
+    low = max(1, math.ceil(expected / (1 + BAND)))
+    if params.max_cluster_weight:
+        low = max(low, math.ceil(total_weight / params.max_cluster_weight))
+    high = max(low, math.floor(expected / (1 - BAND)))
+    low, high = min(low, n_items), min(high, n_items)
+    values = np.unique(np.round(np.linspace(low, high, min(MAX_K_VALUES, high - low + 1))).astype(int))
+    return [int(k) for k in values]
+
+
+def _running_sum_by_key(keys, values):
+    """Cumulative sum of values within each run of equal (sorted) keys."""
+    total = np.cumsum(values)
+    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]
+    before = np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, len(keys)]))
+    return total - before
+
+
+def exchange_bounds(params: ClusteringParams):
+    """Weights a cluster may reach while being rounded: near the target, never over the cap."""
+    target = params.desired_cluster_weight
+    high = target * (1 + EXCHANGE_BAND)
+    if params.max_cluster_weight:
+        high = min(high, params.max_cluster_weight)
+    return target * (1 - EXCHANGE_BAND), high
+
+
+def compact_exchange(x, y, w, labels, k, steps, bounds, should_stop=None):
+    """Make balanced pieces rounder without unbalancing them.
+
+    Each step moves features to a nearer cluster centre (a Lloyd step), but only as
+    many as keep both clusters within ±EXCHANGE_BAND of the mean weight (and under the cap),
+    taking the moves that shorten distances most first. All moves of a step are
+    decided at once from running sums, so a step costs a few vectorised passes.
+    """
+    if k <= 1:
+        return labels
+    low, high = bounds
+    points = np.column_stack([x, y])
+    for _ in range(steps):
+        if should_stop is not None:
+            should_stop()
+        cw = np.bincount(labels, weights=w, minlength=k)
+        counts = np.bincount(labels, minlength=k)
+        cx, cy = _centroids(x, y, w, labels, k, cw, counts)
+        nearest = cKDTree(np.column_stack([cx, cy])).query(points, k=1)[1]
+        own = (x - cx[labels]) ** 2 + (y - cy[labels]) ** 2
+        better = (x - cx[nearest]) ** 2 + (y - cy[nearest]) ** 2
+        movers = np.flatnonzero((nearest != labels) & (better < own))
+        if len(movers) <= SETTLED_SHARE * len(labels):
+            break
+        gain = own[movers] - better[movers]
+        source, dest, mw = labels[movers], nearest[movers], w[movers]
+        leaving = np.empty(len(movers))
+        order = np.lexsort((-gain, source))
+        leaving[order] = _running_sum_by_key(source[order], mw[order])
+        arriving = np.empty(len(movers))
+        order = np.lexsort((-gain, dest))
+        arriving[order] = _running_sum_by_key(dest[order], mw[order])
+        # Clusters that would lose their last member keep it (no cluster vanishes).
+        leaving_count = np.bincount(source, minlength=k)
+        allowed = ((cw[source] - leaving >= low) & (cw[dest] + arriving <= high)
+                   & (leaving_count[source] < counts[source]))
+        if not allowed.any():
+            break
+        labels = labels.copy()
+        labels[movers[allowed]] = dest[allowed]
+    return labels
+
+
+def _centroids(x, y, w, labels, k, cw, counts):
+    """Weighted centroids; a cluster without weight uses its members' plain mean."""
+    has_weight = cw > 0
+    safe_w = np.where(has_weight, cw, 1.0)
+    safe_n = np.maximum(counts, 1)
+    cx = np.where(has_weight, np.bincount(labels, weights=w * x, minlength=k) / safe_w,
+                  np.bincount(labels, weights=x, minlength=k) / safe_n)
+    cy = np.where(has_weight, np.bincount(labels, weights=w * y, minlength=k) / safe_w,
+                  np.bincount(labels, weights=y, minlength=k) / safe_n)
+    return cx, cy
+
+
+def _atoms(group: Features, params: ClusteringParams, context: RunContext):
+    """Small balanced pieces standing in for the features while k is tuned."""
+    total = group.w.sum()
+    wanted = int(ATOMS_PER_CLUSTER * total / params.desired_cluster_weight) + 1
+    if wanted >= len(group) // 2:
+        return np.arange(len(group)), group
+    atom_of = bisection_labels(group.x, group.y, group.w, wanted, context.check_cancelled)
+    n_atoms = int(atom_of.max()) + 1
+    aw = np.bincount(atom_of, weights=group.w, minlength=n_atoms)
+    counts = np.bincount(atom_of, minlength=n_atoms)
+    ax = np.where(aw > 0, np.bincount(atom_of, weights=group.w * group.x, minlength=n_atoms) / np.maximum(aw, 1e-12),
+                  np.bincount(atom_of, weights=group.x, minlength=n_atoms) / counts)
+    ay = np.where(aw > 0, np.bincount(atom_of, weights=group.w * group.y, minlength=n_atoms) / np.maximum(aw, 1e-12),
+                  np.bincount(atom_of, weights=group.y, minlength=n_atoms) / counts)
+    if group.vertex_xy is None:
+        vx, vy, owner = extreme_points(group.x, group.y, atom_of, n_atoms)
+    else:
+        vx, vy, owner = extreme_points(group.vertex_xy[:, 0], group.vertex_xy[:, 1],
+                                       atom_of[group.vertex_owner], n_atoms)
+    return atom_of, Features(ax, ay, aw, np.column_stack([vx, vy]), owner)
+
+
+def balanced_split(group: Features, params: ClusteringParams, n_trials: int, context: RunContext,
+                   on_trial) -> np.ndarray:
+    """Labels 0..g-1 splitting `group` into balanced, compact clusters."""
+    atom_of, atoms = _atoms(group, params, context)
+    bounds = exchange_bounds(params)
+
+    def partition_atoms(items: Features, k: int) -> np.ndarray:
+        start = bisection_labels(items.x, items.y, items.w, k, context.check_cancelled)
+        return compact_exchange(items.x, items.y, items.w, start, k, TRIAL_STEPS, bounds, context.check_cancelled)
+
+    k_values = band_k_values(group.w.sum(), len(atoms), params)
+    ranked = tune_k(atoms, partition_atoms, n_trials, params, context, on_trial, k_values=k_values)
+    best = None
+    for k in ranked[:FINALISTS]:
+        labels = partition_atoms(atoms, k)[atom_of]
+        labels = compact_labels(compact_exchange(group.x, group.y, group.w, labels, k, FINAL_STEPS, bounds,
+                                                 context.check_cancelled))[0]
+        score = score_labels(group, labels, params)
+        if best is None or score < best[0]:
+            best = (score, labels)
+    return best[1]
