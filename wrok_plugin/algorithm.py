@@ -57,7 +57,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
 
     def __init__(self):
         super().__init__()
-        self._update_target = None  # (layer id, source, provider) set in prepareAlgorithm
+        self._update_target = None  # (layer id, source, provider) when updating in place
 
     def name(self):
         return "tunedclustering"
@@ -163,11 +163,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             id_field=id_field,
         )
 
-    def prepareAlgorithm(self, parameters, context, feedback):
-        # Main thread: the only safe place to look at a project layer's edit state.
-        self._update_target = None
+    def _in_place_target(self, parameters, context):
+        """(layer id, source, provider) to update in place, after checking that this can work."""
         if not self.parameterAsBoolean(parameters, self.UPDATE_INPUT, context):
-            return True
+            return None
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
         if layer is None:
             raise QgsProcessingException("'Update the input layer in place' needs a layer as input, not a "
@@ -180,8 +179,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if layer.isEditable() and layer.isModified():
             raise QgsProcessingException(
                 f"Layer '{layer.name()}' has unsaved edits; save or discard them before updating it in place.")
-        self._update_target = (layer.id(), layer.source(), layer.providerType())
-        return True
+        return layer.id(), layer.source(), layer.providerType()
 
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
@@ -190,6 +188,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         from .core import ClusteringCancelled
 
         settings = self.settings(parameters, context)
+        self._update_target = self._in_place_target(parameters, context)
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
