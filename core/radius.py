@@ -27,7 +27,8 @@ def _circle_from_two(ax, ay, bx, by):
 
 def _circle_from_three(ax, ay, bx, by, cx, cy):
     d = 2.0 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
-    if abs(d) < 1e-12:  # collinear: the widest pair spans the others
+    extent = max((bx - ax) ** 2 + (by - ay) ** 2, (cx - ax) ** 2 + (cy - ay) ** 2, (cx - bx) ** 2 + (cy - by) ** 2)
+    if abs(d) <= 1e-12 * extent:  # collinear (relative to the triangle's size): the widest pair spans it
         pairs = [(ax, ay, bx, by), (ax, ay, cx, cy), (bx, by, cx, cy)]
         return max((_circle_from_two(*p) for p in pairs), key=lambda c: c[2])
     a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy
@@ -36,8 +37,9 @@ def _circle_from_three(ax, ay, bx, by, cx, cy):
     return ux, uy, math.hypot(ax - ux, ay - uy)
 
 
-def _inside(circle, px, py, eps=1e-7):
-    return math.hypot(px - circle[0], py - circle[1]) <= circle[2] + eps
+def _inside(circle, px, py):
+    # Relative slack absorbs rounding at any scale; the absolute part covers r == 0.
+    return math.hypot(px - circle[0], py - circle[1]) <= circle[2] * (1 + 1e-10) + 1e-12
 
 
 def welzl(points):
@@ -106,7 +108,7 @@ def minimum_bounding_circles(x, y, group, n_groups):
             pts = [(xs[i], ys[i]) for i in sorted(core[g])]
             cx[g], cy[g], r[g] = welzl(pts)
         excess = np.hypot(xs - cx[gs], ys - cy[gs]) - r[gs]
-        tolerance = 1e-9 * np.maximum(r, 1.0) + 1e-7
+        tolerance = 1e-9 * r + 1e-9  # a nanometre in metres: far below any real radius
         outside = excess > tolerance[gs]
         if not outside.any():
             break
@@ -114,9 +116,12 @@ def minimum_bounding_circles(x, y, group, n_groups):
         pending = np.zeros(n_groups, dtype=bool)
         groups_hit, idx, group_max = _first_argmax_per_group(excess, gs, starts)
         for g, i in zip(groups_hit.tolist(), idx.tolist()):
-            if np.isfinite(group_max[g]):
+            # A point already in the core set cannot tighten the circle: rounding, so stop there.
+            if np.isfinite(group_max[g]) and i not in core[g]:
                 core[g].add(i)
                 pending[g] = True
+        if not pending.any():
+            break
     return cx + x0, cy + y0, r
 
 

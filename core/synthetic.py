@@ -20,7 +20,7 @@ def clumped_population(n_points: int, seed: int = 0, grid_m: float = 100.0, exte
     to a grid_m grid, so like real grids some share coordinates.
     """
     rng = np.random.default_rng(seed)
-    extent = extent_m or max(20_000.0, 60.0 * np.sqrt(n_points) * grid_m / 10)
+    extent = extent_m or 1.5 * np.sqrt(n_points) * grid_m  # ~45 % of the grid cells populated
     n_town = int(0.6 * n_points)
     n_towns = max(3, n_points // 2000)
     town_xy = rng.uniform(0, extent, size=(n_towns, 2))

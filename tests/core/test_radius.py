@@ -143,8 +143,6 @@ def test_polygon_members_radius_covers_their_vertices():
         assert radius >= points_only - 1e-6  # shapes reach at least as far as their positions
 
 
-@pytest.mark.xfail(strict=True, reason="radius.py: near-collinear test uses an absolute 1e-12 determinant "
-                                       "threshold, so sub-micrometre triangles loop forever")
 def test_tiny_scale_triangle_terminates():
     """A triangle with sides ~5e-7 units: minimum_bounding_circles never returns (see report)."""
     code = textwrap.dedent("""
