@@ -64,7 +64,7 @@ def _check_groups(x, y, group, n_groups):
     return r
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), n_groups=st.integers(1, 6), grid=st.booleans())
 def test_random_groups_match_brute_force(data, n_groups, grid):
     sizes = data.draw(st.lists(st.integers(1, 8), min_size=n_groups, max_size=n_groups))
