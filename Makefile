@@ -34,6 +34,17 @@ demo: setup
 	  --weight-field population --target-weight 240 --target-radius 1000 --max-weight 300 \
 	  --summary demo_output/clusters.gpkg
 
+# The Plugin Manager zip: the plugin with the engine core/ and metadata.txt dereferenced, and its icon.
+package:
+	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build
+	cp -rL wrok_plugin dist/build/wrok_plugin
+	rm -f dist/build/wrok_plugin/README_SECTION.md
+	mkdir -p dist/build/wrok_plugin/resources && cp resources/wrok.svg dist/build/wrok_plugin/resources/
+	find dist/build -name __pycache__ -prune -exec rm -rf {} + ; find dist/build -name '*.pyc' -delete
+	cd dist/build && /usr/bin/python3 -m zipfile -c ../wrok_plugin.zip wrok_plugin
+	rm -rf dist/build
+	@echo "built dist/wrok_plugin.zip"
+
 bench: setup
 	$(PY) tests/benchmarks/bench_engine.py
 

@@ -31,7 +31,7 @@ from .clustering import STRATEGY_CHOICES, ClusterSettings, run_engine
 from .dependencies import install_hint, missing_packages
 from .help_text import HELP_URL, SHORT_HELP
 from .layer_arrays import layer_arrays
-from .resources import icon_path
+from .plugin_files import icon_path
 
 Number = QgsProcessingParameterNumber
 

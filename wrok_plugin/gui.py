@@ -19,7 +19,7 @@ from qgis.PyQt.QtWidgets import (
 
 from .clustering import STRATEGY_CHOICES, ClusterSettings
 from .dependencies import install_hint, missing_packages, pip_install
-from .resources import icon_path
+from .plugin_files import icon_path
 from .task import ClusterLayerTask
 
 MENU = "&wrok"

@@ -4,7 +4,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithm import TunedClusteringAlgorithm
-from .resources import icon_path
+from .plugin_files import icon_path
 
 
 class WrokProvider(QgsProcessingProvider):
