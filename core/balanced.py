@@ -30,6 +30,7 @@ TRIAL_STEPS = 20
 FINAL_STEPS = 10
 SETTLED_SHARE = 0.0005  # stop rounding once fewer than this share of features would move
 FINALISTS = 3  # best k values from the atom-level study, re-scored exactly on the features
+MANY_CLUSTERS = 1000  # beyond this the median is stable between neighbouring k: one finalist
 
 
 def band_k_values(total_weight: float, n_items: int, params: ClusteringParams):
@@ -72,14 +73,14 @@ def compact_exchange(x, y, w, labels, k, steps, bounds, should_stop=None):
     if k <= 1:
         return labels
     low, high = bounds
-    points = np.column_stack([x, y])
+    nearest_centre = _NearestCentre(np.column_stack([x, y]))
     for _ in range(steps):
         if should_stop is not None:
             should_stop()
         cw = np.bincount(labels, weights=w, minlength=k)
         counts = np.bincount(labels, minlength=k)
         cx, cy = _centroids(x, y, w, labels, k, cw, counts)
-        nearest = cKDTree(np.column_stack([cx, cy])).query(points, k=1)[1]
+        nearest = nearest_centre.update(cx, cy)
         own = (x - cx[labels]) ** 2 + (y - cy[labels]) ** 2
         better = (x - cx[nearest]) ** 2 + (y - cy[nearest]) ** 2
         movers = np.flatnonzero((nearest != labels) & (better < own))
@@ -102,6 +103,38 @@ def compact_exchange(x, y, w, labels, k, steps, bounds, should_stop=None):
         labels = labels.copy()
         labels[movers[allowed]] = dest[allowed]
     return labels
+
+
+class _NearestCentre:
+    """Each feature's nearest centre, re-queried only where it may have changed.
+
+    A feature keeps its nearest centre until the centres have moved, in total, by
+    half its margin (the gap between its nearest and second-nearest centre); late
+    rounding steps move centres little, so most features are not queried again.
+    """
+
+    def __init__(self, points):
+        self.points = points
+        self.nearest = np.zeros(len(points), dtype=np.int64)
+        self.slack = np.full(len(points), -1.0)
+        self.centres = None
+
+    def update(self, cx, cy):
+        centres = np.column_stack([cx, cy])
+        if self.centres is not None:
+            self.slack -= 2.0 * np.hypot(*(centres - self.centres).T).max()
+        self.centres = centres
+        stale = np.flatnonzero(self.slack < 0)
+        if len(stale):
+            neighbours = min(2, len(centres))
+            distance, index = cKDTree(centres).query(self.points[stale], k=neighbours)
+            if neighbours == 1:
+                self.nearest[stale] = index
+                self.slack[stale] = np.inf
+            else:
+                self.nearest[stale] = index[:, 0]
+                self.slack[stale] = distance[:, 1] - distance[:, 0]
+        return self.nearest
 
 
 def _centroids(x, y, w, labels, k, cw, counts):
@@ -151,7 +184,8 @@ def balanced_split(group: Features, params: ClusteringParams, n_trials: int, con
     k_values = band_k_values(group.w.sum(), len(atoms), params)
     ranked = tune_k(atoms, partition_atoms, n_trials, params, context, on_trial, k_values=k_values)
     best = None
-    for k in ranked[:FINALISTS]:
+    finalists = FINALISTS if ranked[0] <= MANY_CLUSTERS else 1
+    for k in ranked[:finalists]:
         labels = partition_atoms(atoms, k)[atom_of]
         labels = compact_labels(compact_exchange(group.x, group.y, group.w, labels, k, FINAL_STEPS, bounds,
                                                  context.check_cancelled))[0]
