@@ -29,10 +29,20 @@ test: setup
 test-core: setup
 	$(PY) -m pytest -q tests/core
 
+# The main job: the plugin's algorithm through the real qgis_process on the shipped demo population,
+# then a QGIS-rendered map and the summary. A throwaway profile keeps ~/.local/share/QGIS untouched.
+QGIS_PROCESS_ENV = QGIS_PLUGINPATH=$(CURDIR) PYTHONPATH=$(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages))
 demo: setup
-	$(PY) -m core cluster resources/demo_population.gpkg demo_output/clustered.gpkg \
-	  --weight-field population --target-weight 240 --target-radius 1000 --max-weight 300 \
-	  --summary demo_output/clusters.gpkg
+	rm -rf demo_output && mkdir -p demo_output
+	profile=$$(mktemp -d) && export QGIS_CUSTOM_CONFIG_PATH=$$profile $(QGIS_PROCESS_ENV) && \
+	  qgis_process.bin plugins enable wrok_plugin >/dev/null 2>&1 && \
+	  qgis_process.bin --json run wrok:tunedclustering -- INPUT=resources/demo_population.gpkg \
+	    WEIGHT_FIELD=population TARGET_WEIGHT=240 TARGET_RADIUS=1000 MAX_WEIGHT=300 \
+	    OUTPUT=demo_output/clustered.gpkg CLUSTERS=demo_output/clusters.gpkg \
+	    > demo_output/run.json 2> demo_output/run.log; status=$$?; rm -rf $$profile; \
+	  if [ $$status != 0 ]; then tail -20 demo_output/run.log; exit $$status; fi
+	$(PY) tests/plugin/demo_map.py demo_output/clustered.gpkg demo_output/clusters.gpkg \
+	  demo_output/clusters.png demo_output/run.json
 
 # The Plugin Manager zip: the plugin with the engine core/ and metadata.txt dereferenced, and its icon.
 package:

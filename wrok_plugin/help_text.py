@@ -3,7 +3,7 @@
 REPOSITORY_URL = "https://github.com/wrok-project/wrok"
 HELP_URL = f"{REPOSITORY_URL}#readme"
 
-SHORT_HELP = """\
+_HELP_SOURCE = """\
 <p>Groups weighted features (population grid points, building polygons) into clusters whose total
 weight and size sit near your targets, e.g. primary sampling units of about 240 people within
 about 1 km. Every input feature is written out with its cluster.</p>
@@ -59,3 +59,6 @@ the median cluster weight is from the target weight, converted to metres by the 
 radius to target weight and multiplied by the weight importance factor (wif). Lower is better;
 0 means the median cluster hits both targets.</p>
 """
+
+# The Processing dialog turns newlines into line breaks: keep each paragraph on one line.
+SHORT_HELP = _HELP_SOURCE.replace("\n", " ")

@@ -155,3 +155,17 @@ def test_missing_package_still_loads_and_says_what_to_install(qgis_process_env):
     assert line.startswith("RESULT False refused ")
     assert "optuna" in line and "scikit-learn" not in line
     assert "-m pip install --user optuna" in line and "restart QGIS" in line
+
+
+def test_demo_map_renders_coloured_clusters(wrok_plugin, tmp_path):
+    from qgis.PyQt.QtGui import QImage
+
+    from .demo_map import render
+
+    out, hulls, png = tmp_path / "out.gpkg", tmp_path / "hulls.gpkg", tmp_path / "map.png"
+    results = run_algorithm(str(DEMO), OUTPUT=str(out), CLUSTERS=str(hulls))
+    render(str(out), str(hulls), str(png), results["MEASURING_CRS"])
+    image = QImage(str(png))
+    assert image.width() == 1400
+    colours = {image.pixel(x, y) for x in range(0, 1400, 7) for y in range(0, 1100, 7)}
+    assert len(colours) > 20  # white background plus cluster fills, outlines and labels
