@@ -91,7 +91,11 @@ def _write(frame: gpd.GeoDataFrame, path: Path, suffix: str) -> None:
     elif suffix in _DRIVERS:
         if path.exists():
             path.unlink()
-        frame.to_file(path, driver=_DRIVERS[suffix])
+        options = {}
+        if suffix == ".fgb":
+            # A FlatGeobuf spatial index stores rows in Hilbert order; without it rows keep input order.
+            options["layer_options"] = {"SPATIAL_INDEX": "NO"}
+        frame.to_file(path, driver=_DRIVERS[suffix], **options)
 
 
 def metric_crs(frame: gpd.GeoDataFrame, epsg: Optional[int] = None) -> CRS:
