@@ -1,0 +1,43 @@
+"""The desktop action, its dialog and the install offer, in a GUI-enabled QGIS (subprocess, offscreen)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent / "gui_check.py"
+
+
+def observe(env, *args):
+    done = subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=120)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("SEEN ")), None)
+    assert line, done.stderr[-2000:]
+    return json.loads(line[5:])
+
+
+@pytest.fixture(scope="module")
+def desktop(qgis_process_env):
+    return observe(qgis_process_env)
+
+
+def test_init_gui_adds_toolbar_and_vector_menu_action(desktop):
+    action = "Cluster layer and write cluster fields…"
+    assert desktop["provider"] and desktop["toolbar"] == [action]
+    assert desktop["vector_menu"] == [["&wrok", action]]
+    assert desktop["install_buttons"] == []  # everything is installed here
+
+
+def test_dialog_gives_task_settings(desktop):
+    assert desktop["dialog"] == ["population", 150.0, None, True]
+
+
+def test_unload_removes_everything(desktop):
+    assert desktop["after_unload"] == [0, 0, True]
+
+
+def test_missing_package_offers_install(qgis_process_env):
+    seen = observe(qgis_process_env, "no-optuna")
+    assert seen["provider"] and seen["install_buttons"] == ["Install now"]
+    assert "-m pip install --user optuna" in seen["install_tooltip"]
