@@ -1,34 +1,46 @@
-"""On the shared population grid the plugin and the command line give every feature the same cluster."""
+"""On the shared demo data the plugin and the command line give every feature the same cluster and radius."""
 
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from qgis.core import QgsVectorLayer
 
 from .conftest import REPO
-from .helpers import QUICK, column, run_algorithm
+from .helpers import QUICK, column, radii_by_id, run_algorithm
 
-GRIDS = REPO.parent / "shared" / "data" / "grids.parquet"
+SHARED = REPO.parent / "shared" / "data"
+CASES = {  # name: (file, weight field, target weight, max weight, strategy, trials)
+    "grid points, balanced": ("grids.parquet", "population", 240, 300, "balanced", QUICK),
+    "grid points, seed": ("grids.parquet", "population", 240, 300, "seed", {"INITIAL_TRIALS": 3,
+                                                                           "SUBSEQUENT_TRIALS": 2, "MAX_PASSES": 2}),
+    "rooftop polygons": ("rooftops.parquet", None, 60, 80, "balanced", QUICK),
+}
 
 
-@pytest.mark.skipif(not GRIDS.exists(), reason=f"shared demo data not found at {GRIDS} (../shared beside the repo)")
-@pytest.mark.parametrize("strategy", ["balanced", "seed"])
-def test_plugin_and_cli_agree_on_the_grid(wrok_plugin, tmp_path, strategy):
+@pytest.mark.skipif(not SHARED.exists(), reason=f"shared demo data not found at {SHARED} (../shared beside the repo)")
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_plugin_and_cli_agree_on_shared_data(wrok_plugin, tmp_path, case):
     import geopandas
 
-    grid = tmp_path / "grids.gpkg"  # Debian's GDAL has no Parquet driver
-    geopandas.read_parquet(GRIDS).to_file(grid, driver="GPKG")
-    cli_out = tmp_path / "cli.gpkg"
-    trials = ["--initial-trials", str(QUICK["INITIAL_TRIALS"]), "--subsequent-trials", str(QUICK["SUBSEQUENT_TRIALS"])]
-    if strategy == "seed":
-        trials = ["--initial-trials", "3", "--subsequent-trials", "2", "--max-passes", "2"]
-    subprocess.run([sys.executable, "-m", "core", "cluster", str(grid), str(cli_out), "--weight-field", "population",
-                    "--target-weight", "240", "--target-radius", "1000", "--max-weight", "300", "--strategy", strategy,
-                    "--random-state", "42", "--quiet", *trials], cwd=REPO, check=True, timeout=600)
-    overrides = {} if strategy == "balanced" else {"INITIAL_TRIALS": 3, "SUBSEQUENT_TRIALS": 2, "MAX_PASSES": 2}
-    results = run_algorithm(str(grid), STRATEGY=["balanced", "seed"].index(strategy), RANDOM_SEED=42, **overrides)
+    name, weight_field, target, cap, strategy, trials = CASES[case]
+    source = tmp_path / name.replace(".parquet", ".gpkg")  # Debian's GDAL has no Parquet driver
+    frame = geopandas.read_parquet(SHARED / name)
+    frame.to_file(source, driver="GPKG")
+    cli_out, cli_clusters = tmp_path / "cli.gpkg", tmp_path / "cli_clusters.gpkg"
+    options = ["--initial-trials", str(trials["INITIAL_TRIALS"]), "--subsequent-trials", str(trials["SUBSEQUENT_TRIALS"])]
+    options += ["--max-passes", str(trials["MAX_PASSES"])] if "MAX_PASSES" in trials else []
+    options += ["--weight-field", weight_field] if weight_field else []
+    subprocess.run([sys.executable, "-m", "core", "cluster", str(source), str(cli_out), "--target-weight", str(target),
+                    "--target-radius", "1000", "--max-weight", str(cap), "--strategy", strategy, "--random-state", "42",
+                    "--summary", str(cli_clusters), "--quiet", *options], cwd=REPO, check=True, timeout=600)
+    results = run_algorithm(str(source), WEIGHT_FIELD=weight_field, TARGET_WEIGHT=target, MAX_WEIGHT=cap,
+                            STRATEGY=["balanced", "seed"].index(strategy), RANDOM_SEED=42, **trials)
     cli = QgsVectorLayer(str(cli_out), "cli", "ogr")
-    assert results["OUTPUT"].featureCount() == cli.featureCount() == 69226
+    assert results["OUTPUT"].featureCount() == cli.featureCount() == len(frame)
     assert column(results["OUTPUT"], "cluster_id") == column(cli, "cluster_id")
     assert column(results["OUTPUT"], "cluster_pass") == column(cli, "cluster_pass")
+    ours, theirs = radii_by_id(results["CLUSTERS"]), radii_by_id(QgsVectorLayer(str(cli_clusters), "c", "ogr"))
+    assert ours.keys() == theirs.keys()
+    assert np.allclose([ours[k] for k in theirs], list(theirs.values()), atol=0.01, rtol=0)  # PROJ builds differ
