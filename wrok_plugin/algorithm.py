@@ -26,11 +26,9 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
-from . import outputs
-from .clustering import STRATEGY_CHOICES, ClusterSettings, run_engine
+from .clustering import STRATEGY_CHOICES, ClusterSettings
 from .dependencies import install_hint, missing_packages
 from .help_text import HELP_URL, SHORT_HELP
-from .layer_arrays import layer_arrays
 from .plugin_files import icon_path
 
 Number = QgsProcessingParameterNumber
@@ -185,7 +183,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
         if not ok:
             raise QgsProcessingException(why)
+        # numpy and the engine load only here, so the plugin itself loads without them.
+        from .clustering import run_engine
         from .core import ClusteringCancelled
+        from .layer_arrays import layer_arrays
 
         settings = self.settings(parameters, context)
         self._update_target = self._in_place_target(parameters, context)
@@ -227,6 +228,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         return report
 
     def _write_outputs(self, parameters, context, feedback, source, arrays, result, settings):
+        from . import outputs
+
         fields, kept = outputs.output_fields(source.fields(), settings.id_field)
         sink, output_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, source.wkbType(),
                                                source.sourceCrs())
@@ -265,6 +268,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         }
 
     def _update_in_place(self, arrays, result, settings) -> int:
+        from . import outputs
+
         # A layer of our own on the same source: safe off the main thread, unlike the project's layer.
         _, uri, provider = self._update_target
         layer = QgsVectorLayer(uri, "wrok update", provider)

@@ -7,8 +7,6 @@ from typing import Optional
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 
-from .layer_arrays import LayerArrays
-
 # Shown even when the engine cannot be imported; the engine validates the choice when it runs.
 STRATEGY_CHOICES = ("balanced", "seed")
 
@@ -47,8 +45,8 @@ class ClusterSettings:
             raise QgsProcessingException(f"Invalid parameters: {exc}.") from None
 
 
-def run_engine(arrays: LayerArrays, settings: ClusterSettings, progress, is_cancelled):
-    """The engine's result; its input errors become QgsProcessingException with its message."""
+def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
+    """The engine's result for LayerArrays; its input errors become QgsProcessingException with its message."""
     from .core import ClusteringInputError, cluster
 
     params = settings.engine_params()

@@ -20,7 +20,6 @@ from qgis.PyQt.QtWidgets import (
 from .clustering import STRATEGY_CHOICES, ClusterSettings
 from .dependencies import install_hint, missing_packages, pip_install
 from .plugin_files import icon_path
-from .task import ClusterLayerTask
 
 MENU = "&wrok"
 SETTINGS_PREFIX = "wrok/action/"
@@ -137,6 +136,8 @@ class WrokGui:
         if missing:
             self.message("error", install_hint(missing))
             return
+        from .task import ClusterLayerTask  # needs numpy: imported once we know it is there
+
         dialog = ClusterLayerDialog(self.iface.activeLayer(), self.iface.mainWindow())
         if not dialog.exec_() or dialog.layer_box.currentLayer() is None:
             return

@@ -1,14 +1,14 @@
 """Desktop side of the plugin in a GUI-enabled QgsApplication (run by test_gui.py in a subprocess).
 
-Prints one JSON line of observations; argument 'no-optuna' simulates a QGIS without optuna.
+Prints one JSON line of observations; module names as arguments are made unimportable.
 """
 
 import json
 import sys
 from pathlib import Path
 
-if "no-optuna" in sys.argv:
-    sys.modules["optuna"] = None
+for missing in sys.argv[1:]:  # e.g. 'optuna': simulate a QGIS without it
+    sys.modules[missing] = None
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), "/usr/share/qgis/python/plugins"]
 
