@@ -2,15 +2,28 @@
 
 Plain numpy / scikit-learn / Optuna; imports nothing from QGIS. The QGIS plugin,
 the command line (`python -m core`) and the AWS Lambda all call `cluster()`.
+Parameters and the result types load without scikit-learn or Optuna, so a QGIS
+install missing them can still describe the algorithm and say what to install.
 """
 
 from .crs import utm_epsg
-from .engine import cluster
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
-from .result import CLUSTER_COLUMNS, ClusteringResult, ClusterTable
 
 __all__ = [
     "cluster", "ClusteringParams", "ClusteringResult", "ClusteringInputError", "ClusteringCancelled",
     "CLUSTER_COLUMNS", "ClusterTable", "STRATEGIES", "DEFAULT_STRATEGY", "utm_epsg",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The engine needs scikit-learn, SciPy and Optuna: import it on first use only.
+    if name == "cluster":
+        from .engine import cluster
+
+        return cluster
+    if name in ("ClusteringResult", "ClusterTable", "CLUSTER_COLUMNS"):
+        from . import result
+
+        return getattr(result, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
