@@ -81,6 +81,10 @@ def _check_invariants_and_reproducibility(strategy, problem):
         check_cap(result, w, params.max_cluster_weight)
     assert np.all(result.clusters["radius_m"] >= 0)
     assert np.all(result.cluster_pass >= 1)
+    if not values["min_cluster_weight"]:
+        # Each pass that splits a cluster adds one level to the IDs of its members.
+        depth = np.array([len(i.split("_")) - 1 for i in ids])
+        np.testing.assert_array_equal(result.cluster_pass, depth)
     # Same input, same random_state: the very same output.
     _same_result(result, cluster(x, y, w, params))
 

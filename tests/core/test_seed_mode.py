@@ -1,0 +1,179 @@
+"""Seed strategy fidelity: the original tool's k range, scoring, k-means and ID numbering."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import shapely
+from core_helpers import check_result, fast_params
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.cluster import MiniBatchKMeans
+
+from core import cluster
+from core.tuning import k_search_range
+
+# --------------------------------------------------------------------------- k search range
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(total=st.floats(0, 1e6, allow_nan=False), n=st.integers(1, 5000), target=st.floats(0.01, 1e4))
+def test_k_range_is_the_seed_range_clipped_to_the_feature_count(total, n, target):
+    low, high = k_search_range(total, n, target)
+    assert isinstance(low, int) and isinstance(high, int)
+    assert 1 <= low <= high <= max(n, 1)
+    expected = int(total / target)
+    nominal = (max(expected // 2, 1), max(2 * expected, 2))
+    if n >= nominal[1]:
+        assert (low, high) == nominal
+    else:
+        assert high == n  # clipped: never more clusters than features
+
+
+@pytest.mark.parametrize("total, n, target, wanted", [
+    # expected = 10: nominal range 5..20
+    (1000.0, 500, 100.0, (5, 20)),
+    (1000.0, 20, 100.0, (5, 20)),  # exactly 2 * expected features: no clipping
+    (1000.0, 19, 100.0, (19 // 4, 19)),  # one fewer: clipped to the features
+    (1000.0, 3, 100.0, (1, 3)),  # fewer features than expected // 2
+    (1000.0, 1, 100.0, (1, 1)),  # one feature: one cluster
+    (1000.0, 2, 100.0, (1, 2)),
+    # expected = 0 or 1: the range still spans 1..2
+    (50.0, 100, 100.0, (1, 2)),
+    (0.0, 100, 100.0, (1, 2)),
+    (150.0, 100, 100.0, (1, 2)),
+    (199.0, 1, 100.0, (1, 1)),
+    # expected = 3: 1..6
+    (350.0, 100, 100.0, (1, 6)),
+    (350.0, 6, 100.0, (1, 6)),
+    (350.0, 5, 100.0, (1, 5)),
+])
+def test_k_range_edge_cases(total, n, target, wanted):
+    assert k_search_range(total, n, target) == wanted
+
+
+# --------------------------------------------------------------------------- pass 1 reproduced
+
+
+def _seed_pass_one_by_hand(x, y, w, params, k_values):
+    """The original tool's pass 1, written out with sklearn and shapely: try every k, keep the
+    one with the lowest score (ties: smaller k), name clusters by k-means label + 1 padded to k."""
+    best = None
+    for k in k_values:
+        if k == 1:
+            labels = np.zeros(len(x), dtype=int)
+        else:
+            model = MiniBatchKMeans(n_clusters=k, batch_size=1024, n_init=1,
+                                    reassignment_ratio=params.minibatch_reassignment_ratio,
+                                    random_state=params.random_state)
+            labels = model.fit_predict(np.column_stack([x, y]), sample_weight=w)
+        used = np.unique(labels)
+        weights = [w[labels == label].sum() for label in used]
+        radii = [shapely.minimum_bounding_radius(shapely.multipoints(np.column_stack([x[labels == label],
+                                                                                     y[labels == label]])))
+                 for label in used]
+        w_t, r_t = params.desired_cluster_weight, params.desired_cluster_radius
+        score = (params.weight_importance_factor * (r_t / w_t) * abs(w_t - np.median(weights))
+                 + abs(r_t - np.median(radii)))
+        if best is None or (score, k) < best[:2]:
+            best = (score, k, labels)
+    _, k, labels = best
+    ids = np.array([f"CLUSTER_{str(label + 1).zfill(len(str(k)))}" for label in labels])
+    return k, ids
+
+
+@pytest.mark.parametrize("importance, radius, random_state", [
+    (0.0, 50.0, 3),  # radius only with a tiny target: the largest k wins (two-digit IDs)
+    (1.0, 1500.0, 42),
+    (5.0, 800.0, 7),
+])
+def test_pass_one_matches_the_original_tool(importance, radius, random_state):
+    rng = np.random.default_rng(random_state)
+    x = rng.uniform(0, 10_000, 220)
+    y = rng.uniform(0, 10_000, 220)
+    w = rng.integers(1, 10, 220).astype(float)
+    target = w.sum() / 6  # expected 6 (or 5 after flooring): k in 2..12 or 3..12
+    low, high = k_search_range(w.sum(), len(w), target)
+    params = fast_params(strategy="seed", desired_cluster_weight=target, desired_cluster_radius=radius,
+                         max_cluster_weight=None, max_passes=1, weight_importance_factor=importance,
+                         initial_max_trials=high - low + 1, random_state=random_state)
+    result = cluster(x, y, w, params)
+    check_result(result, w)
+    k, expected_ids = _seed_pass_one_by_hand(x, y, w, params, range(low, high + 1))
+    if importance == 0.0:
+        assert k >= 10  # the case meant to exercise zero padding
+    np.testing.assert_array_equal(result.cluster_id.astype(str), expected_ids)
+    assert (result.cluster_pass == 1).all()
+
+
+def test_ids_are_zero_padded_to_the_digits_of_k():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 50_000, 400)
+    y = rng.uniform(0, 50_000, 400)
+    w = np.ones(400)
+    # expected 40 -> k in 20..80: two digits whatever k wins.
+    params = fast_params(strategy="seed", desired_cluster_weight=10, max_cluster_weight=None, max_passes=1)
+    result = cluster(x, y, w, params)
+    ids = result.cluster_id.astype(str)
+    assert all(re.fullmatch(r"CLUSTER_\d\d", i) for i in ids), sorted(set(ids))[:5]
+    assert "CLUSTER_00" not in ids  # numbering starts at 1
+    assert any(i.startswith("CLUSTER_0") for i in ids)  # single-digit labels are padded
+
+
+def test_second_pass_ids_are_padded_to_their_own_k():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 20_000, 400)
+    y = rng.uniform(0, 20_000, 400)
+    w = rng.lognormal(0, 1, 400)
+    params = fast_params(strategy="seed", desired_cluster_weight=w.sum() / 12,
+                         max_cluster_weight=w.sum() / 12 * 1.1, desired_cluster_radius=3000)
+    result = cluster(x, y, w, params)
+    ids = check_result(result, w)
+    assert result.passes_run >= 2
+    children = {}
+    for name in set(ids):
+        parts = name.split("_")
+        if len(parts) > 2:
+            children.setdefault("_".join(parts[:-1]), []).append(parts[-1])
+    assert children
+    for parent, numbers in children.items():
+        widths = {len(n) for n in numbers}
+        assert len(widths) == 1, (parent, numbers)  # one width per split, from that split's k
+        assert all(int(n) >= 1 for n in numbers)
+
+
+def test_a_split_into_one_piece_keeps_its_id_and_pass():
+    # Stack A: 60 features on one spot, far heavier than the cap; k-means cannot split a point.
+    # Spread B: 120 features over the plane that do split.
+    rng = np.random.default_rng(4)
+    x = np.concatenate([np.full(60, 50_000.0), rng.uniform(0, 20_000, 120)])
+    y = np.concatenate([np.full(60, 50_000.0), rng.uniform(0, 20_000, 120)])
+    w = np.concatenate([np.full(60, 10.0), rng.uniform(1, 3, 120)])
+    params = fast_params(strategy="seed", desired_cluster_weight=100, max_cluster_weight=150)
+    result = cluster(x, y, w, params)
+    ids = check_result(result, w)
+    stack = ids[:60]
+    assert len(set(stack)) == 1
+    assert re.fullmatch(r"CLUSTER_\d+", stack[0])  # still its pass-1 ID
+    assert (result.cluster_pass[:60] == 1).all()
+    assert result.clusters["weight"][list(result.clusters["cluster_id"]).index(stack[0])] == pytest.approx(600)
+    # The engine did try further passes (the stack stayed oversized), so the ID was kept, not skipped.
+    assert result.passes_run >= 2
+
+
+def test_id_depth_equals_the_pass_that_made_the_cluster():
+    """Each pass that splits a cluster adds one level to its members' IDs (the property tests
+    check the same for both strategies on random inputs; here later passes surely run)."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 20_000, 400)
+    y = rng.uniform(0, 20_000, 400)
+    w = rng.lognormal(0, 1, 400)
+    params = fast_params(strategy="seed", desired_cluster_weight=w.sum() / 12,
+                         max_cluster_weight=w.sum() / 12 * 1.1, desired_cluster_radius=3000)
+    result = cluster(x, y, w, params)
+    ids = check_result(result, w)
+    depth = np.array([len(i.split("_")) - 1 for i in ids])
+    assert depth.max() >= 2  # some clusters were made by later passes
+    np.testing.assert_array_equal(result.cluster_pass, depth)
