@@ -7,8 +7,7 @@ from typing import Optional
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 
-# Shown even when the engine cannot be imported; the engine validates the choice when it runs.
-STRATEGY_CHOICES = ("balanced", "seed")
+# core.params needs no numpy, scikit-learn or Optuna, so the choices show even when those are missing.
 
 
 @dataclass
