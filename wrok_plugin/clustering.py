@@ -8,6 +8,7 @@ from typing import Optional
 from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 
 # core.params needs no numpy, scikit-learn or Optuna, so the choices show even when those are missing.
+from .core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
 
 
 @dataclass
