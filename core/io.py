@@ -55,6 +55,12 @@ def _read_csv_points(path: Path) -> gpd.GeoDataFrame:
         if lon in lower and lat in lower:
             lon_col, lat_col = lower[lon], lower[lat]
             coords = table[[lon_col, lat_col]].apply(pd.to_numeric, errors="coerce")
+            outside = int(((coords[lon_col].abs() > 180) | (coords[lat_col].abs() > 90)).sum())
+            if outside:
+                raise ClusteringInputError(
+                    f"{path.name}: {outside} row(s) have {lon_col}/{lat_col} outside longitude/latitude range; "
+                    "CSV coordinates must be WGS 84 degrees (convert projected x/y to another format first)"
+                )
             geometry = gpd.points_from_xy(coords[lon_col], coords[lat_col])
             geometry = np.where(coords.isna().any(axis=1), None, geometry)
             return gpd.GeoDataFrame(table, geometry=list(geometry), crs="EPSG:4326")
@@ -113,7 +119,13 @@ def metric_crs(frame: gpd.GeoDataFrame, epsg: Optional[int] = None) -> CRS:
         raise ClusteringInputError("the input has no coordinate reference system; set one or pass an EPSG code")
     if frame.crs.is_geographic:
         west, south, east, north = frame.geometry.dropna().to_crs(4326).total_bounds
-        return CRS.from_epsg(utm_epsg((west + east) / 2, (south + north) / 2))
+        try:
+            return CRS.from_epsg(utm_epsg((west + east) / 2, (south + north) / 2))
+        except ValueError:
+            raise ClusteringInputError(
+                f"the layer says its CRS is {frame.crs.name} (degrees) but its coordinates are not "
+                "longitudes/latitudes; fix the layer's CRS or pass --epsg"
+            ) from None
     _require_metres(frame.crs)
     return frame.crs
 

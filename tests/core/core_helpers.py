@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 import core
 from core import ClusteringParams
@@ -29,7 +30,7 @@ def fast_params(**overrides) -> ClusteringParams:
     return ClusteringParams(**values)
 
 
-def check_result(result, weights, params=None):
+def check_result(result, weights, params=None, x=None, y=None, check_radius=True):
     """The invariants every run must satisfy, each recomputed independently."""
     weights = np.asarray(weights, dtype=float)
     n = len(weights)
@@ -54,6 +55,34 @@ def check_result(result, weights, params=None):
     assert np.isclose(float(np.sum(table["weight"])), float(weights.sum()), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(result.cluster_weight, expected["sum"].reindex(ids).to_numpy(), rtol=1e-9,
                                atol=1e-9)
+    # Centroids: weighted mean of the members, plain mean where a cluster weighs nothing.
+    if x is not None:
+        frame["x"], frame["y"] = np.asarray(x, float), np.asarray(y, float)
+        frame["wx"], frame["wy"] = frame["w"] * frame["x"], frame["w"] * frame["y"]
+        sums = frame.groupby("id")[["w", "wx", "wy", "x", "y"]].agg(["sum", "mean"])
+        weighted = sums[("w", "sum")] > 0
+        safe = sums[("w", "sum")].where(weighted, 1.0)
+        cx = np.where(weighted, sums[("wx", "sum")] / safe, sums[("x", "mean")])
+        cy = np.where(weighted, sums[("wy", "sum")] / safe, sums[("y", "mean")])
+        order = pd.Index(table_ids).get_indexer(sums.index)
+        scale = max(1.0, float(np.abs(frame[["x", "y"]].to_numpy()).max()))
+        np.testing.assert_allclose(np.asarray(table["centroid_x"])[order], cx, rtol=1e-9, atol=1e-9 * scale)
+        np.testing.assert_allclose(np.asarray(table["centroid_y"])[order], cy, rtol=1e-9, atol=1e-9 * scale)
+        if check_radius:  # point members: the radius is the minimum bounding circle of the points
+            for name, radius in zip(table_ids, table["radius_m"]):
+                members = frame["id"].to_numpy() == name
+                points = shapely.multipoints(np.column_stack([frame["x"][members], frame["y"][members]]))
+                expected_radius = shapely.minimum_bounding_radius(points)
+                assert abs(radius - expected_radius) <= 1e-7 * max(1.0, expected_radius) + 1e-6, name
+    # The summary figures, recomputed from the per-cluster sums.
+    if params is not None:
+        stats = result.stats()
+        sums = expected["sum"].to_numpy()
+        assert stats["clusters"] == len(expected)
+        assert np.isclose(stats["median_weight"], np.median(sums))
+        if params.max_cluster_weight is not None:
+            assert stats["clusters_over_max"] == int((sums > params.max_cluster_weight).sum())
+        assert stats["heavy_features"] == len(result.heavy_features)
     # Hierarchy: every proper prefix of an ID (CLUSTER_a, CLUSTER_a_b, ...) is a parent that was
     # split, so it cannot also be a final cluster.
     final = set(table_ids)

@@ -87,7 +87,7 @@ def test_missing_coordinates_are_counted():
 def test_all_zero_weights_give_one_cluster_of_weight_zero(strategy):
     x, y = _points(30, seed=4)
     result = cluster(x, y, np.zeros(30), fast_params(strategy=strategy))
-    check_result(result, np.zeros(30))
+    check_result(result, np.zeros(30), None, x, y)
     assert set(result.cluster_id) == {"CLUSTER_0"}
     assert list(result.clusters["cluster_id"]) == ["CLUSTER_0"]
     assert result.clusters["weight"][0] == 0
@@ -127,7 +127,7 @@ def test_more_clusters_needed_than_features(strategy, max_weight):
     params = fast_params(desired_cluster_weight=10, max_cluster_weight=max_weight, strategy=strategy,
                          max_passes=1 if max_weight is None else 100)
     result = cluster(x, y, w, params)
-    ids = check_result(result, w)
+    ids = check_result(result, w, params, x, y)
     assert len(set(ids)) <= 5
     if strategy == "balanced" and max_weight is not None:
         # Every feature outweighs the cap, so each is its own cluster and is reported.
@@ -144,7 +144,7 @@ def test_duplicate_coordinates(strategy):
     w = np.full(len(x), 10.0)
     params = fast_params(desired_cluster_weight=100, max_cluster_weight=150, strategy=strategy)
     result = cluster(x, y, w, params)
-    ids = check_result(result, w)
+    ids = check_result(result, w, params, x, y)
     if strategy == "balanced":
         check_cap(result, w, 150)
         assert len(result.heavy_features) == 0
@@ -163,7 +163,7 @@ def test_one_feature_heavier_than_the_max_is_alone_and_reported():
     w[heavy] = 5 * cap
     params = fast_params(desired_cluster_weight=25, max_cluster_weight=cap, desired_cluster_radius=1500)
     result = cluster(x, y, w, params)
-    ids = check_result(result, w)
+    ids = check_result(result, w, params, x, y)
     assert (ids == ids[heavy]).sum() == 1
     assert list(result.heavy_features) == [heavy]
     others = result.clusters["weight"][result.clusters["cluster_id"] != ids[heavy]]
@@ -246,6 +246,13 @@ def test_frame_only_missing_geometries():
         cluster_frame(frame, fast_params(), "population", keep_null_geometries=True)
 
 
+def test_frame_labelled_degrees_but_holding_metres():
+    frame = gpd.GeoDataFrame({"population": [1.0, 2.0]},
+                             geometry=gpd.points_from_xy([600_000.0, 600_100.0], [900_000.0, 900_100.0]), crs=4326)
+    with pytest.raises(ClusteringInputError, match="coordinates are not longitudes/latitudes"):
+        cluster_frame(frame, fast_params(), "population")
+
+
 def test_frame_without_crs_needs_an_epsg():
     frame = _frame().set_crs(None, allow_override=True)
     with pytest.raises(ClusteringInputError, match="no coordinate reference system"):
@@ -320,6 +327,11 @@ def layer_dir(tmp_path_factory):
     missing.to_parquet(folder / "missing_geometry.parquet")
     pd.DataFrame({"lon": [121.0, 121.1], "lat": [14.5, 14.6], "population": ["a", "b"]}).to_csv(
         folder / "text_weights.csv", index=False)
+    pd.DataFrame({"x": [600_000.0, 600_100.0, 121.0], "y": [900_000.0, 900_100.0, 14.5],
+                  "population": [1.0, 2.0, 3.0]}).to_csv(folder / "metres.csv", index=False)
+    (folder / "empty.csv").write_text("")
+    (folder / "header_only.csv").write_text("lon,lat,population\n")
+    pd.DataFrame({"east": [1.0], "north": [2.0]}).to_csv(folder / "no_lon_lat.csv", index=False)
     return folder
 
 
@@ -334,6 +346,10 @@ def layer_dir(tmp_path_factory):
     ("good.parquet", ["--epsg", 4326], "EPSG:4326 is geographic"),
     ("good.parquet", ["--epsg", 99999], "EPSG:99999"),
     ("nothing_here.gpkg", [], "input file not found"),
+    ("metres.csv", [], "2 row(s) have x/y outside longitude/latitude range"),
+    ("empty.csv", [], "cannot read empty.csv"),
+    ("header_only.csv", [], "no features"),
+    ("no_lon_lat.csv", [], "found: east, north"),
 ])
 def test_cli_input_errors(capsys, layer_dir, tmp_path, name, extra, expected):
     line = _cli_error(capsys, "cluster", layer_dir / name, tmp_path / "out.gpkg", *CLI_TARGETS, *extra)

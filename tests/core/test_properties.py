@@ -74,7 +74,7 @@ def _check_invariants_and_reproducibility(strategy, problem):
     x, y, w, values = problem
     params = fast_params(strategy=strategy, **values)
     result = cluster(x, y, w, params)
-    ids = check_result(result, w, params)
+    ids = check_result(result, w, params, x, y)
     if w.sum() == 0:
         assert set(ids) == {"CLUSTER_0"}
     if strategy == "balanced":
@@ -142,4 +142,4 @@ def test_all_cores_on_a_larger_input_with_many_oversized_clusters(strategy):
     parallel = _run_with_timeout(lambda: cluster(x, y, w, fast_params(n_jobs=-1, **values)), 120)
     assert serial.passes_run >= 2
     _same_result(serial, parallel)
-    check_result(parallel, w)
+    check_result(parallel, w, parallel.params, x, y)

@@ -100,7 +100,7 @@ def test_pass_one_matches_the_original_tool(importance, radius, random_state):
                          max_cluster_weight=None, max_passes=1, weight_importance_factor=importance,
                          initial_max_trials=high - low + 1, random_state=random_state)
     result = cluster(x, y, w, params)
-    check_result(result, w)
+    check_result(result, w, params, x, y)
     k, expected_ids = _seed_pass_one_by_hand(x, y, w, params, range(low, high + 1))
     if importance == 0.0:
         assert k >= 10  # the case meant to exercise zero padding
@@ -130,7 +130,7 @@ def test_second_pass_ids_are_padded_to_their_own_k():
     params = fast_params(strategy="seed", desired_cluster_weight=w.sum() / 12,
                          max_cluster_weight=w.sum() / 12 * 1.1, desired_cluster_radius=3000)
     result = cluster(x, y, w, params)
-    ids = check_result(result, w)
+    ids = check_result(result, w, params, x, y)
     assert result.passes_run >= 2
     children = {}
     for name in set(ids):
@@ -153,7 +153,7 @@ def test_a_split_into_one_piece_keeps_its_id_and_pass():
     w = np.concatenate([np.full(60, 10.0), rng.uniform(1, 3, 120)])
     params = fast_params(strategy="seed", desired_cluster_weight=100, max_cluster_weight=150)
     result = cluster(x, y, w, params)
-    ids = check_result(result, w)
+    ids = check_result(result, w, params, x, y)
     stack = ids[:60]
     assert len(set(stack)) == 1
     assert re.fullmatch(r"CLUSTER_\d+", stack[0])  # still its pass-1 ID
@@ -173,7 +173,7 @@ def test_id_depth_equals_the_pass_that_made_the_cluster():
     params = fast_params(strategy="seed", desired_cluster_weight=w.sum() / 12,
                          max_cluster_weight=w.sum() / 12 * 1.1, desired_cluster_radius=3000)
     result = cluster(x, y, w, params)
-    ids = check_result(result, w)
+    ids = check_result(result, w, params, x, y)
     depth = np.array([len(i.split("_")) - 1 for i in ids])
     assert depth.max() >= 2  # some clusters were made by later passes
     np.testing.assert_array_equal(result.cluster_pass, depth)
