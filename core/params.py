@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+import numbers
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Optional
 
 STRATEGIES = ("balanced", "seed")
@@ -15,6 +17,18 @@ class ClusteringInputError(ValueError):
 
 class ClusteringCancelled(RuntimeError):
     """The caller's cancel callback asked the engine to stop."""
+
+
+# Number-valued parameters and how messages name them; None is allowed for the optional ones.
+_NUMBERS = {
+    "desired_cluster_weight": "target weight",
+    "desired_cluster_radius": "target radius",
+    "max_cluster_weight": "max cluster weight",
+    "min_cluster_weight": "min cluster weight",
+    "weight_importance_factor": "weight importance factor",
+    "minibatch_reassignment_ratio": "reassignment ratio",
+}
+_OPTIONAL = {"max_cluster_weight", "min_cluster_weight"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,14 @@ class ClusteringParams:
         def fail(message):
             raise ClusteringInputError(message)
 
+        for name, label in _NUMBERS.items():
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                fail(f"{label} must be a number (got {value!r})")
+            if not math.isfinite(value):
+                fail(f"{label} must be a finite number (got {value!r})")
         if not self.desired_cluster_weight > 0:
             fail(f"target weight must be > 0 (got {self.desired_cluster_weight})")
         if not self.desired_cluster_radius > 0:
@@ -66,8 +88,10 @@ class ClusteringParams:
             fail("max cluster weight is required when more than one pass is allowed")
         if not 0 <= self.minibatch_reassignment_ratio <= 1:
             fail(f"reassignment ratio must be between 0 and 1 (got {self.minibatch_reassignment_ratio})")
-        if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
+        if not isinstance(self.n_jobs, int) or isinstance(self.n_jobs, bool) or self.n_jobs == 0 or self.n_jobs < -1:
             fail(f"n_jobs must be -1 (all cores) or a positive whole number (got {self.n_jobs!r})")
+        if not isinstance(self.random_state, numbers.Integral) or isinstance(self.random_state, bool):
+            fail(f"random_state must be a whole number (got {self.random_state!r})")
         if self.strategy not in STRATEGIES:
             fail(f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
 
@@ -81,4 +105,8 @@ class ClusteringParams:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ClusteringInputError(f"unknown clustering parameter(s): {', '.join(unknown)}")
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [name for name in required if name not in values]
+        if missing:
+            raise ClusteringInputError(f"missing clustering parameter(s): {', '.join(missing)}")
         return cls(**values)

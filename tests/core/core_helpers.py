@@ -81,7 +81,11 @@ def check_result(result, weights, params=None, x=None, y=None, check_radius=True
         assert stats["clusters"] == len(expected)
         assert np.isclose(stats["median_weight"], np.median(sums))
         if params.max_cluster_weight is not None:
-            assert stats["clusters_over_max"] == int((sums > params.max_cluster_weight).sum())
+            # Sums in another order may differ in the last bits: allow either side of an exact tie.
+            cap = params.max_cluster_weight
+            surely_over = int((sums > cap * (1 + 1e-12)).sum())
+            maybe_over = int((sums > cap * (1 - 1e-12)).sum())
+            assert surely_over <= stats["clusters_over_max"] <= maybe_over
         assert stats["heavy_features"] == len(result.heavy_features)
     # Hierarchy: every proper prefix of an ID (CLUSTER_a, CLUSTER_a_b, ...) is a parent that was
     # split, so it cannot also be a final cluster.
@@ -102,7 +106,7 @@ def check_cap(result, weights, cap):
     np.testing.assert_array_equal(np.sort(np.asarray(result.heavy_features)), heavy_expected)
     totals = pd.Series(weights).groupby(ids).sum()
     for name, total in totals.items():
-        if total > cap:
+        if total > cap * (1 + 1e-12):  # beyond rounding of a sum taken in another order
             members = np.flatnonzero(ids == name)
             assert len(members) == 1 and weights[members[0]] > cap, (
                 f"{name} weighs {total} > cap {cap} with {len(members)} members"

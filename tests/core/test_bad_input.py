@@ -111,6 +111,34 @@ def test_bad_parameters_are_named(values, word):
         fast_params(**values)
 
 
+@pytest.mark.parametrize("values, word", [
+    (dict(max_cluster_weight=float("nan")), "max cluster weight must be a finite number"),
+    (dict(min_cluster_weight=float("nan")), "min cluster weight must be a finite number"),
+    (dict(desired_cluster_radius=float("inf")), "target radius must be a finite number"),
+    (dict(desired_cluster_weight="240"), "target weight must be a number"),
+    (dict(weight_importance_factor=float("nan")), "weight importance factor must be a finite number"),
+    (dict(n_jobs=True), "n_jobs"),
+    (dict(random_state=1.5), "random_state must be a whole number"),
+    (dict(initial_max_trials=0), "initial_max_trials must be a whole number >= 1"),
+    (dict(max_passes=3, max_cluster_weight=None), "max cluster weight is required"),
+])
+def test_malformed_parameters_are_named(values, word):
+    # A NaN cap used to pass validation (every comparison with NaN is False) and silently disable the cap.
+    with pytest.raises(ClusteringInputError, match=word):
+        fast_params(**values)
+
+
+def test_numpy_numbers_are_accepted_as_parameters():
+    params = fast_params(desired_cluster_weight=np.float64(240), desired_cluster_radius=np.int64(1000),
+                         max_cluster_weight=np.float32(300), random_state=np.int64(5))
+    assert params.desired_cluster_weight == 240 and params.random_state == 5
+
+
+def test_missing_parameters_are_named_from_a_dict():
+    with pytest.raises(ClusteringInputError, match="missing clustering parameter.*desired_cluster_radius"):
+        ClusteringParams.from_dict({"desired_cluster_weight": 240})
+
+
 def test_unknown_parameter_names_are_listed():
     with pytest.raises(ClusteringInputError, match="unknown clustering parameter.*target_wieght"):
         ClusteringParams.from_dict({"desired_cluster_weight": 1, "desired_cluster_radius": 1,
@@ -363,6 +391,8 @@ def test_cli_input_errors(capsys, layer_dir, tmp_path, name, extra, expected):
     (["--target-radius", 0], "target radius must be > 0"),
     (["--target-radius", -10], "target radius must be > 0"),
     (["--max-weight", 100], "below the target weight"),
+    (["--max-weight", "nan"], "max cluster weight must be a finite number"),
+    (["--jobs", 0], "n_jobs must be -1"),
 ])
 def test_cli_parameter_errors(capsys, layer_dir, tmp_path, values, expected):
     # argparse keeps the last value, so these override CLI_TARGETS.
