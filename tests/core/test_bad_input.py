@@ -441,3 +441,26 @@ def test_cli_error_in_a_real_process_has_no_traceback(layer_dir, tmp_path):
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == ["error: EPSG:4326 is geographic (degrees); give a projected CRS "
                                                 "in metres"]
+
+
+@pytest.mark.xfail(strict=True, reason="engine.cluster: keyword parameters are silently ignored when a params "
+                                       "object is also given (`params or ClusteringParams(**param_values)`)")
+def test_keyword_parameters_next_to_a_params_object_are_not_silently_ignored():
+    x, y = _points(12, seed=1)
+    params = fast_params(desired_cluster_weight=2, max_cluster_weight=3)
+    try:
+        result = cluster(x, y, np.ones(12), params, strategy="seed", random_state=7)
+    except (TypeError, ClusteringInputError):
+        return  # refusing the mix is fine
+    assert (result.params.strategy, result.params.random_state) == ("seed", 7)  # or applying it
+
+
+def test_frame_with_a_repeated_index_keeps_rows_in_order():
+    frame, missing = _with_missing_geometries()
+    frame.index = ["a"] * 20 + ["b"] * 20
+    out, _, result = cluster_frame(frame, fast_params(), "population", keep_null_geometries=True)
+    assert list(out.index) == list(frame.index)
+    assert list(out["cell_id"]) == list(frame["cell_id"])
+    assert out["cluster_id"].isna().to_numpy().nonzero()[0].tolist() == missing.tolist()
+    kept = np.setdiff1d(np.arange(len(frame)), missing)
+    np.testing.assert_array_equal(out["cluster_id"].to_numpy()[kept].astype(str), result.cluster_id.astype(str))

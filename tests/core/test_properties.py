@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+import shapely
 from core_helpers import check_cap, check_result, fast_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -143,3 +144,60 @@ def test_all_cores_on_a_larger_input_with_many_oversized_clusters(strategy):
     assert serial.passes_run >= 2
     _same_result(serial, parallel)
     check_result(parallel, w, parallel.params, x, y)
+
+
+@st.composite
+def polygon_problems(draw):
+    """Small polygons (triangles to hexagons, some shared corners) with their vertices."""
+    n = draw(st.integers(1, 120))
+    rng = np.random.default_rng(draw(st.integers(0, 2**20)))
+    cx = rng.uniform(0, 8000, n).round(-1)
+    cy = rng.uniform(0, 8000, n).round(-1)
+    polygons = []
+    for i in range(n):
+        corners = rng.integers(3, 7)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, corners))
+        size = rng.uniform(10, 400)
+        polygons.append(shapely.Polygon(np.column_stack([cx[i] + size * np.cos(angles),
+                                                         cy[i] + size * np.sin(angles)])))
+    w = rng.lognormal(0, 1, n)
+    target = w.sum() / draw(st.integers(1, 15))
+    return cx, cy, w, polygons, target
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@settings(max_examples=15, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=polygon_problems())
+def test_polygon_members_radius_and_invariants(strategy, problem):
+    x, y, w, polygons, target = problem
+    vertex_xy, owner = shapely.get_coordinates(polygons, return_index=True)
+    params = fast_params(strategy=strategy, desired_cluster_weight=target, max_cluster_weight=1.25 * target,
+                         desired_cluster_radius=1000.0)
+    result = cluster(x, y, w, params, vertex_xy=vertex_xy, vertex_owner=owner)
+    ids = check_result(result, w, params, x, y, check_radius=False)
+    if strategy == "balanced":
+        check_cap(result, w, params.max_cluster_weight)
+    for name, radius in zip(result.clusters["cluster_id"], result.clusters["radius_m"]):
+        members = [polygons[i] for i in np.flatnonzero(ids == name)]
+        expected = shapely.minimum_bounding_radius(shapely.GeometryCollection(members))
+        assert radius == pytest.approx(expected, rel=1e-7, abs=1e-6)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@settings(max_examples=15, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=problems(), share=st.sampled_from([0.3, 0.6, 1.0]))
+def test_undersized_clusters_left_have_nowhere_to_go(strategy, problem, share):
+    """After merging, a cluster under min_cluster_weight remains only if joining any other
+    cluster would break the cap (or it is the only cluster)."""
+    x, y, w, values = problem
+    values = dict(values, min_cluster_weight=share * values["desired_cluster_weight"])
+    params = fast_params(strategy=strategy, **values)
+    result = cluster(x, y, w, params)
+    check_result(result, w, params, x, y)
+    weights = np.asarray(result.clusters["weight"])
+    cap = params.max_cluster_weight
+    for i in np.flatnonzero(weights < params.min_cluster_weight):
+        others = np.delete(weights, i)
+        assert np.all(weights[i] + others > cap), (
+            f"cluster of weight {weights[i]} under the minimum could join one of {others[weights[i] + others <= cap]}"
+        )
