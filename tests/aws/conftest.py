@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import urllib.request
@@ -41,8 +42,10 @@ def moto_endpoint():
     """A ThreadedMotoServer on 127.0.0.1 whose Step Functions interpreter runs executions and whose
     Lambda invokes run the project's real handlers (moto alone would only echo the payload)."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.models import default_user_config
     from moto.server import ThreadedMotoServer
 
+    saved_config = copy.deepcopy(default_user_config)  # the config call below is process-wide
     patch = pytest.MonkeyPatch()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -60,3 +63,5 @@ def moto_endpoint():
     finally:
         server.stop()
         patch.undo()
+        default_user_config.clear()
+        default_user_config.update(saved_config)
