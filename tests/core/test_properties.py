@@ -43,16 +43,19 @@ def problems(draw):
     elif kind == "all_zero":
         w = np.zeros(n)
     total = float(w.sum())
-    clusters_wanted = draw(st.integers(1, 25))
+    # From a third of one cluster's worth up to far more clusters than features.
+    clusters_wanted = draw(st.sampled_from([0.3, 1, 2, 3, 7, 12, 25, 400]))
     target = total / clusters_wanted if total > 0 else 1.0
-    cap = target * draw(st.sampled_from([1.0, 1.25, 2.0]))
+    cap_factor = draw(st.sampled_from([None, 1.0, 1.25, 2.0]))
+    cap = None if cap_factor is None else target * cap_factor
     if kind == "one_heavy":
         w = w.copy()
-        w[draw(st.integers(0, n - 1))] = cap * draw(st.sampled_from([1.5, 10.0]))
+        w[draw(st.integers(0, n - 1))] = (cap or target) * draw(st.sampled_from([1.5, 10.0]))
     values = dict(
         desired_cluster_weight=target,
         desired_cluster_radius=draw(st.sampled_from([200.0, 1000.0, 5000.0])),
         max_cluster_weight=cap,
+        max_passes=100 if cap is not None else 1,
         min_cluster_weight=draw(st.sampled_from([None, 0.3 * target])),
         weight_importance_factor=draw(st.sampled_from([0.0, 1.0, 5.0])),
         random_state=draw(st.integers(0, 1000)),
@@ -78,7 +81,7 @@ def _check_invariants_and_reproducibility(strategy, problem):
     ids = check_result(result, w, params, x, y)
     if w.sum() == 0:
         assert set(ids) == {"CLUSTER_0"}
-    if strategy == "balanced":
+    if strategy == "balanced" and params.max_cluster_weight is not None:
         check_cap(result, w, params.max_cluster_weight)
     assert np.all(result.clusters["radius_m"] >= 0)
     assert np.all(result.cluster_pass >= 1)
@@ -195,7 +198,7 @@ def test_undersized_clusters_left_have_nowhere_to_go(strategy, problem, share):
     result = cluster(x, y, w, params)
     check_result(result, w, params, x, y)
     weights = np.asarray(result.clusters["weight"])
-    cap = params.max_cluster_weight
+    cap = params.max_cluster_weight if params.max_cluster_weight is not None else np.inf
     for i in np.flatnonzero(weights < params.min_cluster_weight):
         others = np.delete(weights, i)
         assert np.all(weights[i] + others > cap), (
