@@ -305,3 +305,63 @@ def test_cancel_through_the_file_adapter():
     with pytest.raises(ClusteringCancelled):
         cluster_frame(_source_frame(200), fast_params(desired_cluster_weight=30, max_cluster_weight=40),
                       "population", is_cancelled=lambda: True)
+
+
+def test_mixed_geometry_types_are_measured_by_their_full_shapes(tmp_path):
+    rng = np.random.default_rng(17)
+    x, y = rng.uniform(0, 6000, 80), rng.uniform(0, 6000, 80)
+    shapes = []
+    for i in range(80):
+        kind = i % 4
+        if kind == 0:
+            shapes.append(shapely.Point(x[i], y[i]))
+        elif kind == 1:
+            shapes.append(shapely.box(x[i] - 120, y[i] - 60, x[i] + 120, y[i] + 60))
+        elif kind == 2:
+            shapes.append(shapely.LineString([(x[i] - 200, y[i]), (x[i] + 200, y[i] + 50)]))
+        else:
+            shapes.append(shapely.MultiPoint([(x[i], y[i]), (x[i] + 90, y[i] - 90)]))
+    frame = gpd.GeoDataFrame({"population": rng.uniform(1, 5, 80)}, geometry=shapes, crs=32651)
+    frame.to_file(tmp_path / "mixed.gpkg")
+    assert main([str(a) for a in ["cluster", tmp_path / "mixed.gpkg", tmp_path / "out.parquet", "--weight-field",
+                                  "population", "--target-weight", 25, "--target-radius", 800, "--max-weight", 30,
+                                  "--initial-trials", 5, "--subsequent-trials", 3, "--quiet",
+                                  "--summary", tmp_path / "summary.shp"]]) == 0
+    out = gpd.read_parquet(tmp_path / "out.parquet")
+    ids = _check_output(pd.DataFrame(frame.drop(columns="geometry")), out)
+    summary = gpd.read_file(tmp_path / "summary.shp")
+    assert (summary.geom_type == "Polygon").all()
+    assert len(summary) == ids.nunique()
+    hull = gpd.GeoSeries(summary.set_index("cluster_id").geometry).reindex(ids.to_numpy())
+    assert shapely.covers(hull.values.buffer(1e-6), frame.geometry.values).all()
+    radii = dict(zip(summary["cluster_id"], summary["radius_m"]))
+    for name in ids.unique():
+        members = shapely.GeometryCollection(list(frame.geometry.values[(ids == name).to_numpy()]))
+        assert radii[name] == pytest.approx(shapely.minimum_bounding_radius(members), rel=1e-6)
+
+
+def test_layer_option_picks_a_layer_of_a_geopackage(tmp_path):
+    first, second = _source_frame(60, seed=1), _source_frame(90, seed=2)
+    first.to_file(tmp_path / "two.gpkg", layer="first")
+    second.to_file(tmp_path / "two.gpkg", layer="second")
+    assert main([str(a) for a in ["cluster", tmp_path / "two.gpkg", tmp_path / "out.parquet", "--layer", "second",
+                                  *FAST_CLI]]) == 0
+    out = gpd.read_parquet(tmp_path / "out.parquet")
+    _check_output(pd.DataFrame(second.drop(columns="geometry")), out)
+
+
+def test_cli_reports_heavy_features_and_stays_quiet_when_asked(tmp_path, capsys):
+    source = _source_frame(120, seed=5)
+    source.loc[7, "population"] = 500.0  # alone over the max of 40
+    source.to_parquet(tmp_path / "in.parquet")
+    loud = [a for a in FAST_CLI if a != "--quiet"]
+    assert main([str(a) for a in ["cluster", tmp_path / "in.parquet", tmp_path / "out.parquet", *loud]]) == 0
+    captured = capsys.readouterr()
+    stats = json.loads(captured.out.strip().splitlines()[-1])
+    assert stats["heavy_features"] == 1
+    assert captured.err.strip().splitlines()[-1].startswith("note: 1 feature(s) alone outweigh the max weight")
+    out = gpd.read_parquet(tmp_path / "out.parquet")
+    assert (out["cluster_id"] == out["cluster_id"][7]).sum() == 1
+    assert main([str(a) for a in ["cluster", tmp_path / "in.parquet", tmp_path / "out2.parquet", *FAST_CLI]]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
