@@ -61,5 +61,11 @@ bench: setup
 lint: setup
 	$(PY) -m ruff check core wrok_plugin aws tests
 
+# Offline lint of the AWS template and state machine (cfn-lint, sam validate --lint, ASL checks).
+aws-validate: setup
+	@$(PY) -c 'import cfnlint, moto, boto3' 2>/dev/null || \
+	  $(PY) -m pip install -q --disable-pip-version-check -r requirements-aws.txt
+	$(PY) -m aws.validate
+
 clean:
 	rm -rf $(VENV) demo_output dist
