@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
@@ -65,7 +66,10 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     radius covers polygon members in full. progress(fraction, message) and
     is_cancelled() are polled often; cancelling raises ClusteringCancelled.
     """
-    params = params or ClusteringParams(**param_values)
+    if params is None:
+        params = ClusteringParams(**param_values)
+    elif param_values:  # keywords next to a params object override it, never vanish silently
+        params = dataclasses.replace(params, **param_values)
     features = Features.checked(x, y, weights, vertex_xy, vertex_owner)
     context = RunContext(progress, is_cancelled)
     clusterer = _Clusterer(features, params, context)

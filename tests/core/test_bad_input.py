@@ -443,8 +443,6 @@ def test_cli_error_in_a_real_process_has_no_traceback(layer_dir, tmp_path):
                                                 "in metres"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine.cluster: keyword parameters are silently ignored when a params "
-                                       "object is also given (`params or ClusteringParams(**param_values)`)")
 def test_keyword_parameters_next_to_a_params_object_are_not_silently_ignored():
     x, y = _points(12, seed=1)
     params = fast_params(desired_cluster_weight=2, max_cluster_weight=3)
