@@ -33,7 +33,10 @@ def safe_name(value) -> str:
 
 
 def unique_names(values) -> dict:
-    """value -> file stem, unique even when two values clean up to the same text."""
+    """value -> file stem, unique even when two values clean up to the same text.
+
+    Stems never start with `_` or `.`, so none can be NO_REGION.
+    """
     by_name: dict = {}
     for value in values:
         by_name.setdefault(safe_name(value).lower(), []).append(value)  # case-insensitive filesystems
@@ -41,7 +44,7 @@ def unique_names(values) -> dict:
     for group in by_name.values():
         for value in group:
             name = safe_name(value)
-            if len(group) > 1 or name.lower() == NO_REGION:
+            if len(group) > 1:
                 name += "-" + hashlib.sha1(str(value).encode()).hexdigest()[:8]
             names[value] = name
     return names

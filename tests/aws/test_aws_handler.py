@@ -1,0 +1,114 @@
+"""The clustering Lambda against moto's in-process S3."""
+
+from __future__ import annotations
+
+import re
+
+import boto3
+import numpy as np
+import pytest
+from moto import mock_aws
+
+from aws.handler import ItemFailed, handler
+from aws.storage import list_keys, read_geoparquet, read_json, write_geoparquet
+from core.synthetic import clumped_population_frame
+
+IN, OUT = "wrok-unit-in", "wrok-unit-out"
+PARAMS = {"desired_cluster_weight": 240, "desired_cluster_radius": 1000, "max_cluster_weight": 300}
+
+
+@pytest.fixture
+def s3():
+    with mock_aws():
+        client = boto3.client("s3")
+        for bucket in (IN, OUT):
+            client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        yield client
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return clumped_population_frame(800, seed=3)
+
+
+def payload(key, **extra):
+    return {"input_bucket": IN, "key": key, "output_bucket": OUT, "params": PARAMS, **extra}
+
+
+def test_clusters_a_region_file_and_writes_features_hulls_and_summary(s3, frame):
+    write_geoparquet(s3, frame, IN, "regions/north.parquet")
+    summary = handler(payload("regions/north.parquet"))
+    features = read_geoparquet(s3, OUT, "clustered/regions/north.parquet")
+    assert features["cell_id"].tolist() == frame["cell_id"].tolist()  # every row, in order
+    assert features["cluster_id"].str.startswith("north:").all()
+    hulls = read_geoparquet(s3, OUT, "clusters/regions/north.parquet")
+    assert sorted(hulls["cluster_id"]) == sorted(features["cluster_id"].unique())
+    assert np.isclose(hulls["weight"].sum(), frame["population"].sum())
+    assert read_json(s3, OUT, "summaries/regions/north.parquet.json") == summary
+    assert summary["features"] == 800 and summary["stats"]["clusters"] == len(hulls)
+    assert summary["params"]["desired_cluster_weight"] == 240
+
+
+def test_rerun_overwrites_the_same_objects(s3, frame):
+    write_geoparquet(s3, frame, IN, "north.parquet")
+    first = handler(payload("north.parquet"))
+    keys = sorted(list_keys(s3, OUT))
+    second = handler(payload("north.parquet"))
+    assert sorted(list_keys(s3, OUT)) == keys
+    assert first["stats"] == second["stats"]  # same seed, same clusters
+
+
+def test_corrupt_file_fails_with_its_key_and_leaves_an_error_object(s3):
+    s3.put_object(Bucket=IN, Key="bad.parquet", Body=b"not parquet at all")
+    with pytest.raises(ItemFailed, match=r"s3://wrok-unit-in/bad\.parquet: not a readable GeoParquet"):
+        handler(payload("bad.parquet"))
+    assert "bad.parquet" in read_json(s3, OUT, "errors/bad.parquet.json")["error"]
+
+
+def test_failure_after_success_removes_stale_results_and_success_clears_the_error(s3, frame):
+    write_geoparquet(s3, frame, IN, "r.parquet")
+    handler(payload("r.parquet"))
+    with pytest.raises(ItemFailed, match="unknown clustering parameter"):
+        handler(payload("r.parquet", params={**PARAMS, "target": 3}))
+    assert sorted(list_keys(s3, OUT)) == ["errors/r.parquet.json"]
+    handler(payload("r.parquet"))
+    assert "errors/r.parquet.json" not in set(list_keys(s3, OUT))
+
+
+@pytest.mark.parametrize("problem, expected", [
+    ("null_weight", "missing (null or NaN) weight"),
+    ("missing_file", "the file does not exist"),
+    ("no_radius", "desired_cluster_radius"),
+    ("bad_value", "max cluster weight"),
+])
+def test_engine_and_input_errors_reach_the_caller_by_name(s3, frame, problem, expected):
+    broken = frame.copy()
+    if problem == "null_weight":
+        broken.loc[broken.index[:3], "population"] = np.nan
+    write_geoparquet(s3, broken, IN, "x.parquet")
+    event = payload("gone.parquet" if problem == "missing_file" else "x.parquet")
+    if problem == "no_radius":
+        event["params"] = {"desired_cluster_weight": 240, "max_cluster_weight": 300}
+    if problem == "bad_value":
+        event["params"] = {**PARAMS, "max_cluster_weight": 100}
+    with pytest.raises(ItemFailed, match=re.escape(expected)):
+        handler(event)
+
+
+def test_payload_without_required_fields_names_them(s3):
+    with pytest.raises(ItemFailed, match="payload lacks key, params"):
+        handler({"input_bucket": IN, "output_bucket": OUT})
+
+
+def test_overrides_by_key_pattern_and_by_urban_column(s3, frame):
+    urban, rural = frame.iloc[:400].copy(), frame.iloc[400:].copy()
+    urban["urban"], rural["urban"] = 1, 0
+    write_geoparquet(s3, urban, IN, "country/town.parquet")
+    write_geoparquet(s3, rural, IN, "country/farms.parquet")
+    options = {"params_by_column": {"field": "urban", "values": {"1": {"desired_cluster_radius": 500},
+                                                                 "0": {"desired_cluster_radius": 3000}}},
+               "params_by_key": {"country/*": {"desired_cluster_weight": 200}, "*/farms*": {"max_passes": 3}}}
+    town = handler(payload("country/town.parquet", **options))["params"]
+    farms = handler(payload("country/farms.parquet", **options))["params"]
+    assert (town["desired_cluster_radius"], town["desired_cluster_weight"], town["max_passes"]) == (500, 200, 100)
+    assert (farms["desired_cluster_radius"], farms["desired_cluster_weight"], farms["max_passes"]) == (3000, 200, 3)
