@@ -169,7 +169,11 @@ def fetch(execution_arn: str, *, layer: str = "features", profile: Optional[str]
         if progress:
             progress(index / max(len(done), 1), f"downloading {item['key']}")
         object_key = clustered_key(item["key"]) if layer == "features" else clusters_key(item["key"])
-        frame = read_geoparquet(s3, item["output_bucket"], object_key)
+        try:
+            frame = read_geoparquet(s3, item["output_bucket"], object_key)
+        except s3.exceptions.NoSuchKey:  # e.g. deleted by hand after the run
+            failures.append({"key": item["key"], "error": f"summary present but {object_key} is missing"})
+            continue
         frame["source_key"] = item["key"]
         frames.append(frame.to_crs(frames[0].crs) if frames and frame.crs != frames[0].crs else frame)
     if not frames:

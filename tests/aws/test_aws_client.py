@@ -1,0 +1,84 @@
+"""Client calls that the end-to-end test does not reach: uploads, status before the Map Run, cancel, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from aws import client
+from aws.cli import main
+from aws.storage import list_keys, write_json
+from core.synthetic import clumped_population_frame
+
+REPO = Path(__file__).resolve().parents[2]
+IN, OUT = "wrok-client-in", "wrok-client-out"
+PARAMS = {"desired_cluster_weight": 240, "desired_cluster_radius": 1000, "max_cluster_weight": 300}
+ASL = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+
+
+@pytest.fixture
+def stack():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
+        s3 = boto3.client("s3")
+        for bucket in (IN, OUT):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        arn = boto3.client("stepfunctions").create_state_machine(
+            name="wrok", definition=ASL, roleArn="arn:aws:iam::123456789012:role/wrok")["stateMachineArn"]
+        yield s3, arn
+
+
+def test_submit_converts_other_formats_and_names_frames(stack, tmp_path):
+    s3, arn = stack
+    frame = clumped_population_frame(40, seed=1)
+    gpkg = tmp_path / "luzon.gpkg"
+    frame.to_file(gpkg, driver="GPKG")
+    messages = []
+    started = client.submit({"visayas": frame, "luzon": gpkg}, PARAMS, IN, OUT, arn, prefix="/ph/",
+                            progress=lambda fraction, text: messages.append((fraction, text)))
+    assert started["keys"] == ["ph/visayas.parquet", "ph/luzon.parquet"]
+    assert sorted(list_keys(s3, IN)) == ["ph/luzon.parquet", "ph/visayas.parquet"]
+    assert messages[-1][0] == 1.0 and "2 file(s)" in messages[-1][1]
+
+
+def test_status_before_the_map_run_counts_s3_results_and_cancel_stops(stack):
+    s3, arn = stack
+    frame = clumped_population_frame(30, seed=2)
+    started = client.submit([frame, frame, frame], PARAMS, IN, OUT, arn, prefix="p")
+    execution_arn = started["executions"][0]["execution_arn"]
+    write_json(s3, {"key": "p/layer_0.parquet"}, OUT, "summaries/p/layer_0.parquet.json")
+    write_json(s3, {"key": "p/layer_1.parquet", "error": "boom"}, OUT, "errors/p/layer_1.parquet.json")
+    counts = client.status(execution_arn)
+    assert counts == {"execution_status": "RUNNING", "source": "s3", "total": 3, "succeeded": 1, "failed": 1,
+                      "running": 0, "pending": 1}
+    client.cancel(execution_arn)
+    assert client.status(execution_arn)["execution_status"] == "ABORTED"
+    merged, failed = client.fetch(execution_arn)
+    assert len(merged) == 0  # the fake summary above has no clustered layer behind it: reported, not hidden
+    assert [f["key"] for f in failed] == ["p/layer_1.parquet", "p/layer_2.parquet", "p/layer_0.parquet"]
+    assert failed[0]["error"] == "boom" and "aborted" in failed[1]["error"] and "missing" in failed[2]["error"]
+
+
+def test_cli_help_and_one_line_errors(capsys):
+    done = subprocess.run([sys.executable, "-m", "aws", "--help"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "submit" in done.stdout and "fetch" in done.stdout
+    assert main(["split", str(REPO / "no-such-layer.parquet"), "region", "/tmp/x"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "no-such-layer.parquet" in error and "\n" not in error
+    with pytest.raises(SystemExit):
+        main(["submit", "a.parquet"])  # argparse: required options missing
+
+
+def test_cli_split_writes_files(tmp_path, capsys):
+    frame = clumped_population_frame(20, seed=3)
+    frame["island"] = ["a", "b"] * 10
+    frame.to_parquet(tmp_path / "c.parquet")
+    assert main(["split", str(tmp_path / "c.parquet"), "island", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.parquet", "b.parquet"]
+    assert "10 " in capsys.readouterr().out
