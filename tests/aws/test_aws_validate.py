@@ -71,4 +71,5 @@ def test_template_wires_parameters_into_the_functions_and_machine(template):
     assert kickoff_env["TOLERATED_FAILURE_PERCENTAGE"] == {"Ref": "ToleratedFailurePercentage"}
     assert resources["InputBucket"]["Properties"]["BucketName"] == {"Ref": "InputBucketName"}
     policies = [next(iter(p)) for p in resources["ClusteringStateMachine"]["Properties"]["Policies"]]
-    assert {"LambdaInvokePolicy", "S3CrudPolicy", "StepFunctionsExecutionPolicy"} <= set(policies)
+    assert {"LambdaInvokePolicy", "StepFunctionsExecutionPolicy", "Statement"} <= set(policies)
+    assert "S3CrudPolicy" not in policies  # the machine reads manifests and writes map results only
