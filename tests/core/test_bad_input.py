@@ -443,14 +443,15 @@ def test_cli_error_in_a_real_process_has_no_traceback(layer_dir, tmp_path):
                                                 "in metres"]
 
 
-def test_keyword_parameters_next_to_a_params_object_are_not_silently_ignored():
+def test_keyword_parameters_next_to_a_params_object_override_it():
     x, y = _points(12, seed=1)
     params = fast_params(desired_cluster_weight=2, max_cluster_weight=3)
-    try:
-        result = cluster(x, y, np.ones(12), params, strategy="seed", random_state=7)
-    except (TypeError, ClusteringInputError):
-        return  # refusing the mix is fine
-    assert (result.params.strategy, result.params.random_state) == ("seed", 7)  # or applying it
+    result = cluster(x, y, np.ones(12), params, strategy="seed", random_state=7)
+    assert (result.params.strategy, result.params.random_state) == ("seed", 7)
+    assert params.strategy == "balanced"  # the caller's object is left alone
+    # The override is validated like any parameter.
+    with pytest.raises(ClusteringInputError, match="max cluster weight"):
+        cluster(x, y, np.ones(12), params, max_cluster_weight=1)
 
 
 def test_frame_with_a_repeated_index_keeps_rows_in_order():

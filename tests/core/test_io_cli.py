@@ -185,12 +185,13 @@ def test_help_works_and_shows_the_example(argv):
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("max_weight, min_weight", [(None, None), (300.0, None), (300.0, 60.0)])
-def test_progress_is_monotonic_and_ends_at_one(strategy, max_weight, min_weight):
+@pytest.mark.parametrize("max_weight, min_weight, n_jobs", [(None, None, 1), (300.0, None, 1), (300.0, 60.0, 1),
+                                                            (300.0, None, -1)])
+def test_progress_is_monotonic_and_ends_at_one(strategy, max_weight, min_weight, n_jobs):
     x, y, w = clumped_population(3000, seed=12)
     calls = []
     params = fast_params(strategy=strategy, max_cluster_weight=max_weight, min_cluster_weight=min_weight,
-                         max_passes=1 if max_weight is None else 100, weight_importance_factor=0.5)
+                         max_passes=1 if max_weight is None else 100, weight_importance_factor=0.5, n_jobs=n_jobs)
     cluster(x, y, w, params, progress=lambda fraction, message: calls.append((fraction, message)))
     fractions = [f for f, _ in calls]
     assert len(fractions) >= 3
