@@ -373,6 +373,7 @@ def layer_dir(tmp_path_factory):
     ("missing_geometry.parquet", ["--weight-field", "population"], "3 feature(s) have a null or empty geometry"),
     ("good.parquet", ["--epsg", 4326], "EPSG:4326 is geographic"),
     ("good.parquet", ["--epsg", 99999], "EPSG:99999"),
+    ("good.parquet", ["--epsg", 2263], "not metres"),
     ("nothing_here.gpkg", [], "input file not found"),
     ("metres.csv", [], "2 row(s) have x/y outside longitude/latitude range"),
     ("empty.csv", [], "cannot read empty.csv"),
@@ -463,3 +464,37 @@ def test_frame_with_a_repeated_index_keeps_rows_in_order():
     assert out["cluster_id"].isna().to_numpy().nonzero()[0].tolist() == missing.tolist()
     kept = np.setdiff1d(np.arange(len(frame)), missing)
     np.testing.assert_array_equal(out["cluster_id"].to_numpy()[kept].astype(str), result.cluster_id.astype(str))
+
+
+def test_mismatched_coordinate_lengths():
+    with pytest.raises(ClusteringInputError, match="x has 3 values but y has 2"):
+        cluster([0.0, 1.0, 2.0], [0.0, 1.0], None, fast_params())
+
+
+@pytest.mark.parametrize("vertex_xy, vertex_owner, word", [
+    ([[0, 0], [1, 1], [2, 2]], [0, 1], "differ in length"),
+    ([[0, 0], [1, 1], [2, 2]], [0, 1, 3], "features that do not exist"),
+    ([[0, 0], [1, 1], [2, 2]], [0, 0, 1], "every feature needs at least one vertex"),
+    ([[0, 0], [1, np.nan], [2, 2]], [0, 1, 2], "vertices have missing or infinite coordinates"),
+])
+def test_bad_vertex_arrays(vertex_xy, vertex_owner, word):
+    with pytest.raises(ClusteringInputError, match=word):
+        cluster([0.0, 1.0, 2.0], [0.0, 1.0, 2.0], None, fast_params(), vertex_xy=np.array(vertex_xy, float),
+                vertex_owner=vertex_owner)
+
+
+def test_default_weight_is_one_per_feature():
+    x, y = _points(50, seed=9)
+    params = fast_params(desired_cluster_weight=10, max_cluster_weight=12)
+    result = cluster(x, y, None, params)
+    check_result(result, np.ones(50), params, x, y)
+    np.testing.assert_array_equal(result.clusters["weight"], result.clusters["n_features"])
+    check_cap(result, np.ones(50), 12)
+
+
+def test_projected_crs_in_feet_is_rejected():
+    frame = _frame()
+    with pytest.raises(ClusteringInputError, match="not metres"):
+        cluster_frame(frame.to_crs(2263), fast_params(), "population")  # New York, US survey feet
+    with pytest.raises(ClusteringInputError, match="not metres"):
+        cluster_frame(frame, fast_params(), "population", epsg=2263)
