@@ -177,3 +177,39 @@ def test_id_depth_equals_the_pass_that_made_the_cluster():
     depth = np.array([len(i.split("_")) - 1 for i in ids])
     assert depth.max() >= 2  # some clusters were made by later passes
     np.testing.assert_array_equal(result.cluster_pass, depth)
+
+
+@pytest.mark.parametrize("clusters, cap_factor, radius, importance", [(8, 1.1, 3000, 0.3), (8, 1.0, 1200, 1.0),
+                                                                      (5, 1.0, 3000, 1.0)])
+def test_pass_two_matches_the_original_tool(clusters, cap_factor, radius, importance):
+    """Pass 2 by hand: every cluster over the cap is re-clustered on its own members (in input
+    order) with the same search, its pieces named <parent>_<label + 1>; one piece keeps its ID."""
+    rng = np.random.default_rng(12)
+    x = np.concatenate([rng.normal(0, 800, 150), rng.normal(6000, 1500, 150)])
+    y = np.concatenate([rng.normal(0, 800, 150), rng.normal(3000, 1500, 150)])
+    w = rng.integers(1, 8, 300).astype(float)
+    target = w.sum() / clusters
+    params = fast_params(strategy="seed", desired_cluster_weight=target, max_cluster_weight=cap_factor * target,
+                         desired_cluster_radius=radius, weight_importance_factor=importance, max_passes=2,
+                         initial_max_trials=40, subsequent_max_trials=40, random_state=11)
+    result = cluster(x, y, w, params)
+    check_result(result, w, params, x, y)
+
+    low, high = k_search_range(w.sum(), len(w), target)
+    assert high - low + 1 <= params.initial_max_trials  # every k is tried, as by hand
+    _, ids = _seed_pass_one_by_hand(x, y, w, params, range(low, high + 1))
+    expected = ids.astype(object)
+    passes = np.ones(len(w), dtype=int)
+    oversized = [name for name in np.unique(ids) if w[ids == name].sum() > params.max_cluster_weight]
+    assert oversized  # the case meant to exercise pass 2
+    for name in oversized:
+        members = np.flatnonzero(ids == name)
+        sub_low, sub_high = k_search_range(w[members].sum(), len(members), target)
+        assert sub_high - sub_low + 1 <= params.subsequent_max_trials
+        _, sub_ids = _seed_pass_one_by_hand(x[members], y[members], w[members], params,
+                                            range(sub_low, sub_high + 1))
+        if len(np.unique(sub_ids)) > 1:
+            expected[members] = [f"{name}_{s[len('CLUSTER_'):]}" for s in sub_ids]
+            passes[members] = 2
+    np.testing.assert_array_equal(result.cluster_id.astype(str), expected.astype(str))
+    np.testing.assert_array_equal(result.cluster_pass, passes)
