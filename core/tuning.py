@@ -11,7 +11,8 @@ import optuna
 from .data import Features, RunContext
 from .params import ClusteringParams
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+# A cancelled run makes Optuna log "Trial N failed" with a traceback: noise in QGIS logs.
+optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def clustering_score(median_weight, median_radius, params: ClusteringParams) -> float:
