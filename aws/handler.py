@@ -56,7 +56,7 @@ def cluster_object(s3, event: dict) -> dict:
         frame, params, weight_field=event.get("weight_field", "population"), epsg=event.get("epsg"),
         keep_null_geometries=bool(event.get("keep_null_geometries", False)))
     prefix = region_name(key) + ":"
-    features["cluster_id"] = prefix + features["cluster_id"]  # NA (unclustered) stays NA
+    features["cluster_id"] = prefix + features["cluster_id"].astype("string")  # NA (unclustered) stays NA
     clusters["cluster_id"] = prefix + clusters["cluster_id"].astype(str)
     write_geoparquet(s3, features, bucket_out, clustered_key(key))
     write_geoparquet(s3, clusters, bucket_out, clusters_key(key))
