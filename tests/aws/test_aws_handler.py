@@ -112,3 +112,14 @@ def test_overrides_by_key_pattern_and_by_urban_column(s3, frame):
     farms = handler(payload("country/farms.parquet", **options))["params"]
     assert (town["desired_cluster_radius"], town["desired_cluster_weight"], town["max_passes"]) == (500, 200, 100)
     assert (farms["desired_cluster_radius"], farms["desired_cluster_weight"], farms["max_passes"]) == (3000, 200, 3)
+
+
+def test_null_geometries_fail_by_default_and_stay_unclustered_when_kept(s3, frame):
+    holed = frame.copy()
+    holed.loc[holed.index[:2], "geometry"] = None
+    write_geoparquet(s3, holed, IN, "holes.parquet")
+    with pytest.raises(ItemFailed, match="null or empty geometry"):
+        handler(payload("holes.parquet"))
+    summary = handler(payload("holes.parquet", keep_null_geometries=True))
+    features = read_geoparquet(s3, OUT, "clustered/holes.parquet")
+    assert features["cluster_id"].isna().sum() == 2 and summary["clustered_features"] == len(frame) - 2
