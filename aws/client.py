@@ -47,8 +47,13 @@ def named_layers(layers) -> list:
         return list(layers.items())
     if isinstance(layers, (str, Path, gpd.GeoDataFrame)):
         layers = [layers]
-    return [(Path(layer).stem if isinstance(layer, (str, Path)) else f"layer_{index}", layer)
-            for index, layer in enumerate(layers)]
+    named = [(Path(layer).stem if isinstance(layer, (str, Path)) else f"layer_{index}", layer)
+             for index, layer in enumerate(layers)]
+    stems = [stem for stem, _ in named]
+    repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if repeated:  # they would overwrite each other's upload
+        raise ValueError(f"several layers are named {', '.join(repeated)}; pass {{name: layer}} to name them")
+    return named
 
 
 def upload_layers(s3, layers, bucket_in: str, prefix: str, region_field: Optional[str], progress: Progress) -> list:

@@ -46,6 +46,13 @@ def test_submit_converts_other_formats_and_names_frames(stack, tmp_path):
     assert messages[-1][0] == 1.0 and "2 file(s)" in messages[-1][1]
 
 
+def test_layers_with_the_same_name_are_refused_before_any_upload(stack, tmp_path):
+    s3, arn = stack
+    with pytest.raises(ValueError, match="several layers are named x"):
+        client.submit([tmp_path / "a" / "x.parquet", tmp_path / "b" / "x.gpkg"], PARAMS, IN, OUT, arn)
+    assert list(list_keys(s3, IN)) == []
+
+
 def test_status_before_the_map_run_counts_s3_results_and_cancel_stops(stack):
     s3, arn = stack
     frame = clumped_population_frame(30, seed=2)
