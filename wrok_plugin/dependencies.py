@@ -10,12 +10,14 @@ from pathlib import Path
 
 # (name to import, name to pip install)
 REQUIRED_PACKAGES = (("numpy", "numpy"), ("sklearn", "scikit-learn"), ("optuna", "optuna"))
+# What the AWS submit algorithm needs on top of the engine (aws/client.py and its GeoParquet upload).
+AWS_PACKAGES = (("boto3", "boto3"), ("geopandas", "geopandas"), ("pyarrow", "pyarrow"))
 
 
-def missing_packages() -> list:
-    """pip names of the engine's packages that cannot be imported here."""
+def missing_packages(required=REQUIRED_PACKAGES) -> list:
+    """pip names of the packages (the engine's by default) that cannot be imported here."""
     missing = []
-    for module, package in REQUIRED_PACKAGES:
+    for module, package in required:
         try:
             importlib.import_module(module)
         except ImportError:
@@ -62,3 +64,15 @@ def pip_install(packages, timeout_s: int = 900):
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, str(exc)
     return done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+
+
+def aws_install_hint(packages) -> str:
+    """What to tell a user whose QGIS Python lacks packages the AWS submit algorithm needs."""
+    command = " ".join(install_command(packages))
+    return (
+        f"Submitting to the AWS pipeline needs the Python package(s) {', '.join(packages)} in the Python "
+        f"that QGIS runs. Install them with:\n    {command}\nthen restart QGIS. On Debian/Ubuntu, where the "
+        "system Python refuses pip, install python3-boto3 and python3-geopandas with apt, or add "
+        "--break-system-packages to the pip command. AWS credentials come from your AWS profile, "
+        "environment or SSO login, never from the plugin."
+    )

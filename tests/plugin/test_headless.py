@@ -102,8 +102,15 @@ def test_zip_holds_only_the_plugin(plugin_zip):
     for needed in ("wrok_plugin/metadata.txt", "wrok_plugin/__init__.py", "wrok_plugin/core/engine.py",
                    "wrok_plugin/resources/wrok.svg"):
         assert needed in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n or "aws" in n
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n
                 or n.endswith((".gpkg", ".md"))]
+    # the AWS submit algorithm's client, but none of the pipeline's infrastructure
+    vendored = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("wrok_plugin/vendor/aws/") and n[-1] != "/")
+    assert vendored == ["__init__.py", "client.py", "kickoff.py", "overrides.py", "split.py", "storage.py"]
+    assert not [n for n in names if n.rsplit("/", 1)[-1] in (
+        "template.yaml", "Dockerfile", "Dockerfile.dockerignore", "handler.py", "statemachine.asl.json", "validate.py",
+        "samconfig.toml")]
+    assert not [n for n in names if "aws" in n and not n.startswith(("wrok_plugin/vendor/", "wrok_plugin/aws_"))]
 
 
 def test_zip_installs_into_a_fresh_profile(plugin_zip, qgis_process_env, tmp_path):
