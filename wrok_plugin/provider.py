@@ -4,6 +4,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithm import TunedClusteringAlgorithm
+from .aws_algorithm import SubmitAwsAlgorithm
 from .plugin_files import icon_path
 
 
@@ -25,3 +26,4 @@ class WrokProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):
         self.addAlgorithm(TunedClusteringAlgorithm())
+        self.addAlgorithm(SubmitAwsAlgorithm())

@@ -1,0 +1,457 @@
+"""wrok:submitaws - send layers to the AWS clustering pipeline, follow the run, merge the results.
+
+All AWS calls go through aws/client.py (submit, status, cancel, fetch); this module only
+converts between QGIS layers and files: each input layer is exported to a temporary GeoPackage
+(QGIS's GDAL here has no Parquet driver; the client converts it to GeoParquet with geopandas),
+and the merged GeoDataFrame comes back through a temporary GeoPackage read by QGIS.
+Credentials come only from boto3's standard chain; no parameter takes a key or secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsFields,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingMultiStepFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsProcessingUtils,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtGui import QIcon
+
+from .algorithm import TunedClusteringAlgorithm
+from .aws_client import client_problem, load_client
+from .aws_help import submit_help
+from .clustering import STRATEGY_CHOICES, ClusterSettings
+from .help_text import HELP_URL
+from .plugin_files import icon_path
+
+Number = QgsProcessingParameterNumber
+Local = TunedClusteringAlgorithm
+
+# The local algorithm's parameters that mean the same on AWS: their definitions (labels, defaults,
+# ranges, advanced flags) are cloned from wrok:tunedclustering, and so is their help.
+SHARED_PARAMETERS = (Local.TARGET_WEIGHT, Local.TARGET_RADIUS, Local.WEIGHT_IMPORTANCE, Local.MAX_WEIGHT,
+                     Local.MAX_PASSES, Local.INITIAL_TRIALS, Local.SUBSEQUENT_TRIALS, Local.REASSIGNMENT_RATIO,
+                     Local.STRATEGY, Local.RANDOM_SEED, Local.MEASURING_CRS)
+POLL_SECONDS = 1.5
+CLUSTER_FIELDS = ("cluster_id", "cluster_weight", "cluster_pass", "source_key")
+
+
+class _Cancelled(Exception):
+    """Raised from the client's progress callback to stop an upload or download."""
+
+
+def safe_stem(name: str) -> str:
+    """A layer name as an S3 file name: letters, digits, '.', '_' and '-' only."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name.strip()).strip(".") or "layer"
+
+
+def unique_stems(names) -> list:
+    stems, seen = [], set()
+    for name in names:
+        stem, number = safe_stem(name), 2
+        candidate = stem
+        while candidate.lower() in seen:
+            candidate, number = f"{stem}_{number}", number + 1
+        seen.add(candidate.lower())
+        stems.append(candidate)
+    return stems
+
+
+def check_endpoint(url: str) -> str:
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise QgsProcessingException(f"The endpoint URL {url!r} is not an http(s) URL.")
+    if parts.username or parts.password:
+        # Processing writes parameters into its history, logs and models: no credentials there.
+        raise QgsProcessingException("Do not put credentials in the endpoint URL: they would be saved in the "
+                                     "Processing history. Use an AWS profile or the environment instead.")
+    return url
+
+
+class SubmitAwsAlgorithm(QgsProcessingAlgorithm):
+    LAYERS = "LAYERS"
+    REGION_FIELD = "REGION_FIELD"
+    WEIGHT_FIELD = "WEIGHT_FIELD"
+    INPUT_BUCKET = "INPUT_BUCKET"
+    OUTPUT_BUCKET = "OUTPUT_BUCKET"
+    STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+    PREFIX = "PREFIX"
+    AWS_PROFILE = "AWS_PROFILE"
+    AWS_REGION = "AWS_REGION"
+    ENDPOINT_URL = "ENDPOINT_URL"
+    MAX_CONCURRENCY = "MAX_CONCURRENCY"
+    TOLERATED_FAILURE_PERCENTAGE = "TOLERATED_FAILURE_PERCENTAGE"
+    TIMEOUT = "TIMEOUT"
+    OUTPUT = "OUTPUT"
+    CLUSTERS = "CLUSTERS"
+
+    def name(self):
+        return "submitaws"
+
+    def displayName(self):
+        return "Submit layers to the AWS clustering pipeline"
+
+    def group(self):
+        return "AWS pipeline"
+
+    def groupId(self):
+        return "awspipeline"
+
+    def tags(self):
+        return ["aws", "lambda", "step functions", "s3", "cloud", "cluster", "region", "population"]
+
+    def shortHelpString(self):
+        local = TunedClusteringAlgorithm()
+        local.initAlgorithm()
+        labels = [local.parameterDefinition(name).description().split(" (")[0] for name in SHARED_PARAMETERS]
+        return submit_help(labels)
+
+    def helpUrl(self):
+        return HELP_URL
+
+    def icon(self):
+        return QIcon(icon_path())
+
+    def svgIconPath(self):
+        return icon_path()
+
+    def createInstance(self):
+        return SubmitAwsAlgorithm()
+
+    def flags(self):
+        return super().flags() | QgsProcessingAlgorithm.FlagCanCancel
+
+    def canExecute(self):
+        problem = client_problem()
+        return (False, problem) if problem else (True, "")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.LAYERS, "Layers to cluster (points or polygons; one file per layer)", QgsProcessing.TypeVectorAnyGeometry))
+        self.addParameter(QgsProcessingParameterString(
+            self.REGION_FIELD, "Region field (empty: one file per layer; else one file per region)", optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.WEIGHT_FIELD, "Weight field (empty: every feature weighs 1)", "population", optional=True))
+        local = TunedClusteringAlgorithm()
+        local.initAlgorithm()
+        for name in SHARED_PARAMETERS:
+            self.addParameter(local.parameterDefinition(name).clone())
+        self.addParameter(QgsProcessingParameterString(self.INPUT_BUCKET, "Input bucket"))
+        self.addParameter(QgsProcessingParameterString(self.OUTPUT_BUCKET, "Output bucket"))
+        self.addParameter(QgsProcessingParameterString(self.STATE_MACHINE_ARN, "State machine ARN"))
+        self.addParameter(QgsProcessingParameterString(self.PREFIX, "Key prefix", "wrok"))
+        self.addParameter(QgsProcessingParameterString(
+            self.AWS_PROFILE, "AWS profile (empty: the standard AWS credential chain)", optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.AWS_REGION, "AWS region (empty: the profile's or environment's)", optional=True))
+        advanced = [
+            QgsProcessingParameterString(self.ENDPOINT_URL, "Endpoint URL (empty: AWS)", optional=True),
+            Number(self.MAX_CONCURRENCY, "Maximum concurrency", Number.Integer, 40, minValue=1),
+            Number(self.TOLERATED_FAILURE_PERCENTAGE, "Tolerated failure percentage", Number.Double, 10.0,
+                   minValue=0.0, maxValue=100.0),
+            Number(self.TIMEOUT, "Timeout (seconds)", Number.Integer, 3600, minValue=1),
+        ]
+        for parameter in advanced:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.OUTPUT, "Clustered features", QgsProcessing.TypeVectorAnyGeometry))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputNumber("SUCCEEDED_COUNT", "Files clustered"))
+        self.addOutput(QgsProcessingOutputNumber("FAILED_COUNT", "Files that failed or have no result"))
+        self.addOutput(QgsProcessingOutputString("FAILED_REGIONS", "Failed files and their errors (JSON)"))
+        self.addOutput(QgsProcessingOutputString("EXECUTION_ARNS", "Step Functions executions (JSON)"))
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def engine_params(self, parameters, context) -> dict:
+        """The engine's parameters as the Lambda payload wants them, validated here before any upload."""
+        max_weight = parameters.get(Local.MAX_WEIGHT, 300.0)
+        settings = ClusterSettings(
+            target_weight=self.parameterAsDouble(parameters, Local.TARGET_WEIGHT, context),
+            target_radius_m=self.parameterAsDouble(parameters, Local.TARGET_RADIUS, context),
+            max_weight=None if max_weight in (None, "") else self.parameterAsDouble(parameters, Local.MAX_WEIGHT,
+                                                                                     context),
+            weight_importance=self.parameterAsDouble(parameters, Local.WEIGHT_IMPORTANCE, context),
+            max_passes=self.parameterAsInt(parameters, Local.MAX_PASSES, context),
+            initial_trials=self.parameterAsInt(parameters, Local.INITIAL_TRIALS, context),
+            subsequent_trials=self.parameterAsInt(parameters, Local.SUBSEQUENT_TRIALS, context),
+            reassignment_ratio=self.parameterAsDouble(parameters, Local.REASSIGNMENT_RATIO, context),
+            strategy=STRATEGY_CHOICES[self.parameterAsEnum(parameters, Local.STRATEGY, context)],
+            random_seed=self.parameterAsInt(parameters, Local.RANDOM_SEED, context),
+        )
+        return settings.engine_params().as_dict()  # QgsProcessingException naming a bad value
+
+    def measuring_epsg(self, parameters, context):
+        crs = self.parameterAsCrs(parameters, Local.MEASURING_CRS, context)
+        if not crs.isValid():
+            return None
+        if not crs.authid().upper().startswith("EPSG:"):
+            raise QgsProcessingException(f"The measuring CRS must have an EPSG code for the Lambda (got "
+                                         f"{crs.authid() or crs.description()}).")
+        return int(crs.authid().split(":", 1)[1])
+
+    def input_layers(self, parameters, context, weight_field, region_field) -> list:
+        layers = self.parameterAsLayerList(parameters, self.LAYERS, context)
+        if not layers:
+            raise QgsProcessingException("Give at least one layer to cluster.")
+        for layer in layers:
+            if not isinstance(layer, QgsVectorLayer):
+                raise QgsProcessingException(f"'{layer.name()}' is not a vector layer.")
+            geometry = QgsWkbTypes.geometryType(layer.wkbType())
+            if geometry not in (QgsWkbTypes.PointGeometry, QgsWkbTypes.PolygonGeometry):
+                raise QgsProcessingException(f"'{layer.name()}' holds {QgsWkbTypes.geometryDisplayString(geometry)}"
+                                             " geometries; wrok clusters points and polygons only.")
+            names = layer.fields().names()
+            if weight_field:
+                index = layer.fields().lookupField(weight_field)
+                if index < 0:
+                    numeric = [f.name() for f in layer.fields() if f.isNumeric()]
+                    raise QgsProcessingException(
+                        f"The weight field '{weight_field}' is not in layer '{layer.name()}'. Numeric fields "
+                        f"there: {', '.join(numeric) or 'none'}.")
+                if not layer.fields().at(index).isNumeric():
+                    raise QgsProcessingException(f"The weight field '{weight_field}' of layer '{layer.name()}' "
+                                                 "is not numeric.")
+            if region_field and region_field not in names:
+                raise QgsProcessingException(f"The region field '{region_field}' is not in layer "
+                                             f"'{layer.name()}'. Fields there: {', '.join(names)}.")
+            if layer.featureCount() == 0:
+                raise QgsProcessingException(f"Layer '{layer.name()}' has no features to cluster.")
+        return layers
+
+    # -- run ----------------------------------------------------------------------------------
+
+    def processAlgorithm(self, parameters, context, feedback):
+        ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
+        if not ok:
+            raise QgsProcessingException(why)
+        client = load_client()
+        weight_field = self.parameterAsString(parameters, self.WEIGHT_FIELD, context).strip()
+        region_field = self.parameterAsString(parameters, self.REGION_FIELD, context).strip()
+        layers = self.input_layers(parameters, context, weight_field, region_field)
+        params = self.engine_params(parameters, context)
+        options = {"epsg": self.measuring_epsg(parameters, context)}
+        aws = {"profile": self.parameterAsString(parameters, self.AWS_PROFILE, context).strip() or None,
+               "region": self.parameterAsString(parameters, self.AWS_REGION, context).strip() or None,
+               "endpoint_url": check_endpoint(self.parameterAsString(parameters, self.ENDPOINT_URL,
+                                                                     context).strip()) or None}
+        where = {name: self.parameterAsString(parameters, name, context).strip()
+                 for name in (self.INPUT_BUCKET, self.OUTPUT_BUCKET, self.STATE_MACHINE_ARN)}
+        for name, value in where.items():
+            if not value:
+                raise QgsProcessingException(f"{self.parameterDefinition(name).description()} is empty.")
+        prefix = self.parameterAsString(parameters, self.PREFIX, context).strip().strip("/")
+        timeout_s = self.parameterAsInt(parameters, self.TIMEOUT, context)
+
+        steps = QgsProcessingMultiStepFeedback(4, feedback)
+        folder = tempfile.mkdtemp(prefix="wrok_aws_", dir=QgsProcessingUtils.tempFolder())
+        try:
+            steps.setCurrentStep(0)
+            steps.setProgressText("Exporting layers")
+            files = self.export_layers(layers, folder, context, steps)
+            steps.setCurrentStep(1)
+            steps.setProgressText("Uploading and starting the pipeline")
+            try:
+                # weight_field "" (not None) tells the Lambda: every feature weighs 1
+                started = client.submit(
+                    files, params, where[self.INPUT_BUCKET], where[self.OUTPUT_BUCKET],
+                    where[self.STATE_MACHINE_ARN], prefix=prefix, region_field=region_field or None,
+                    weight_field=weight_field, options=options,
+                    max_concurrency=self.parameterAsInt(parameters, self.MAX_CONCURRENCY, context),
+                    tolerated_failure_percentage=self.parameterAsDouble(parameters, self.TOLERATED_FAILURE_PERCENTAGE,
+                                                                        context),
+                    progress=self.client_progress(steps, stop_before=1.0), **aws)
+            except _Cancelled:
+                raise QgsProcessingException("Cancelled during the upload; no run was started.") from None
+            except Exception as error:
+                raise QgsProcessingException(f"Could not start the pipeline: {describe(error)}") from None
+            arns = [execution["execution_arn"] for execution in started["executions"]]
+            feedback.pushInfo(f"Uploaded {len(started['keys'])} file(s) to s3://{where[self.INPUT_BUCKET]}/{prefix}/; "
+                              f"execution(s): {', '.join(arns)}")
+            steps.setCurrentStep(2)
+            steps.setProgressText("Clustering on AWS")
+            finished = self.follow(client, arns, aws, timeout_s, steps)
+            if not finished:
+                feedback.pushWarning(
+                    f"Stopped following the run after {timeout_s} s; it goes on on AWS. Files finished so far are "
+                    f"fetched; fetch the rest later with `python -m aws fetch ARN out.gpkg` for {', '.join(arns)}.")
+            steps.setCurrentStep(3)
+            steps.setProgressText("Downloading results")
+            results = self.fetch_and_write(client, arns, aws, parameters, context, steps, folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        results["EXECUTION_ARNS"] = json.dumps(arns)
+        return results
+
+    @staticmethod
+    def client_progress(feedback, stop_before=None):
+        """The client's progress(fraction, text) as progress and log lines; cancel stops it early."""
+
+        def report(fraction, text):
+            if feedback.isCanceled() and (stop_before is None or fraction < stop_before):
+                raise _Cancelled()
+            feedback.setProgress(100 * fraction)
+            feedback.pushInfo(text)
+
+        return report
+
+    def export_layers(self, layers, folder, context, feedback) -> dict:
+        """{file name: temporary GeoPackage path} with every feature and field of each layer."""
+        from qgis import processing
+
+        files = {}
+        for index, (layer, stem) in enumerate(zip(layers, unique_stems(layer.name() for layer in layers))):
+            if feedback.isCanceled():
+                raise QgsProcessingException("Cancelled; nothing was uploaded.")
+            path = str(Path(folder) / f"{stem}.gpkg")
+            processing.run("native:savefeatures", {"INPUT": layer, "OUTPUT": path}, context=context,
+                           feedback=None, is_child_algorithm=True)
+            files[stem] = path
+            feedback.setProgress(100 * (index + 1) / len(layers))
+        return files
+
+    def follow(self, client, arns, aws, timeout_s, feedback) -> bool:
+        """Poll the executions' item counts until none runs; True when all finished in time."""
+        deadline = time.monotonic() + timeout_s
+        last, errors = None, 0
+        while True:
+            try:
+                counts = [client.status(arn, **aws) for arn in arns]
+                errors = 0
+            except Exception as error:  # one lost poll is not worth failing a country run
+                errors += 1
+                if errors >= 5:
+                    raise QgsProcessingException(f"Cannot read the run's status: {describe(error)}") from None
+                counts = None
+            if counts is not None:
+                total = sum(c["total"] for c in counts)
+                done = {k: sum(c[k] for c in counts) for k in ("succeeded", "failed", "running", "pending")}
+                if total:
+                    feedback.setProgress(100 * (done["succeeded"] + done["failed"]) / total)
+                summary = (f"{done['succeeded']} succeeded, {done['failed']} failed, {done['running']} running, "
+                           f"{done['pending']} pending of {total} file(s)")
+                if summary != last:
+                    feedback.pushInfo(summary)
+                    last = summary
+                if all(c["execution_status"] != "RUNNING" for c in counts):
+                    statuses = sorted({c["execution_status"] for c in counts})
+                    feedback.pushInfo(f"Execution(s) {', '.join(statuses).lower()}")
+                    return True
+            wake = time.monotonic() + POLL_SECONDS
+            while time.monotonic() < wake:
+                if feedback.isCanceled():
+                    self.cancel_runs(client, arns, aws, feedback)
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.1)
+
+    @staticmethod
+    def cancel_runs(client, arns, aws, feedback):
+        stopped, problems = [], []
+        for arn in arns:
+            try:
+                client.cancel(arn, **aws)
+                stopped.append(arn)
+            except Exception as error:  # e.g. it finished in the meantime
+                problems.append(f"{arn}: {describe(error)}")
+        for problem in problems:
+            feedback.reportError(f"Could not stop {problem}")
+        raise QgsProcessingException(
+            f"Cancelled: stopped {len(stopped)} execution(s) ({', '.join(stopped)}); Lambdas already running finish "
+            "on their own. Nothing was written.")
+
+    def fetch_and_write(self, client, arns, aws, parameters, context, feedback, folder) -> dict:
+        frames, failures = [], []
+        for arn in arns:
+            try:
+                frame, failed = client.fetch(arn, layer="features", progress=self.client_progress(feedback), **aws)
+            except _Cancelled:
+                raise QgsProcessingException("Cancelled while downloading; the run's results stay in S3.") from None
+            frames.append(frame)
+            failures += failed
+        output_id, written = self.write_frames(frames, parameters, self.OUTPUT, context, folder, "features")
+        results = {self.OUTPUT: output_id}
+        if parameters.get(self.CLUSTERS) not in (None, ""):
+            hulls = [client.fetch(arn, layer="clusters", **aws)[0] for arn in arns]
+            results[self.CLUSTERS] = self.write_frames(hulls, parameters, self.CLUSTERS, context, folder,
+                                                       "clusters")[0]
+        for failure in failures:
+            feedback.reportError(f"Region file {failure['key']} failed: {failure['error']}", False)
+        succeeded = sum(frame["source_key"].nunique() for frame in frames if len(frame))
+        feedback.setProgress(100)
+        feedback.pushInfo(f"{written} feature(s) from {succeeded} file(s); {len(failures)} file(s) failed.")
+        results.update(SUCCEEDED_COUNT=succeeded, FAILED_COUNT=len(failures), FAILED_REGIONS=json.dumps(failures))
+        return results
+
+    def write_frames(self, frames, parameters, name, context, folder, label):
+        """Write GeoDataFrames into the sink through a GeoPackage QGIS reads; (sink id, features written)."""
+        import geopandas as gpd
+        import pandas as pd
+
+        frames = [frame for frame in frames if len(frame)]
+        layer = None
+        if frames:
+            crs = frames[0].crs
+            merged = gpd.GeoDataFrame(pd.concat([f.to_crs(crs) if f.crs != crs else f for f in frames],
+                                                ignore_index=True), crs=crs)
+            path = str(Path(folder) / f"merged_{label}.gpkg")
+            merged.to_file(path, driver="GPKG", layer=label)
+            layer = QgsVectorLayer(f"{path}|layername={label}", label, "ogr")
+            if not layer.isValid():
+                raise QgsProcessingException(f"Could not read back the merged {label} ({path}).")
+        if layer is None:  # nothing succeeded: an empty layer with the cluster fields
+            layer = QgsVectorLayer("Point?crs=EPSG:4326&field=cluster_id:string&field=cluster_weight:double"
+                                   "&field=cluster_pass:integer&field=source_key:string", label, "memory")
+        keep = [i for i in range(layer.fields().count()) if i not in layer.dataProvider().pkAttributeIndexes()]
+        fields = QgsFields()
+        for i in keep:
+            fields.append(layer.fields().at(i))
+        sink, sink_id = self.parameterAsSink(parameters, name, context, fields, layer.wkbType(), layer.crs())
+        if sink is None:
+            return None, 0
+        written = 0
+        for feature in layer.getFeatures():
+            out = QgsFeature(fields)
+            out.setGeometry(feature.geometry())
+            out.setAttributes([feature.attributes()[i] for i in keep])
+            if not sink.addFeature(out, QgsFeatureSink.FastInsert):
+                raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
+            written += 1
+        del layer
+        return sink_id, written
+
+
+def describe(error) -> str:
+    """One line for an error from boto3 or the client, with a hint for missing credentials."""
+    text = str(error) or type(error).__name__
+    kind = type(error).__name__
+    if kind in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound", "SSOTokenLoadError",
+                "UnauthorizedSSOTokenError", "TokenRetrievalError"):
+        text += (" - wrok uses the standard AWS credential chain: set the AWS profile parameter, AWS_PROFILE or "
+                 "the AWS_* environment variables, or run `aws sso login` first.")
+    return text
