@@ -22,6 +22,7 @@ from .dependencies import install_hint, missing_packages, pip_install
 from .plugin_files import icon_path
 
 MENU = "&wrok"
+AWS_ALGORITHM_ID = "wrok:submitaws"
 SETTINGS_PREFIX = "wrok/action/"
 MESSAGE_LEVELS = {"info": Qgis.Info, "success": Qgis.Success, "error": Qgis.Critical}
 
@@ -87,6 +88,7 @@ class WrokGui:
     def __init__(self, iface):
         self.iface = iface
         self.action = None
+        self.aws_action = None
         self.tasks = []  # keep Python references while QGIS runs them
 
     def install(self):
@@ -94,6 +96,10 @@ class WrokGui:
         self.action.triggered.connect(self.cluster_active_layer)
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToVectorMenu(MENU, self.action)
+        self.aws_action = QAction(QIcon(icon_path()), "Submit layers to the AWS clustering pipeline…",
+                                  self.iface.mainWindow())
+        self.aws_action.triggered.connect(self.open_aws_dialog)
+        self.iface.addPluginToVectorMenu(MENU, self.aws_action)
         missing = missing_packages()
         if missing:
             self.offer_install(missing)
@@ -103,6 +109,9 @@ class WrokGui:
             self.iface.removeToolBarIcon(self.action)
             self.iface.removePluginVectorMenu(MENU, self.action)
             self.action = None
+        if self.aws_action is not None:
+            self.iface.removePluginVectorMenu(MENU, self.aws_action)
+            self.aws_action = None
 
     def message(self, level, text):
         self.iface.messageBar().pushMessage("wrok", text, MESSAGE_LEVELS[level], 0 if level == "error" else 10)
@@ -130,6 +139,12 @@ class WrokGui:
                                     on_finished=report)
         self.tasks.append(task)
         QgsApplication.taskManager().addTask(task)
+
+    @staticmethod
+    def open_aws_dialog():
+        from qgis import processing
+
+        processing.execAlgorithmDialog(AWS_ALGORITHM_ID)
 
     def cluster_active_layer(self):
         missing = missing_packages()

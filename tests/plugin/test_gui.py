@@ -25,7 +25,7 @@ def desktop(qgis_process_env):
 def test_init_gui_adds_toolbar_and_vector_menu_action(desktop):
     action = "Cluster layer and write cluster fields…"
     assert desktop["provider"] and desktop["toolbar"] == [action]
-    assert desktop["vector_menu"] == [["&wrok", action]]
+    assert desktop["vector_menu"] == [["&wrok", action], ["&wrok", "Submit layers to the AWS clustering pipeline…"]]
     assert desktop["install_buttons"] == []  # everything is installed here
 
 
