@@ -402,3 +402,19 @@ def test_zip_ships_the_client_and_runs_the_pipeline_from_it(wrok_plugin, stack, 
     assert seen["features"] == 300 and seen["failed"] == 0
     assert "wrok_plugin/vendor/aws/client.py" in names
     assert os.path.basename(seen["client"]) == "client.py"
+
+
+def test_timeout_leaves_the_run_going_and_reports_unfinished_files(wrok_plugin, stack, monkeypatch):
+    import aws.handler
+
+    real_handler = aws.handler.handler
+    monkeypatch.setattr(aws.handler, "handler", lambda event, context=None: time.sleep(4) or real_handler(event))
+    feedback = RecordingFeedback()
+    results = run_submit(stack, [point_layer(*sample_points(n=60, seed=7), name="slow")], "timeout", feedback,
+                         TIMEOUT=1)
+    failed = json.loads(results["FAILED_REGIONS"])
+    assert results["FAILED_COUNT"] == 1 and failed[0]["key"] == "timeout/slow.parquet"
+    assert "still going" in failed[0]["error"] and results["OUTPUT"].featureCount() == 0
+    arn = json.loads(results["EXECUTION_ARNS"])[0]
+    assert stack["sfn"].describe_execution(executionArn=arn)["status"] == "RUNNING"  # not cancelled
+    assert any("Region file timeout/slow.parquet failed" in e for e in feedback.errors)
