@@ -49,7 +49,6 @@ demo: setup
 package:
 	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build
 	cp -rL wrok_plugin dist/build/wrok_plugin
-	rm -f dist/build/wrok_plugin/README_SECTION.md dist/build/wrok_plugin/README_AWS_SECTION.md
 	# The AWS submit algorithm's client only (no template, Dockerfile or Lambda handler), with its
 	# `from core...` imports pointed at the plugin's own engine (wrok_plugin/aws_client.py explains).
 	mkdir -p dist/build/wrok_plugin/vendor/aws
