@@ -16,7 +16,7 @@ from .balanced import balanced_split
 from .data import Features, RunContext
 from .params import ClusteringParams
 from .partition import bisection_labels, kmeans_labels
-from .result import ClusteringResult, summarize
+from .result import ClusteringResult, factorize_ids, summarize
 from .tuning import tune_k, worker_threads
 
 
@@ -52,8 +52,8 @@ class _Clusterer:
 
 
 def _weights_by_id(ids: np.ndarray, w: np.ndarray):
-    unique, inverse = np.unique(ids.astype(str), return_inverse=True)
-    return unique, inverse, np.bincount(inverse, weights=w, minlength=len(unique))
+    names, inverse = factorize_ids(ids)
+    return names, inverse, np.bincount(inverse, weights=w, minlength=len(names))
 
 
 def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, vertex_xy=None,
@@ -97,7 +97,7 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
         span = (0.9 - first_pass_share) * 0.5 ** (pass_number - 1)
         groups = [(np.flatnonzero(inverse == i), f"{names[i]}_") for i in oversized]
         for members, new_ids in _recluster(clusterer, groups, pass_number, span_start, span):
-            if len(np.unique(new_ids.astype(str))) > 1:  # one piece keeps its ID and pass
+            if len(set(new_ids)) > 1:  # one piece keeps its ID and pass
                 ids[members] = new_ids
                 passes[members] = pass_number
 
