@@ -1,11 +1,11 @@
 """The default strategy: balanced weights, compact shapes, Optuna-tuned k.
 
-1. Bisect the group into small "atoms" (about 1/8 of the target weight each) once.
+1. Bisect the group into small "atoms" (about 1/6 of the target weight each) once.
 2. Optuna tries values of k inside the band where every cluster can weigh within
    ±15 % of the target; a trial bisects the atoms into k balanced pieces, rounds them
    with capacity-limited Lloyd moves (`compact_exchange`), and is scored with the
    seed's formula, radii measured on the atoms' extreme points (a close, cheap stand-in).
-3. The three best k are scored exactly on the features (full geometries); the best
+3. The two best k are scored exactly on the features (full geometries); the best
    wins. Rounding stays at atom level: a feature-level pass tightened radii a little
    but tripled the run time, and atom sums already keep every cluster in band.
 """
@@ -23,13 +23,13 @@ from .partition import bisection_labels
 from .radius import extreme_points
 from .tuning import compact_labels, score_labels, tune_k
 
-ATOMS_PER_CLUSTER = 8
+ATOMS_PER_CLUSTER = 6
 BAND = 0.15  # k is searched where W / k stays within ±15 % of the target weight
 EXCHANGE_BAND = 0.18  # moves keep every cluster within ±18 % of the mean weight
 MAX_K_VALUES = 15  # the grid Optuna searches, evenly spread over the band (steps of about 2 % in k)
 TRIAL_STEPS = 20
 SETTLED_SHARE = 0.0005  # stop rounding once fewer than this share of features would move
-FINALISTS = 3  # best k values from the atom-level study, scored exactly on the features
+FINALISTS = 2  # best k values from the atom-level study, scored exactly on the features
 MANY_CLUSTERS = 1000  # beyond this the median is stable between neighbouring k: one finalist
 
 

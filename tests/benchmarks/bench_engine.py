@@ -26,7 +26,7 @@ DATASETS = {
 }
 COMMON = dict(weight_importance_factor=1, minibatch_reassignment_ratio=0.1, initial_max_trials=100,
               max_passes=100, subsequent_max_trials=20, n_jobs=1)
-ROWS = [("seconds", "seconds", "{:.1f}"), ("peak memory GB", "peak_gb", "{:.2f}"), ("clusters", "clusters", "{:d}"),
+ROWS = [("seconds", "seconds", "{:.2f}"), ("peak memory GB", "peak_gb", "{:.2f}"), ("clusters", "clusters", "{:d}"),
         ("median weight", "median_weight", "{:.1f}"), ("median radius m", "median_radius_m", "{:,.0f}"),
         ("within ±20% of target", "share_within_20pct", "{:.0%}"), ("clusters over max", "clusters_over_max", "{:d}"),
         ("p90 radius m", "p90_radius_m", "{:,.0f}"), ("seed score", "score", "{:.1f}")]
