@@ -6,6 +6,7 @@ integer labels 0..k-1 (some may be unused by k-means).
 
 from __future__ import annotations
 
+import bisect
 import math
 import warnings
 
@@ -30,18 +31,19 @@ def kmeans_labels(x, y, w, k, reassignment_ratio, random_state):
         return model.fit_predict(np.column_stack([x, y]), sample_weight=w).astype(np.int64)
 
 
+SMALL_NODE = 2048
+
+
 def _principal_projection(px, py, pw):
     """Project points on the weighted principal axis (the direction of largest spread)."""
     total = pw.sum()
     weights = pw if total > 0 else np.ones_like(pw)
-    total = weights.sum()
-    mx = float(np.dot(weights, px)) / total
-    my = float(np.dot(weights, py)) / total
-    dx = px - mx
-    dy = py - my
-    cxx = float(np.dot(weights, dx * dx))
-    cyy = float(np.dot(weights, dy * dy))
-    cxy = float(np.dot(weights, dx * dy))
+    if total <= 0:
+        total = float(len(pw))
+    dx = px - np.dot(weights, px) / total
+    dy = py - np.dot(weights, py) / total
+    wdx = weights * dx
+    cxx, cxy, cyy = np.dot(wdx, dx), np.dot(wdx, dy), np.dot(weights * dy, dy)
     angle = 0.5 * math.atan2(2.0 * cxy, cxx - cyy)
     return dx * math.cos(angle) + dy * math.sin(angle), weights
 
@@ -70,15 +72,18 @@ def bisection_labels(x, y, w, k, should_stop=None):
             should_stop()
         proj, weights = _principal_projection(x[idx], y[idx], w[idx])
         order = np.argsort(proj, kind="stable")
-        cumulative = np.cumsum(weights[order])
+        cumulative = weights[order].cumsum()
+        if len(cumulative) < SMALL_NODE:  # plain floats are quicker than numpy scalars here
+            cumulative = cumulative.tolist()
         left_pieces = pieces // 2
         right_pieces = pieces - left_pieces
         goal = cumulative[-1] * left_pieces / pieces
-        cut = int(np.searchsorted(cumulative, goal))  # first prefix reaching the goal
+        cut = bisect.bisect_left(cumulative, goal)  # first prefix reaching the goal
         # Prefix of `cut` items vs `cut + 1` items: take whichever lands nearer the goal.
         below = cumulative[cut - 1] if cut >= 1 else 0.0
         size = cut if abs(goal - below) <= abs(cumulative[min(cut, len(idx) - 1)] - goal) else cut + 1
         size = min(max(size, left_pieces), len(idx) - right_pieces)
-        stack.append((idx[order[size:]], right_pieces))
-        stack.append((idx[order[:size]], left_pieces))
+        ordered = idx[order]
+        stack.append((ordered[size:], right_pieces))
+        stack.append((ordered[:size], left_pieces))
     return labels
