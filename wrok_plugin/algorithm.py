@@ -140,22 +140,11 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputString("MEASURING_CRS", "CRS the radii were measured in"))
 
     def settings(self, parameters, context) -> ClusterSettings:
-        max_weight = parameters.get(self.MAX_WEIGHT, 300.0)
         id_field = self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context).strip()
         if not id_field:
             raise QgsProcessingException("The cluster ID field name is empty; give a name such as cluster_id.")
-        return ClusterSettings(
-            target_weight=self.parameterAsDouble(parameters, self.TARGET_WEIGHT, context),
-            target_radius_m=self.parameterAsDouble(parameters, self.TARGET_RADIUS, context),
-            max_weight=None if max_weight in (None, "") else self.parameterAsDouble(parameters, self.MAX_WEIGHT,
-                                                                                     context),
-            weight_importance=self.parameterAsDouble(parameters, self.WEIGHT_IMPORTANCE, context),
-            max_passes=self.parameterAsInt(parameters, self.MAX_PASSES, context),
-            initial_trials=self.parameterAsInt(parameters, self.INITIAL_TRIALS, context),
-            subsequent_trials=self.parameterAsInt(parameters, self.SUBSEQUENT_TRIALS, context),
-            reassignment_ratio=self.parameterAsDouble(parameters, self.REASSIGNMENT_RATIO, context),
-            strategy=STRATEGY_CHOICES[self.parameterAsEnum(parameters, self.STRATEGY, context)],
-            random_seed=self.parameterAsInt(parameters, self.RANDOM_SEED, context),
+        return shared_settings(
+            self, parameters, context,
             weight_field=self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or None,
             measuring_crs=self.parameterAsCrs(parameters, self.MEASURING_CRS, context),
             id_field=id_field,
@@ -284,3 +273,23 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                 layer.reload()
                 layer.triggerRepaint()
         return {}
+
+
+def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
+    """The clustering parameters this algorithm shares with the AWS submit one (same names)."""
+    own = TunedClusteringAlgorithm
+    max_weight = parameters.get(own.MAX_WEIGHT, 300.0)
+    return ClusterSettings(
+        target_weight=algorithm.parameterAsDouble(parameters, own.TARGET_WEIGHT, context),
+        target_radius_m=algorithm.parameterAsDouble(parameters, own.TARGET_RADIUS, context),
+        max_weight=None if max_weight in (None, "") else algorithm.parameterAsDouble(parameters, own.MAX_WEIGHT,
+                                                                                      context),
+        weight_importance=algorithm.parameterAsDouble(parameters, own.WEIGHT_IMPORTANCE, context),
+        max_passes=algorithm.parameterAsInt(parameters, own.MAX_PASSES, context),
+        initial_trials=algorithm.parameterAsInt(parameters, own.INITIAL_TRIALS, context),
+        subsequent_trials=algorithm.parameterAsInt(parameters, own.SUBSEQUENT_TRIALS, context),
+        reassignment_ratio=algorithm.parameterAsDouble(parameters, own.REASSIGNMENT_RATIO, context),
+        strategy=STRATEGY_CHOICES[algorithm.parameterAsEnum(parameters, own.STRATEGY, context)],
+        random_seed=algorithm.parameterAsInt(parameters, own.RANDOM_SEED, context),
+        **extra,
+    )

@@ -38,10 +38,9 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
-from .algorithm import TunedClusteringAlgorithm
+from .algorithm import TunedClusteringAlgorithm, shared_settings
 from .aws_client import client_problem, load_client
 from .aws_help import submit_help
-from .clustering import STRATEGY_CHOICES, ClusterSettings
 from .help_text import HELP_URL
 from .plugin_files import icon_path
 
@@ -190,20 +189,7 @@ class SubmitAwsAlgorithm(QgsProcessingAlgorithm):
 
     def engine_params(self, parameters, context) -> dict:
         """The engine's parameters as the Lambda payload wants them, validated here before any upload."""
-        max_weight = parameters.get(Local.MAX_WEIGHT, 300.0)
-        settings = ClusterSettings(
-            target_weight=self.parameterAsDouble(parameters, Local.TARGET_WEIGHT, context),
-            target_radius_m=self.parameterAsDouble(parameters, Local.TARGET_RADIUS, context),
-            max_weight=None if max_weight in (None, "") else self.parameterAsDouble(parameters, Local.MAX_WEIGHT,
-                                                                                     context),
-            weight_importance=self.parameterAsDouble(parameters, Local.WEIGHT_IMPORTANCE, context),
-            max_passes=self.parameterAsInt(parameters, Local.MAX_PASSES, context),
-            initial_trials=self.parameterAsInt(parameters, Local.INITIAL_TRIALS, context),
-            subsequent_trials=self.parameterAsInt(parameters, Local.SUBSEQUENT_TRIALS, context),
-            reassignment_ratio=self.parameterAsDouble(parameters, Local.REASSIGNMENT_RATIO, context),
-            strategy=STRATEGY_CHOICES[self.parameterAsEnum(parameters, Local.STRATEGY, context)],
-            random_seed=self.parameterAsInt(parameters, Local.RANDOM_SEED, context),
-        )
+        settings = shared_settings(self, parameters, context)
         return settings.engine_params().as_dict()  # QgsProcessingException naming a bad value
 
     def measuring_epsg(self, parameters, context):
