@@ -122,7 +122,9 @@ def test_ids_are_zero_padded_to_the_digits_of_k():
     assert any(i.startswith("CLUSTER_0") for i in ids)  # single-digit labels are padded
 
 
-def test_second_pass_ids_are_padded_to_their_own_k():
+@pytest.fixture(scope="module")
+def multi_pass():
+    """A seed-mode run whose cap is tight enough that later passes surely split clusters."""
     rng = np.random.default_rng(5)
     x = rng.uniform(0, 20_000, 400)
     y = rng.uniform(0, 20_000, 400)
@@ -130,7 +132,11 @@ def test_second_pass_ids_are_padded_to_their_own_k():
     params = fast_params(strategy="seed", desired_cluster_weight=w.sum() / 12,
                          max_cluster_weight=w.sum() / 12 * 1.1, desired_cluster_radius=3000)
     result = cluster(x, y, w, params)
-    ids = check_result(result, w, params, x, y)
+    return result, check_result(result, w, params, x, y)
+
+
+def test_second_pass_ids_are_padded_to_their_own_k(multi_pass):
+    result, ids = multi_pass
     assert result.passes_run >= 2
     children = {}
     for name in set(ids):
@@ -163,17 +169,10 @@ def test_a_split_into_one_piece_keeps_its_id_and_pass():
     assert result.passes_run >= 2
 
 
-def test_id_depth_equals_the_pass_that_made_the_cluster():
+def test_id_depth_equals_the_pass_that_made_the_cluster(multi_pass):
     """Each pass that splits a cluster adds one level to its members' IDs (the property tests
     check the same for both strategies on random inputs; here later passes surely run)."""
-    rng = np.random.default_rng(5)
-    x = rng.uniform(0, 20_000, 400)
-    y = rng.uniform(0, 20_000, 400)
-    w = rng.lognormal(0, 1, 400)
-    params = fast_params(strategy="seed", desired_cluster_weight=w.sum() / 12,
-                         max_cluster_weight=w.sum() / 12 * 1.1, desired_cluster_radius=3000)
-    result = cluster(x, y, w, params)
-    ids = check_result(result, w, params, x, y)
+    result, ids = multi_pass
     depth = np.array([len(i.split("_")) - 1 for i in ids])
     assert depth.max() >= 2  # some clusters were made by later passes
     np.testing.assert_array_equal(result.cluster_pass, depth)
