@@ -17,7 +17,7 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .data import Features, RunContext
+from .data import Features, RunContext, weighted_centroids
 from .params import ClusteringParams
 from .partition import bisection_labels
 from .radius import extreme_points
@@ -79,7 +79,7 @@ def compact_exchange(x, y, w, labels, k, steps, bounds, should_stop=None):
             should_stop()
         cw = np.bincount(labels, weights=w, minlength=k)
         counts = np.bincount(labels, minlength=k)
-        cx, cy = _centroids(x, y, w, labels, k, cw, counts)
+        cx, cy = weighted_centroids(x, y, w, labels, k, cw, counts)
         nearest = nearest_centre.update(cx, cy)
         own = (x - cx[labels]) ** 2 + (y - cy[labels]) ** 2
         better = (x - cx[nearest]) ** 2 + (y - cy[nearest]) ** 2
@@ -137,18 +137,6 @@ class _NearestCentre:
         return self.nearest
 
 
-def _centroids(x, y, w, labels, k, cw, counts):
-    """Weighted centroids; a cluster without weight uses its members' plain mean."""
-    has_weight = cw > 0
-    safe_w = np.where(has_weight, cw, 1.0)
-    safe_n = np.maximum(counts, 1)
-    cx = np.where(has_weight, np.bincount(labels, weights=w * x, minlength=k) / safe_w,
-                  np.bincount(labels, weights=x, minlength=k) / safe_n)
-    cy = np.where(has_weight, np.bincount(labels, weights=w * y, minlength=k) / safe_w,
-                  np.bincount(labels, weights=y, minlength=k) / safe_n)
-    return cx, cy
-
-
 def _atoms(group: Features, params: ClusteringParams, context: RunContext):
     """Small balanced pieces standing in for the features while k is tuned."""
     total = group.w.sum()
@@ -158,11 +146,7 @@ def _atoms(group: Features, params: ClusteringParams, context: RunContext):
     atom_of = bisection_labels(group.x, group.y, group.w, wanted, context.check_cancelled)
     n_atoms = int(atom_of.max()) + 1
     aw = np.bincount(atom_of, weights=group.w, minlength=n_atoms)
-    counts = np.bincount(atom_of, minlength=n_atoms)
-    ax = np.where(aw > 0, np.bincount(atom_of, weights=group.w * group.x, minlength=n_atoms) / np.maximum(aw, 1e-12),
-                  np.bincount(atom_of, weights=group.x, minlength=n_atoms) / counts)
-    ay = np.where(aw > 0, np.bincount(atom_of, weights=group.w * group.y, minlength=n_atoms) / np.maximum(aw, 1e-12),
-                  np.bincount(atom_of, weights=group.y, minlength=n_atoms) / counts)
+    ax, ay = weighted_centroids(group.x, group.y, group.w, atom_of, n_atoms, aw)
     if group.vertex_xy is None:
         vx, vy, owner = extreme_points(group.x, group.y, atom_of, n_atoms)
     else:

@@ -75,6 +75,8 @@ class Features:
         return len(self.x)
 
     def subset(self, idx: np.ndarray) -> "Features":
+        if len(idx) == len(self.x) and np.array_equal(idx, np.arange(len(self.x))):
+            return self  # the whole group (pass 1): no copies
         if self.vertex_xy is None:
             return Features(self.x[idx], self.y[idx], self.w[idx])
         position = np.full(len(self.x), -1, dtype=np.int64)
@@ -90,6 +92,20 @@ class Features:
         return minimum_bounding_circles(
             self.vertex_xy[:, 0], self.vertex_xy[:, 1], labels[self.vertex_owner], n_groups
         )
+
+
+def weighted_centroids(x, y, w, labels, k, weights=None, counts=None):
+    """Each group's weighted centroid; a group that weighs nothing gets its members' plain mean."""
+    weights = np.bincount(labels, weights=w, minlength=k) if weights is None else weights
+    counts = np.bincount(labels, minlength=k) if counts is None else counts
+    has_weight = weights > 0
+    safe_w = np.where(has_weight, weights, 1.0)
+    safe_n = np.maximum(counts, 1)
+    cx = np.where(has_weight, np.bincount(labels, weights=w * x, minlength=k) / safe_w,
+                  np.bincount(labels, weights=x, minlength=k) / safe_n)
+    cy = np.where(has_weight, np.bincount(labels, weights=w * y, minlength=k) / safe_w,
+                  np.bincount(labels, weights=y, minlength=k) / safe_n)
+    return cx, cy
 
 
 class RunContext:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import Features
+from .data import Features, weighted_centroids
 from .params import ClusteringParams
 from .tuning import clustering_score
 
@@ -87,14 +87,7 @@ def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: C
     g = len(names)
     weights = np.bincount(inverse, weights=features.w, minlength=g)
     counts = np.bincount(inverse, minlength=g)
-    # Weighted centroid of the members; plain mean where a cluster weighs nothing.
-    wx = np.bincount(inverse, weights=features.w * features.x, minlength=g)
-    wy = np.bincount(inverse, weights=features.w * features.y, minlength=g)
-    mx = np.bincount(inverse, weights=features.x, minlength=g) / counts
-    my = np.bincount(inverse, weights=features.y, minlength=g) / counts
-    safe = np.where(weights > 0, weights, 1.0)
-    centroid_x = np.where(weights > 0, wx / safe, mx)
-    centroid_y = np.where(weights > 0, wy / safe, my)
+    centroid_x, centroid_y = weighted_centroids(features.x, features.y, features.w, inverse, g, weights, counts)
     radii = features.circles(inverse, g)[2]
     cluster_pass = np.zeros(g, dtype=np.int64)
     np.maximum.at(cluster_pass, inverse, passes)
