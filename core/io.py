@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from .crs import utm_epsg
@@ -118,7 +118,11 @@ def metric_crs(frame: gpd.GeoDataFrame, epsg: Optional[int] = None) -> CRS:
     if frame.crs is None:
         raise ClusteringInputError("the input has no coordinate reference system; set one or pass an EPSG code")
     if frame.crs.is_geographic:
-        west, south, east, north = frame.geometry.dropna().to_crs(4326).total_bounds
+        # The extent's box, not every geometry, goes to lon/lat: the plugin does the same.
+        west, south, east, north = frame.geometry.dropna().total_bounds
+        if not frame.crs.equals(CRS.from_epsg(4326)):
+            west, south, east, north = Transformer.from_crs(frame.crs, 4326, always_xy=True).transform_bounds(
+                west, south, east, north)
         try:
             return CRS.from_epsg(utm_epsg((west + east) / 2, (south + north) / 2))
         except ValueError:
