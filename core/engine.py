@@ -176,29 +176,39 @@ def _enforce_cap(features: Features, ids, passes, params: ClusteringParams, cont
 
 
 def _merge_undersized(features: Features, ids, params: ClusteringParams):
-    """Merge clusters under min_cluster_weight into the nearest cluster that stays under the cap."""
-    ids = ids.copy()
+    """Merge clusters under min_cluster_weight into the nearest cluster that stays under the cap.
+
+    Works on the cluster table (weights, member counts, centroids), lightest first,
+    so each merge costs O(clusters) rather than a pass over every feature.
+    """
     cap = params.max_cluster_weight if params.max_cluster_weight is not None else math.inf
+    names, inverse, weights = _weights_by_id(ids, features.w)
+    counts = np.bincount(inverse, minlength=len(names)).astype(float)
+    cx = np.bincount(inverse, weights=features.x) / counts
+    cy = np.bincount(inverse, weights=features.y) / counts
+    merged_into = np.arange(len(names))
+    alive = np.ones(len(names), dtype=bool)
     merged = 0
-    while True:
-        names, inverse, weights = _weights_by_id(ids, features.w)
-        if len(names) < 2:
-            break
-        counts = np.bincount(inverse, minlength=len(names))
-        cx = np.bincount(inverse, weights=features.x) / counts
-        cy = np.bincount(inverse, weights=features.y) / counts
-        small = [i for i in np.argsort(weights, kind="stable") if weights[i] < params.min_cluster_weight]
+    while alive.sum() >= 2:
         target = None
-        for i in small:
+        for i in np.argsort(np.where(alive, weights, np.inf), kind="stable"):
+            if not alive[i] or weights[i] >= params.min_cluster_weight:
+                break
             distance = np.hypot(cx - cx[i], cy - cy[i])
+            distance[~alive | (weights + weights[i] > cap)] = np.inf
             distance[i] = np.inf
-            distance[weights + weights[i] > cap] = np.inf
             j = int(np.argmin(distance))
             if np.isfinite(distance[j]):
                 target = (i, j)
                 break
         if target is None:
             break
-        ids[inverse == target[0]] = names[target[1]]
+        i, j = target
+        total = counts[i] + counts[j]
+        cx[j], cy[j] = (cx[i] * counts[i] + cx[j] * counts[j]) / total, (cy[i] * counts[i] + cy[j] * counts[j]) / total
+        weights[j] += weights[i]
+        counts[j] = total
+        alive[i] = False
+        merged_into[merged_into == i] = j
         merged += 1
-    return ids, merged
+    return names[merged_into][inverse], merged
