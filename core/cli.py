@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-null-geometries", action="store_true",
                      help="keep features without geometry in the output with empty cluster fields "
                           "(default: stop with an error)")
+    h3 = run.add_mutually_exclusive_group()
+    h3.add_argument("--h3-field", metavar="NAME",
+                    help="each row is one H3 cell (hex string or 64-bit integer in this field, one resolution); "
+                         "output: the cells' hexagons in EPSG:4326 with the cluster fields")
+    h3.add_argument("--h3-resolution", type=int, metavar="R",
+                    help="aggregate the input points to H3 cells at resolution R (0-15), summing weights, "
+                         "cluster the cells, and give every point its cell's cluster (plus an h3_cell column)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
@@ -85,18 +92,31 @@ def run_cluster(args) -> int:
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy,
     )
-    frame = read_layer(args.input, args.layer)
+    extra = {}
     progress, close = _progress_bar(args.quiet)
     try:
-        out, clusters, result = cluster_frame(frame, params, args.weight_field, args.epsg,
-                                              args.keep_null_geometries, progress=progress)
+        if args.h3_field:
+            from .h3frame import cluster_h3_table, read_table
+
+            out, clusters, result, extra = cluster_h3_table(read_table(args.input, args.layer), args.h3_field,
+                                                            params, args.weight_field, args.epsg, progress=progress)
+        elif args.h3_resolution is not None:
+            from .h3frame import cluster_points_by_h3
+
+            out, clusters, result, extra = cluster_points_by_h3(
+                read_layer(args.input, args.layer), args.h3_resolution, params, args.weight_field, args.epsg,
+                args.keep_null_geometries, progress=progress)
+        else:
+            out, clusters, result = cluster_frame(read_layer(args.input, args.layer), params, args.weight_field,
+                                                  args.epsg, args.keep_null_geometries, progress=progress)
     finally:
         close()
     write_layer(out, args.output)
     if args.summary:
         write_layer(clusters, args.summary)
     if not args.quiet:
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.stats().items()}))
+        stats = {**result.stats(), **extra}
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}))
         if len(result.heavy_features):
             print(f"note: {len(result.heavy_features)} feature(s) alone outweigh the max weight; "
                   "each is its own cluster", file=sys.stderr)
