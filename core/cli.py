@@ -7,6 +7,7 @@ import json
 import sys
 
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
+from .postgis import is_database
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total
@@ -30,9 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("cluster", help="cluster a layer file", description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, or .csv with lon/lat")
-    run.add_argument("output", help="output layer (format from the extension, same choices)")
-    run.add_argument("--layer", help="layer name inside a multi-layer input (e.g. GeoPackage)")
+    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, .csv with lon/lat, or a "
+                                   "PostGIS database: postgresql://... URL or PG:<conninfo> (PG: alone uses the PG* "
+                                   "variables; libpq reads the service file and ~/.pgpass) with --layer schema.table")
+    run.add_argument("output", nargs="?", help="output layer (format from the extension, same choices); "
+                                               "not needed with --in-place or --output-layer")
+    run.add_argument("--layer", help="layer name inside a multi-layer input (e.g. GeoPackage), or the table")
+    run.add_argument("--in-place", action="store_true",
+                     help="database input: add/fill the cluster columns in the input table itself (one transaction)")
+    run.add_argument("--output-layer", metavar="SCHEMA.TABLE",
+                     help="database input: write every row with the cluster columns to this new table")
     run.add_argument("--weight-field", help="numeric column holding each feature's weight (default: 1 each)")
     run.add_argument("--target-weight", type=float, required=True, help="desired total weight per cluster")
     run.add_argument("--target-radius", type=float, required=True, help="desired cluster radius in metres")
@@ -80,8 +88,35 @@ def _progress_bar(quiet: bool):
     return update, bar.close
 
 
+def _check_file_target(args) -> None:
+    if args.in_place or args.output_layer:
+        raise ClusteringInputError("--in-place and --output-layer need a database input (postgresql://... or PG:...)")
+    if not args.output:
+        raise ClusteringInputError("give an output file")
+    if is_database(args.output):
+        raise ClusteringInputError("writing a file input to a database is not supported; load it with ogr2ogr and "
+                                   "run on the table, or write a file")
+
+
+def cluster_input(frame, args, params, progress):
+    """(every row + cluster fields, clusters, result, extra figures) for the chosen kind of input."""
+    if args.h3_field:
+        from .h3frame import cluster_h3_table
+
+        return cluster_h3_table(frame, args.h3_field, params, args.weight_field, args.epsg, progress=progress)
+    if args.h3_resolution is not None:
+        from .h3frame import cluster_points_by_h3
+
+        return cluster_points_by_h3(frame, args.h3_resolution, params, args.weight_field, args.epsg,
+                                    args.keep_null_geometries, progress=progress)
+    from .io import cluster_frame
+
+    return (*cluster_frame(frame, params, args.weight_field, args.epsg, args.keep_null_geometries,
+                           progress=progress), {})
+
+
 def run_cluster(args) -> int:
-    from .io import cluster_frame, read_layer, write_layer
+    from .io import read_layer, write_layer
 
     params = ClusteringParams(
         desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
@@ -92,26 +127,22 @@ def run_cluster(args) -> int:
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy,
     )
-    extra = {}
     progress, close = _progress_bar(args.quiet)
     try:
-        if args.h3_field:
-            from .h3frame import cluster_h3_table, read_table
+        if is_database(args.input):
+            from .postgis import run_database
 
-            out, clusters, result, extra = cluster_h3_table(read_table(args.input, args.layer), args.h3_field,
-                                                            params, args.weight_field, args.epsg, progress=progress)
-        elif args.h3_resolution is not None:
-            from .h3frame import cluster_points_by_h3
-
-            out, clusters, result, extra = cluster_points_by_h3(
-                read_layer(args.input, args.layer), args.h3_resolution, params, args.weight_field, args.epsg,
-                args.keep_null_geometries, progress=progress)
+            out, clusters, result, extra = run_database(args, params, lambda frame, report: cluster_input(
+                frame, args, params, report), progress)
         else:
-            out, clusters, result = cluster_frame(read_layer(args.input, args.layer), params, args.weight_field,
-                                                  args.epsg, args.keep_null_geometries, progress=progress)
+            _check_file_target(args)
+            from .h3frame import read_table
+
+            frame = (read_table if args.h3_field else read_layer)(args.input, args.layer)
+            out, clusters, result, extra = cluster_input(frame, args, params, progress)
+            write_layer(out, args.output)
     finally:
         close()
-    write_layer(out, args.output)
     if args.summary:
         write_layer(clusters, args.summary)
     if not args.quiet:
