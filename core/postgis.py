@@ -143,12 +143,17 @@ def read_table(connection, table: TableName, lock_for_update: bool):
     return frame, name
 
 
-def _prepare_columns(cursor, oid, table: TableName, new_columns: List[str]) -> List[str]:
+def sql_type(column: str, types: Optional[dict] = None) -> str:
+    """The SQL type a result column gets: types[column], else by its default name, else geometry."""
+    return (types or {}).get(column) or _SQL_TYPES.get(column, "geometry")
+
+
+def _prepare_columns(cursor, oid, table: TableName, new_columns: List[str], types=None) -> List[str]:
     """Columns to add; refuses an existing column whose type cannot hold the new values."""
     existing = _columns(cursor, oid)
     to_add = []
     for column in new_columns:
-        wanted = _SQL_TYPES.get(column, "text")
+        wanted = sql_type(column, types)
         if column not in existing:
             to_add.append(column)
         elif existing[column] not in _COMPATIBLE.get(wanted, {wanted}):
@@ -164,7 +169,8 @@ def primary_key(cursor, oid) -> List[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def check_in_place(connection, table: TableName, new_columns: List[str], require_primary_key: bool = False) -> None:
+def check_in_place(connection, table: TableName, new_columns: List[str], require_primary_key: bool = False,
+                   types=None) -> None:
     """Every refusal an in-place update can meet, before any work starts."""
     with connection.cursor() as cursor:
         oid, relkind, can_update, owns = _relation(cursor, table)
@@ -174,7 +180,7 @@ def check_in_place(connection, table: TableName, new_columns: List[str], require
         if require_primary_key and len(primary_key(cursor, oid)) != 1:
             raise ClusteringInputError(f"{table} has no single-column primary key to match features to rows; add "
                                        "one (ALTER TABLE ... ADD PRIMARY KEY), or write the results to a new table")
-        adding = _prepare_columns(cursor, oid, table, new_columns)
+        adding = _prepare_columns(cursor, oid, table, new_columns, types)
         lacking = [right for right, ok in (("UPDATE", can_update), ("ALTER (table owner)", owns or not adding))
                    if not ok]
         if lacking:
@@ -182,7 +188,7 @@ def check_in_place(connection, table: TableName, new_columns: List[str], require
                                        "its owner, or write the results to a new table instead")
 
 
-def _copy_results(cursor, key: tuple, values: dict) -> None:
+def _copy_results(cursor, key: tuple, values: dict, types=None) -> None:
     """The results into a temporary table through COPY (one round trip).
 
     key: (column name, SQL type, values); values: {column: sequence}, SQL types from _SQL_TYPES
@@ -195,8 +201,7 @@ def _copy_results(cursor, key: tuple, values: dict) -> None:
     key_name, key_type, keys = key
     definitions = [sql.SQL("{} {}").format(sql.Identifier(key_name), sql.SQL(key_type)),
                    sql.SQL("row_number bigint")]
-    definitions += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_SQL_TYPES.get(c, "geometry")))
-                    for c in values]
+    definitions += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(sql_type(c, types))) for c in values]
     cursor.execute(sql.SQL("CREATE TEMPORARY TABLE wrok_results ({}) ON COMMIT DROP").format(
         sql.SQL(", ").join(definitions)))
     buffer = io.StringIO()
@@ -212,7 +217,8 @@ def _is_missing(value) -> bool:
     return value is None or str(value) == "<NA>" or value != value  # None, pandas NA, NaN
 
 
-def update_in_place(connection, table: TableName, keys, values: dict, key_column: Optional[str] = None) -> int:
+def update_in_place(connection, table: TableName, keys, values: dict, key_column: Optional[str] = None,
+                    types=None) -> int:
     """Add the columns (if new) and fill them on every row given: one UPDATE joined on the key.
 
     keys: each row's ctid (key_column None: rows read in this transaction) or primary key value.
@@ -222,12 +228,12 @@ def update_in_place(connection, table: TableName, keys, values: dict, key_column
     with connection.cursor() as cursor:
         oid = _relation(cursor, table)[0]
         cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table.identifier()))
-        for column in _prepare_columns(cursor, oid, table, list(values)):
+        for column in _prepare_columns(cursor, oid, table, list(values), types):
             cursor.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                table.identifier(), sql.Identifier(column), sql.SQL(_SQL_TYPES.get(column, "text"))))
+                table.identifier(), sql.Identifier(column), sql.SQL(sql_type(column, types))))
         key_name = key_column or ROW_KEY
         key_type = _columns(cursor, oid)[key_column] if key_column else "tid"
-        _copy_results(cursor, (key_name, key_type, keys), values)
+        _copy_results(cursor, (key_name, key_type, keys), values, types)
         assignments = sql.SQL(", ").join(sql.SQL("{0} = r.{0}").format(sql.Identifier(c)) for c in values)
         cursor.execute(sql.SQL("UPDATE {} t SET {} FROM wrok_results r WHERE t.{} = r.{}").format(
             table.identifier(), assignments, sql.Identifier(key_column) if key_column else sql.SQL("ctid"),
