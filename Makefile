@@ -74,6 +74,8 @@ package:
 
 bench: setup
 	$(PY) tests/benchmarks/bench_engine.py
+	$(PY) tests/benchmarks/bench_h3.py
+	$(PY) tests/benchmarks/bench_postgis.py
 
 lint: setup
 	$(PY) -m ruff check core wrok_plugin aws tests
