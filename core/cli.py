@@ -7,6 +7,7 @@ import json
 import sys
 
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
+from .sample_cli import add_sample_command
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: stop with an error)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_sample_command(commands)
     return parser
 
 
@@ -106,7 +108,7 @@ def run_cluster(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_cluster(args)
+        return getattr(args, "handler", run_cluster)(args)
     except (ClusteringInputError, ClusteringCancelled) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
