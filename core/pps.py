@@ -34,6 +34,7 @@ from .params import ClusteringInputError
 
 SAMPLE_COLUMNS = ["stratum", "inclusion_prob", "design_weight", "selection_order", "certainty", "replacement"]
 ALL_STRATA = ""  # the stratum key when the frame has no stratum field
+NEEDS_STRATUM_FIELD = "a sample size table needs a stratum field that names each cluster's stratum"
 _SHOW = 5  # how many offending IDs an error message names
 
 
@@ -94,24 +95,27 @@ def _count(value, what: str, minimum: int) -> int:
     return int(value)
 
 
-def sample_sizes_from_rows(rows: Sequence[Mapping], stratum_column: Optional[str], source: str) -> SampleSizes:
+def sample_sizes_from_rows(rows: Sequence[Mapping], stratum_column: Optional[str], source: str,
+                           default_replacements: int = 0) -> SampleSizes:
     """Sample sizes from table rows (CSV or QGIS table): a stratum column, `n`, optional `replacements`.
 
-    The stratum column is the frame's stratum field name, or `stratum`.
+    The stratum column is the frame's stratum field name, or `stratum`. Without a `replacements`
+    column (or in an empty cell) every stratum gets default_replacements.
     """
+    if not stratum_column:
+        raise ClusteringInputError(NEEDS_STRATUM_FIELD)
     rows = list(rows)
     if not rows:
         raise ClusteringInputError(f"the sample size table {source} has no rows")
     columns = list(rows[0].keys())
     lower = {str(c).strip().lower(): c for c in columns}
     key_column = None
-    for wanted in ([stratum_column] if stratum_column else []) + ["stratum"]:
+    for wanted in (stratum_column, "stratum"):
         if wanted.lower() in lower:
             key_column = lower[wanted.lower()]
             break
     if key_column is None:
-        named = f"'{stratum_column}' or 'stratum'" if stratum_column else "'stratum'"
-        raise ClusteringInputError(f"the sample size table {source} needs a column {named} (found: "
+        raise ClusteringInputError(f"the sample size table {source} needs a column '{stratum_column}' or 'stratum' (found: "
                                    f"{', '.join(map(str, columns))})")
     if "n" not in lower:
         raise ClusteringInputError(f"the sample size table {source} needs a column 'n' with the number of PSUs "
@@ -125,19 +129,19 @@ def sample_sizes_from_rows(rows: Sequence[Mapping], stratum_column: Optional[str
         if key in sizes:
             raise ClusteringInputError(f"the sample size table {source} lists stratum '{key}' twice")
         n = _count(row[n_column], f"n for stratum '{key}'", 0)
-        r = 0 if r_column is None or is_missing(row[r_column]) else \
+        r = default_replacements if r_column is None or is_missing(row[r_column]) else \
             _count(row[r_column], f"replacements for stratum '{key}'", 0)
         sizes[key] = (n, r)
     return sizes
 
 
-def read_sample_size_csv(path, stratum_column: Optional[str]) -> SampleSizes:
+def read_sample_size_csv(path, stratum_column: Optional[str], default_replacements: int = 0) -> SampleSizes:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
         raise ClusteringInputError(f"cannot read the sample size table {path}: {exc.strerror}") from None
-    return sample_sizes_from_rows(rows, stratum_column, str(path))
+    return sample_sizes_from_rows(rows, stratum_column, str(path), default_replacements)
 
 
 def inclusion_probabilities(sizes, n: int):
@@ -243,6 +247,8 @@ def select_pps(ids, sizes, n: Union[int, SampleSizes], strata=None, *, seed: int
     if duplicated:
         raise ClusteringInputError(f"cluster ID(s) appear more than once in the cluster layer: {_name(duplicated)}")
     _check_sizes(sizes, ids)
+    if strata is None and isinstance(n, Mapping):
+        raise ClusteringInputError(NEEDS_STRATUM_FIELD)
     if strata is None:
         keys = np.full(len(ids), ALL_STRATA, dtype=object)
     else:

@@ -44,7 +44,8 @@ def add_sample_command(commands) -> None:
     run.add_argument("--id-field", default="cluster_id", help="cluster ID field (default cluster_id)")
     run.add_argument("--weight-field", default="weight", help="cluster size measure (default weight)")
     run.add_argument("--sort-field", help="order of the frame before the systematic draw (default: the ID)")
-    run.add_argument("--replacements", type=int, default=0, help="reserve PSUs per stratum (default 0)")
+    run.add_argument("--replacements", type=int, default=0,
+                     help="reserve PSUs per stratum (default 0; a --sizes table's `replacements` column wins)")
     run.add_argument("--seed", type=int, default=42, help="random seed; same frame and seed give the same sample")
     run.add_argument("--layer", help="layer name inside a multi-layer cluster file")
     run.add_argument("--members", help="clustered features layer (the `cluster` output) to take members from")
@@ -96,7 +97,7 @@ def run_sample(args) -> int:
     _refuse_sample_columns(frame, "cluster layer")
     if not pd.api.types.is_numeric_dtype(frame[args.weight_field]):
         raise ClusteringInputError(f"weight field {args.weight_field!r} is not numeric (type {frame[args.weight_field].dtype})")
-    n = read_sample_size_csv(args.sizes, args.stratum_field) if args.sizes else args.n
+    n = read_sample_size_csv(args.sizes, args.stratum_field, args.replacements) if args.sizes else args.n
     members = None
     if args.members:
         members = read_layer(args.members, args.members_layer)
