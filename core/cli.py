@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep features without geometry in the output with empty cluster fields "
                           "(default: stop with an error)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
+    run.add_argument("--report", help="also write an HTML report (plots, map, clusters out of band)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_sample_command(commands)
     return parser
@@ -87,6 +88,10 @@ def run_cluster(args) -> int:
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy,
     )
+    if args.report:
+        from .report_io import check_report_path
+
+        check_report_path(args.report)
     frame = read_layer(args.input, args.layer)
     progress, close = _progress_bar(args.quiet)
     try:
@@ -97,6 +102,12 @@ def run_cluster(args) -> int:
     write_layer(out, args.output)
     if args.summary:
         write_layer(clusters, args.summary)
+    if args.report:
+        from .io import metric_crs
+        from .report_io import write_cli_report
+
+        write_cli_report(args.report, clusters, result, metric_crs(frame, args.epsg),
+                         {"input": args.input, "weight field": args.weight_field or "(every feature weighs 1)"})
     if not args.quiet:
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.stats().items()}))
         if len(result.heavy_features):

@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsVectorLayer,
@@ -52,6 +53,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     CLUSTER_ID_FIELD = "CLUSTER_ID_FIELD"
     OUTPUT = "OUTPUT"
     CLUSTERS = "CLUSTERS"
+    REPORT = "REPORT"
 
     def __init__(self):
         super().__init__()
@@ -131,6 +133,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterFileDestination(  # .html: the Results Viewer lists it
+            self.REPORT, "Report (HTML)", "HTML files (*.html)", optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("CLUSTER_COUNT", "Number of clusters"))
         self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX", "Clusters over the maximum weight"))
         self.addOutput(QgsProcessingOutputNumber("MEDIAN_WEIGHT", "Median cluster weight"))
@@ -201,6 +205,11 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         results = self._write_outputs(parameters, context, steps, source, arrays, result, settings)
         if self._update_target is not None:
             results["UPDATED_FEATURES"] = self._update_in_place(arrays, result, settings)
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        if report:
+            from .report_output import write_run_report
+
+            results[self.REPORT] = write_run_report(report, arrays, result, settings, source.sourceName())
         return results
 
     @staticmethod

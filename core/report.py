@@ -1,0 +1,256 @@
+"""A one-file HTML report of a clustering run: parameters, summary per stratum, plots, map, outliers.
+
+Plain numpy + matplotlib (imported on use, through the Agg canvas only: no pyplot, so a QGIS desktop
+whose other plugins use matplotlib keeps its backend). No geopandas, shapely or pyproj: callers pass
+plain coordinate arrays. Plots are PNG embedded as base64, so the report is a single file that QGIS's
+Results Viewer, a browser or an e-mail can open.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from .params import ClusteringInputError
+
+BAND = 0.2  # the band around the target weight, as in the benchmark's share_within_20pct
+COLOURS = {"in band": "#4daf4a", "out of band": "#ff7f00", "over a maximum": "#e41a1c"}
+
+
+def cluster_outlines(coords, owner_cluster, n_clusters: int) -> list:
+    """One closed convex ring per cluster from its vertices (coords (k, 2); owner_cluster: cluster row per vertex)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    coords = np.asarray(coords, dtype=float)
+    order = np.argsort(owner_cluster, kind="stable")
+    starts = np.searchsorted(np.asarray(owner_cluster)[order], np.arange(n_clusters + 1))
+    rings = []
+    for g in range(n_clusters):
+        points = coords[order[starts[g]:starts[g + 1]]]
+        try:
+            ring = points[ConvexHull(points).vertices]
+        except (QhullError, ValueError):  # one point, or points in a line: draw what there is
+            ring = points
+        rings.append(np.vstack([ring, ring[:1]]) if len(ring) else ring)
+    return rings
+
+
+def flag_clusters(clusters, params) -> list:
+    """(row, reasons) for every cluster out of the ±20 % band, over the max weight or over the max radius."""
+    target = params.desired_cluster_weight
+    max_weight = params.max_cluster_weight
+    max_radius = getattr(params, "max_cluster_radius", None)  # a hard radius cap, where the engine has one
+    flagged = []
+    for row, (weight, radius) in enumerate(zip(clusters["weight"], clusters["radius_m"])):
+        reasons = []
+        share = (weight - target) / target
+        if abs(share) > BAND:
+            side = "above" if share > 0 else "below"
+            reasons.append(f"weight {weight:,.1f} is {abs(share):.0%} {side} the target {target:,.6g} "
+                           f"(band {target * (1 - BAND):,.6g} to {target * (1 + BAND):,.6g})")
+        if max_weight is not None and weight > max_weight:
+            reasons.append(f"weight {weight:,.1f} is over the max weight {max_weight:,.6g}")
+        if max_radius is not None and radius > max_radius:
+            reasons.append(f"radius {radius:,.0f} m is over the max radius {max_radius:,.6g} m")
+        if reasons:
+            flagged.append((row, reasons))
+    return flagged
+
+
+def _status(clusters, params) -> np.ndarray:
+    """Per cluster: 'in band', 'out of band' or 'over a maximum' (for the map colours)."""
+    weights, radii = clusters["weight"], clusters["radius_m"]
+    status = np.where(np.abs(weights - params.desired_cluster_weight) > BAND * params.desired_cluster_weight,
+                      "out of band", "in band").astype(object)
+    over = np.zeros(len(weights), dtype=bool)
+    if params.max_cluster_weight is not None:
+        over |= weights > params.max_cluster_weight
+    if getattr(params, "max_cluster_radius", None) is not None:
+        over |= radii > params.max_cluster_radius
+    status[over] = "over a maximum"
+    return status
+
+
+def summary_rows(clusters, params, cluster_strata=None) -> list:
+    """One dict of figures for all clusters, then one per stratum."""
+    groups = [("all", np.ones(len(clusters["weight"]), dtype=bool))]
+    if cluster_strata is not None:
+        strata = np.asarray(cluster_strata).astype(str)
+        groups += [(key, strata == key) for key in dict.fromkeys(strata.tolist())]
+    target = params.desired_cluster_weight
+    rows = []
+    for name, mask in groups:
+        weights, radii = clusters["weight"][mask], clusters["radius_m"][mask]
+        rows.append({
+            "stratum": name, "clusters": int(mask.sum()), "total weight": float(weights.sum()),
+            "median weight": float(np.median(weights)),
+            "within ±20 %": f"{np.mean(np.abs(weights - target) <= BAND * target):.0%}",
+            "weight p10 to p90": f"{np.percentile(weights, 10):,.1f} to {np.percentile(weights, 90):,.1f}",
+            "median radius (m)": float(np.median(radii)), "p90 radius (m)": float(np.percentile(radii, 90)),
+            "over max weight": int((weights > params.max_cluster_weight).sum()) if params.max_cluster_weight else 0,
+        })
+    return rows
+
+
+def _figure(width=5.4, height=3.6):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ClusteringInputError("the report draws its plots with matplotlib, which is not installed here: "
+                                   "install python3-matplotlib (apt) or matplotlib (pip)") from None
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _legend_below(axes):
+    axes.legend(frameon=False, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+
+
+def weight_histogram(clusters, params) -> str:
+    figure = _figure()
+    axes = figure.add_subplot()
+    target = params.desired_cluster_weight
+    axes.axvspan(target * (1 - BAND), target * (1 + BAND), color=COLOURS["in band"], alpha=0.15,
+                 label="target ±20 %")
+    axes.hist(clusters["weight"], bins=min(60, max(10, len(clusters["weight"]) // 5)), color="#377eb8")
+    axes.axvline(target, color=COLOURS["in band"], label=f"target {target:,.6g}")
+    if params.max_cluster_weight is not None:
+        axes.axvline(params.max_cluster_weight, color=COLOURS["over a maximum"], linestyle="--",
+                     label=f"max {params.max_cluster_weight:,.6g}")
+    axes.set_xlabel("cluster weight")
+    axes.set_ylabel("clusters")
+    _legend_below(axes)
+    return _png(figure)
+
+
+def weight_radius_scatter(clusters, params) -> str:
+    figure = _figure()
+    axes = figure.add_subplot()
+    target, radius = params.desired_cluster_weight, params.desired_cluster_radius
+    axes.axhspan(target * (1 - BAND), target * (1 + BAND), color=COLOURS["in band"], alpha=0.15,
+                 label="target weight ±20 %")
+    axes.scatter(clusters["radius_m"], clusters["weight"], s=8, alpha=0.6, color="#377eb8", linewidths=0)
+    axes.axhline(target, color=COLOURS["in band"], label=f"target weight {target:,.6g}")
+    axes.axvline(radius, color="#984ea3", label=f"target radius {radius:,.6g} m")
+    if params.max_cluster_weight is not None:
+        axes.axhline(params.max_cluster_weight, color=COLOURS["over a maximum"], linestyle="--",
+                     label=f"max weight {params.max_cluster_weight:,.6g}")
+    if getattr(params, "max_cluster_radius", None) is not None:
+        axes.axvline(params.max_cluster_radius, color=COLOURS["over a maximum"], linestyle=":",
+                     label=f"max radius {params.max_cluster_radius:,.6g} m")
+    axes.set_xlabel("cluster radius (m)")
+    axes.set_ylabel("cluster weight")
+    _legend_below(axes)
+    return _png(figure)
+
+
+def map_thumbnail(outlines: Sequence[np.ndarray], status: np.ndarray) -> str:
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+
+    figure = _figure(6.0, 6.0)
+    axes = figure.add_subplot()
+    rings = [ring for ring in outlines if len(ring)]
+    colours = [COLOURS[s] for s, ring in zip(status, outlines) if len(ring)]
+    axes.add_collection(PolyCollection(rings, facecolors=colours, edgecolors="#333333", linewidths=0.3, alpha=0.6))
+    everything = np.vstack(rings)
+    axes.set_xlim(everything[:, 0].min(), everything[:, 0].max())
+    axes.set_ylim(everything[:, 1].min(), everything[:, 1].max())
+    axes.set_aspect("equal")
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.legend(handles=[Line2D([], [], color=c, marker="s", linestyle="", label=k) for k, c in COLOURS.items()],
+                frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
+    return _png(figure)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.3g}"
+    return html.escape(str(value))
+
+
+def _table(rows: Sequence[Mapping], numeric_right=True) -> str:
+    if not rows:
+        return "<p>none</p>"
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row.values()) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222;max-width:70em}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}img{max-width:100%}
+.plots{display:flex;flex-wrap:wrap;gap:1em}.note{color:#555;font-size:.9em}"""
+
+
+def render_report(result, *, outlines: Optional[Sequence[np.ndarray]] = None, cluster_strata=None,
+                  inputs: Optional[Mapping] = None, title: str = "wrok clustering report") -> str:
+    """The report as HTML text. outlines: one (k, 2) ring per row of result.clusters, in metres."""
+    clusters, params = result.clusters, result.params
+    flagged = flag_clusters(clusters, params)
+    strata = None if cluster_strata is None else np.asarray(cluster_strata).astype(str)
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    settings = [{"parameter": k, "value": v} for k, v in {**(inputs or {}), **params.as_dict()}.items()]
+    parts += ["<h2>Parameters</h2>", _table(settings)]
+    parts += ["<h2>Summary</h2>", _table(summary_rows(clusters, params, strata))]
+    if len(result.heavy_features):
+        parts.append(f"<p class=note>{len(result.heavy_features)} feature(s) alone outweigh the max weight; "
+                     "each is its own cluster.</p>")
+    parts += ["<h2>Cluster weights and radii</h2><div class=plots>",
+              f"<img alt='histogram of cluster weights' src='data:image/png;base64,{weight_histogram(clusters, params)}'>",
+              f"<img alt='weight against radius' src='data:image/png;base64,{weight_radius_scatter(clusters, params)}'>",
+              "</div>"]
+    if outlines is not None:
+        parts += ["<h2>Map</h2><p class=note>Cluster outlines (convex hulls), coloured by weight.</p>",
+                  f"<img alt='map of the clusters' src='data:image/png;base64,"
+                  f"{map_thumbnail(outlines, _status(clusters, params))}'>"]
+    parts.append(f"<h2>Clusters out of band or over a maximum ({len(flagged)} of {len(clusters['weight'])})</h2>")
+    rows = []
+    for row, reasons in flagged:
+        entry = {"cluster": clusters["cluster_id"][row]}
+        if strata is not None:
+            entry["stratum"] = strata[row]
+        entry.update({"weight": float(clusters["weight"][row]), "radius (m)": float(clusters["radius_m"][row]),
+                      "features": int(clusters["n_features"][row]), "reason": "; ".join(reasons)})
+        rows.append(entry)
+    parts.append(_table(rows))
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def write_report(path, result, **kwargs) -> Path:
+    """Render and write the report; written beside the target then moved in, so a failure leaves no half file."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ClusteringInputError(f"cannot write the report {path}: folder {path.parent} does not exist")
+    text = render_report(result, **kwargs)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".html")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a report is an ordinary file
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path

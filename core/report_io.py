@@ -1,0 +1,27 @@
+"""The CLI side of the report: cluster outlines from the clusters GeoDataFrame, in metres."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shapely
+
+from .params import ClusteringInputError
+from .report import cluster_outlines, write_report
+
+
+def check_report_path(path) -> None:
+    """Before any work: the report's folder exists and the name ends in .html."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ClusteringInputError(f"the report is an HTML file: give a name ending in .html (got {path.name})")
+    if not path.parent.is_dir():
+        raise ClusteringInputError(f"cannot write the report {path}: folder {path.parent} does not exist")
+
+
+def write_cli_report(path, clusters, result, measuring_crs, inputs: dict) -> None:
+    """clusters: the hull GeoDataFrame in result.clusters order (io.clusters_frame)."""
+    projected = clusters.geometry.to_crs(measuring_crs)
+    coords, owner = shapely.get_coordinates(projected.values, return_index=True)
+    outlines = cluster_outlines(coords, owner, len(clusters))
+    write_report(path, result, outlines=outlines, inputs={**inputs, "measuring CRS": measuring_crs.to_string()})
