@@ -24,24 +24,6 @@ BAND = 0.2  # the band around the target weight, as in the benchmark's share_wit
 COLOURS = {"in band": "#4daf4a", "out of band": "#ff7f00", "over a maximum": "#e41a1c"}
 
 
-def cluster_outlines(coords, owner_cluster, n_clusters: int) -> list:
-    """One closed convex ring per cluster from its vertices (coords (k, 2); owner_cluster: cluster row per vertex)."""
-    from scipy.spatial import ConvexHull, QhullError
-
-    coords = np.asarray(coords, dtype=float)
-    order = np.argsort(owner_cluster, kind="stable")
-    starts = np.searchsorted(np.asarray(owner_cluster)[order], np.arange(n_clusters + 1))
-    rings = []
-    for g in range(n_clusters):
-        points = coords[order[starts[g]:starts[g + 1]]]
-        try:
-            ring = points[ConvexHull(points).vertices]
-        except (QhullError, ValueError):  # one point, or points in a line: draw what there is
-            ring = points
-        rings.append(np.vstack([ring, ring[:1]]) if len(ring) else ring)
-    return rings
-
-
 def flag_clusters(clusters, params) -> list:
     """(row, reasons) for every cluster out of the ±20 % band, over the max weight or over the max radius."""
     target = params.desired_cluster_weight
@@ -161,18 +143,23 @@ def weight_radius_scatter(clusters, params) -> str:
 
 
 def map_thumbnail(outlines: Sequence[np.ndarray], status: np.ndarray) -> str:
+    """outlines: core.hulls.convex_hulls output; hulls of one or two vertices (no area) show as dots."""
     from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
 
     figure = _figure(6.0, 6.0)
     axes = figure.add_subplot()
-    rings = [ring for ring in outlines if len(ring)]
-    colours = [COLOURS[s] for s, ring in zip(status, outlines) if len(ring)]
-    axes.add_collection(PolyCollection(rings, facecolors=colours, edgecolors="#333333", linewidths=0.3, alpha=0.6))
-    everything = np.vstack(rings)
+    areas = [k for k, ring in enumerate(outlines) if len(ring) >= 3]
+    axes.add_collection(PolyCollection([outlines[k] for k in areas], facecolors=[COLOURS[status[k]] for k in areas],
+                                       edgecolors="#333333", linewidths=0.3, alpha=0.6))
+    dots = [k for k, ring in enumerate(outlines) if 0 < len(ring) < 3]
+    if dots:
+        points = np.vstack([outlines[k].mean(axis=0) for k in dots])
+        axes.scatter(points[:, 0], points[:, 1], s=6, c=[COLOURS[status[k]] for k in dots])
+    everything = np.vstack([ring for ring in outlines if len(ring)])
     axes.set_xlim(everything[:, 0].min(), everything[:, 0].max())
     axes.set_ylim(everything[:, 1].min(), everything[:, 1].max())
-    axes.set_aspect("equal")
+    axes.set_aspect("equal", adjustable="datalim")
     axes.set_xticks([])
     axes.set_yticks([])
     axes.legend(handles=[Line2D([], [], color=c, marker="s", linestyle="", label=k) for k, c in COLOURS.items()],
@@ -203,7 +190,7 @@ th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}img{max-width:100%}
 
 def render_report(result, *, outlines: Optional[Sequence[np.ndarray]] = None, cluster_strata=None,
                   inputs: Optional[Mapping] = None, title: str = "wrok clustering report") -> str:
-    """The report as HTML text. outlines: one (k, 2) ring per row of result.clusters, in metres."""
+    """The report as HTML text. outlines: one hull (k, 2) per row of result.clusters, in metres."""
     clusters, params = result.clusters, result.params
     flagged = flag_clusters(clusters, params)
     strata = None if cluster_strata is None else np.asarray(cluster_strata).astype(str)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import shapely
 
+from .hulls import convex_hulls
 from .params import ClusteringInputError
-from .report import cluster_outlines, write_report
+from .report import write_report
 
 
 def check_report_path(path) -> None:
@@ -23,5 +24,5 @@ def write_cli_report(path, clusters, result, measuring_crs, inputs: dict) -> Non
     """clusters: the hull GeoDataFrame in result.clusters order (io.clusters_frame)."""
     projected = clusters.geometry.to_crs(measuring_crs)
     coords, owner = shapely.get_coordinates(projected.values, return_index=True)
-    outlines = cluster_outlines(coords, owner, len(clusters))
+    outlines = convex_hulls(coords[:, 0], coords[:, 1], owner, len(clusters))
     write_report(path, result, outlines=outlines, inputs={**inputs, "measuring CRS": measuring_crs.to_string()})

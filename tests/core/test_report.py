@@ -14,7 +14,7 @@ import pytest
 from core_helpers import REPO, run_cli
 
 from core import ClusteringParams
-from core.report import cluster_outlines, flag_clusters, write_report
+from core.report import flag_clusters, write_report
 from core.result import ClusteringResult, ClusterTable
 from core.synthetic import clumped_population_frame
 
@@ -75,25 +75,19 @@ def test_max_radius_is_reported_where_the_engine_has_one():
     assert dict(flag_clusters(result.clusters, result.params)) == {1: ["radius 2,500 m is over the max radius 2,000 m"]}
 
 
-def test_outlines_are_convex_hulls_per_cluster():
-    coords = np.array([[0, 0], [2, 0], [1, 1], [0, 2], [2, 2], [10, 10]], float)
-    rings = cluster_outlines(coords, np.array([0, 0, 0, 0, 0, 1]), 2)
-    assert len(rings[0]) == 5 and {tuple(p) for p in rings[0]} == {(0, 0), (2, 0), (0, 2), (2, 2)}
-    assert rings[1].tolist() == [[10, 10], [10, 10]]
-
-
 def test_report_module_loads_no_geopandas_shapely_or_pyproj():
     code = """
 import sys
 import numpy as np
 from core import ClusteringParams
-from core.report import cluster_outlines, render_report
+from core.hulls import convex_hulls
+from core.report import render_report
 from core.result import summarize
 from core.data import Features
 x, y, w = np.array([0.0, 50, 900, 950]), np.array([0.0, 40, 0, 60]), np.array([100.0, 140, 120, 130])
 result = summarize(Features(x, y, w), np.array(["A", "A", "B", "B"], dtype=object), np.ones(4, int),
                    ClusteringParams(desired_cluster_weight=240, desired_cluster_radius=100, max_cluster_weight=300))
-render_report(result, outlines=cluster_outlines(np.column_stack([x, y]), np.array([0, 0, 1, 1]), 2))
+render_report(result, outlines=convex_hulls(x, y, np.array([0, 0, 1, 1]), 2))
 print(sorted(m for m in ("geopandas", "shapely", "pyproj", "pandas", "matplotlib.pyplot") if m in sys.modules))
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
