@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -24,61 +25,92 @@ BAND = 0.2  # the band around the target weight, as in the benchmark's share_wit
 COLOURS = {"in band": "#4daf4a", "out of band": "#ff7f00", "over a maximum": "#e41a1c"}
 
 
-def flag_clusters(clusters, params) -> list:
+def _optional(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+class Targets:
+    """Each cluster's targets and caps (NaN where there is none): a stratified run has its own per stratum.
+
+    Works with a plain ClusteringResult and with one whose `strata` maps stratum key -> (params, result)
+    and whose cluster table has a `stratum` column.
+    """
+
+    def __init__(self, result, cluster_strata=None):
+        clusters = result.clusters
+        n = len(clusters["weight"])
+        if cluster_strata is None and "stratum" in clusters:
+            cluster_strata = clusters["stratum"]
+        self.strata = None if cluster_strata is None else np.asarray(cluster_strata).astype(str)
+        by_stratum = {str(k): v[0] for k, v in (getattr(result, "strata", None) or {}).items()}
+        keys = self.strata if self.strata is not None else np.full(n, "", dtype=object)
+        params = [by_stratum.get(key, result.params) for key in keys]
+        self.params_by_stratum = {key: by_stratum.get(key, result.params) for key in dict.fromkeys(keys.tolist())}
+        self.weight = np.array([p.desired_cluster_weight for p in params], dtype=float)
+        self.radius = np.array([p.desired_cluster_radius for p in params], dtype=float)
+        self.max_weight = np.array([_optional(p.max_cluster_weight) for p in params], dtype=float)
+        # A hard radius cap, where the engine has one.
+        self.max_radius = np.array([_optional(getattr(p, "max_cluster_radius", None)) for p in params], dtype=float)
+
+    def uniform(self) -> bool:
+        """One set of targets for every cluster (then the plots use real units)."""
+        return all(len(np.unique(a)) <= 1 for a in (self.weight, self.radius, self.max_weight, self.max_radius))
+
+
+def flag_clusters(clusters, targets: Targets) -> list:
     """(row, reasons) for every cluster out of the ±20 % band, over the max weight or over the max radius."""
-    target = params.desired_cluster_weight
-    max_weight = params.max_cluster_weight
-    max_radius = getattr(params, "max_cluster_radius", None)  # a hard radius cap, where the engine has one
     flagged = []
     for row, (weight, radius) in enumerate(zip(clusters["weight"], clusters["radius_m"])):
+        target, max_weight, max_radius = targets.weight[row], targets.max_weight[row], targets.max_radius[row]
         reasons = []
         share = (weight - target) / target
         if abs(share) > BAND:
             side = "above" if share > 0 else "below"
             reasons.append(f"weight {weight:,.1f} is {abs(share):.0%} {side} the target {target:,.6g} "
                            f"(band {target * (1 - BAND):,.6g} to {target * (1 + BAND):,.6g})")
-        if max_weight is not None and weight > max_weight:
+        if weight > max_weight:  # False against NaN (no cap)
             reasons.append(f"weight {weight:,.1f} is over the max weight {max_weight:,.6g}")
-        if max_radius is not None and radius > max_radius:
+        if radius > max_radius:
             reasons.append(f"radius {radius:,.0f} m is over the max radius {max_radius:,.6g} m")
         if reasons:
             flagged.append((row, reasons))
     return flagged
 
 
-def _status(clusters, params) -> np.ndarray:
+def _status(clusters, targets: Targets) -> np.ndarray:
     """Per cluster: 'in band', 'out of band' or 'over a maximum' (for the map colours)."""
     weights, radii = clusters["weight"], clusters["radius_m"]
-    status = np.where(np.abs(weights - params.desired_cluster_weight) > BAND * params.desired_cluster_weight,
-                      "out of band", "in band").astype(object)
-    over = np.zeros(len(weights), dtype=bool)
-    if params.max_cluster_weight is not None:
-        over |= weights > params.max_cluster_weight
-    if getattr(params, "max_cluster_radius", None) is not None:
-        over |= radii > params.max_cluster_radius
-    status[over] = "over a maximum"
+    status = np.where(np.abs(weights - targets.weight) > BAND * targets.weight, "out of band", "in band")
+    status = status.astype(object)
+    status[(weights > targets.max_weight) | (radii > targets.max_radius)] = "over a maximum"
     return status
 
 
-def summary_rows(clusters, params, cluster_strata=None) -> list:
+def summary_rows(clusters, targets: Targets) -> list:
     """One dict of figures for all clusters, then one per stratum."""
     groups = [("all", np.ones(len(clusters["weight"]), dtype=bool))]
-    if cluster_strata is not None:
-        strata = np.asarray(cluster_strata).astype(str)
-        groups += [(key, strata == key) for key in dict.fromkeys(strata.tolist())]
-    target = params.desired_cluster_weight
+    if targets.strata is not None:
+        groups += [(key, targets.strata == key) for key in dict.fromkeys(targets.strata.tolist())]
     rows = []
     for name, mask in groups:
-        weights, radii = clusters["weight"][mask], clusters["radius_m"][mask]
+        weights, radii, target = clusters["weight"][mask], clusters["radius_m"][mask], targets.weight[mask]
         rows.append({
             "stratum": name, "clusters": int(mask.sum()), "total weight": float(weights.sum()),
             "median weight": float(np.median(weights)),
             "within ±20 %": f"{np.mean(np.abs(weights - target) <= BAND * target):.0%}",
             "weight p10 to p90": f"{np.percentile(weights, 10):,.1f} to {np.percentile(weights, 90):,.1f}",
             "median radius (m)": float(np.median(radii)), "p90 radius (m)": float(np.percentile(radii, 90)),
-            "over max weight": int((weights > params.max_cluster_weight).sum()) if params.max_cluster_weight else 0,
+            "over max weight": int((weights > targets.max_weight[mask]).sum()),
+            "over max radius": int((radii > targets.max_radius[mask]).sum()),
         })
     return rows
+
+
+def stratum_parameter_rows(targets: Targets) -> list:
+    return [{"stratum": key, "target weight": p.desired_cluster_weight, "target radius (m)": p.desired_cluster_radius,
+             "max weight": p.max_cluster_weight or "none", "max radius (m)": getattr(p, "max_cluster_radius", None)
+             or "none", "clusters asked": getattr(p, "n_clusters", None) or "tuned"}
+            for key, p in targets.params_by_stratum.items()]
 
 
 def _figure(width=5.4, height=3.6):
@@ -104,40 +136,56 @@ def _legend_below(axes):
     axes.legend(frameon=False, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
 
 
-def weight_histogram(clusters, params) -> str:
+def _axes_values(clusters, targets: Targets):
+    """(weights, radii, targets, caps, unit labels): real units, or each cluster's value ÷ its own target."""
+    if targets.uniform():
+        return (clusters["weight"], clusters["radius_m"], targets.weight[0], targets.radius[0], targets.max_weight[0],
+                targets.max_radius[0], "cluster weight", "cluster radius (m)", "")
+    # Strata with their own targets: one picture on a common scale, 1 = the stratum's target.
+    return (clusters["weight"] / targets.weight, clusters["radius_m"] / targets.radius, 1.0, 1.0,
+            _common(targets.max_weight / targets.weight), _common(targets.max_radius / targets.radius),
+            "cluster weight ÷ its stratum's target", "cluster radius ÷ its stratum's target", " (relative)")
+
+
+def _common(ratios) -> float:
+    """The one ratio every stratum shares, else NaN (no line drawn)."""
+    finite = np.unique(np.round(ratios, 9))
+    return float(finite[0]) if len(finite) == 1 else math.nan
+
+
+def weight_histogram(clusters, targets: Targets) -> str:
+    weights, _, target, _, max_weight, _, weight_label, _, relative = _axes_values(clusters, targets)
     figure = _figure()
     axes = figure.add_subplot()
-    target = params.desired_cluster_weight
     axes.axvspan(target * (1 - BAND), target * (1 + BAND), color=COLOURS["in band"], alpha=0.15,
                  label="target ±20 %")
-    axes.hist(clusters["weight"], bins=min(60, max(10, len(clusters["weight"]) // 5)), color="#377eb8")
-    axes.axvline(target, color=COLOURS["in band"], label=f"target {target:,.6g}")
-    if params.max_cluster_weight is not None:
-        axes.axvline(params.max_cluster_weight, color=COLOURS["over a maximum"], linestyle="--",
-                     label=f"max {params.max_cluster_weight:,.6g}")
-    axes.set_xlabel("cluster weight")
+    axes.hist(weights, bins=min(60, max(10, len(weights) // 5)), color="#377eb8")
+    axes.axvline(target, color=COLOURS["in band"], label=f"target {target:,.6g}{relative}")
+    if math.isfinite(max_weight):
+        axes.axvline(max_weight, color=COLOURS["over a maximum"], linestyle="--", label=f"max {max_weight:,.6g}")
+    axes.set_xlabel(weight_label)
     axes.set_ylabel("clusters")
     _legend_below(axes)
     return _png(figure)
 
 
-def weight_radius_scatter(clusters, params) -> str:
+def weight_radius_scatter(clusters, targets: Targets) -> str:
+    weights, radii, target, radius, max_weight, max_radius, weight_label, radius_label, relative = \
+        _axes_values(clusters, targets)
     figure = _figure()
     axes = figure.add_subplot()
-    target, radius = params.desired_cluster_weight, params.desired_cluster_radius
     axes.axhspan(target * (1 - BAND), target * (1 + BAND), color=COLOURS["in band"], alpha=0.15,
                  label="target weight ±20 %")
-    axes.scatter(clusters["radius_m"], clusters["weight"], s=8, alpha=0.6, color="#377eb8", linewidths=0)
-    axes.axhline(target, color=COLOURS["in band"], label=f"target weight {target:,.6g}")
-    axes.axvline(radius, color="#984ea3", label=f"target radius {radius:,.6g} m")
-    if params.max_cluster_weight is not None:
-        axes.axhline(params.max_cluster_weight, color=COLOURS["over a maximum"], linestyle="--",
-                     label=f"max weight {params.max_cluster_weight:,.6g}")
-    if getattr(params, "max_cluster_radius", None) is not None:
-        axes.axvline(params.max_cluster_radius, color=COLOURS["over a maximum"], linestyle=":",
-                     label=f"max radius {params.max_cluster_radius:,.6g} m")
-    axes.set_xlabel("cluster radius (m)")
-    axes.set_ylabel("cluster weight")
+    axes.scatter(radii, weights, s=8, alpha=0.6, color="#377eb8", linewidths=0)
+    axes.axhline(target, color=COLOURS["in band"], label=f"target weight {target:,.6g}{relative}")
+    axes.axvline(radius, color="#984ea3", label=f"target radius {radius:,.6g}{relative or ' m'}")
+    if math.isfinite(max_weight):
+        axes.axhline(max_weight, color=COLOURS["over a maximum"], linestyle="--", label=f"max weight {max_weight:,.6g}")
+    if math.isfinite(max_radius):
+        axes.axvline(max_radius, color=COLOURS["over a maximum"], linestyle=":",
+                     label=f"max radius {max_radius:,.6g}{relative or ' m'}")
+    axes.set_xlabel(radius_label)
+    axes.set_ylabel(weight_label)
     _legend_below(axes)
     return _png(figure)
 
@@ -190,31 +238,36 @@ th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}img{max-width:100%}
 
 def render_report(result, *, outlines: Optional[Sequence[np.ndarray]] = None, cluster_strata=None,
                   inputs: Optional[Mapping] = None, title: str = "wrok clustering report") -> str:
-    """The report as HTML text. outlines: one hull (k, 2) per row of result.clusters, in metres."""
+    """The report as HTML text. outlines: one hull (k, 2) per row of result.clusters, in metres.
+
+    cluster_strata: each cluster's stratum (default: the cluster table's `stratum` column, if any).
+    """
     clusters, params = result.clusters, result.params
-    flagged = flag_clusters(clusters, params)
-    strata = None if cluster_strata is None else np.asarray(cluster_strata).astype(str)
+    targets = Targets(result, cluster_strata)
+    flagged = flag_clusters(clusters, targets)
     parts = [f"<h1>{html.escape(title)}</h1>"]
     settings = [{"parameter": k, "value": v} for k, v in {**(inputs or {}), **params.as_dict()}.items()]
     parts += ["<h2>Parameters</h2>", _table(settings)]
-    parts += ["<h2>Summary</h2>", _table(summary_rows(clusters, params, strata))]
+    if targets.strata is not None:
+        parts += ["<h2>Targets per stratum</h2>", _table(stratum_parameter_rows(targets))]
+    parts += ["<h2>Summary</h2>", _table(summary_rows(clusters, targets))]
     if len(result.heavy_features):
         parts.append(f"<p class=note>{len(result.heavy_features)} feature(s) alone outweigh the max weight; "
                      "each is its own cluster.</p>")
     parts += ["<h2>Cluster weights and radii</h2><div class=plots>",
-              f"<img alt='histogram of cluster weights' src='data:image/png;base64,{weight_histogram(clusters, params)}'>",
-              f"<img alt='weight against radius' src='data:image/png;base64,{weight_radius_scatter(clusters, params)}'>",
-              "</div>"]
+              f"<img alt='histogram of cluster weights' src='data:image/png;base64,{weight_histogram(clusters, targets)}'>",
+              f"<img alt='weight against radius' src='data:image/png;base64,"
+              f"{weight_radius_scatter(clusters, targets)}'>", "</div>"]
     if outlines is not None:
         parts += ["<h2>Map</h2><p class=note>Cluster outlines (convex hulls), coloured by weight.</p>",
                   f"<img alt='map of the clusters' src='data:image/png;base64,"
-                  f"{map_thumbnail(outlines, _status(clusters, params))}'>"]
+                  f"{map_thumbnail(outlines, _status(clusters, targets))}'>"]
     parts.append(f"<h2>Clusters out of band or over a maximum ({len(flagged)} of {len(clusters['weight'])})</h2>")
     rows = []
     for row, reasons in flagged:
         entry = {"cluster": clusters["cluster_id"][row]}
-        if strata is not None:
-            entry["stratum"] = strata[row]
+        if targets.strata is not None:
+            entry["stratum"] = targets.strata[row]
         entry.update({"weight": float(clusters["weight"][row]), "radius (m)": float(clusters["radius_m"][row]),
                       "features": int(clusters["n_features"][row]), "reason": "; ".join(reasons)})
         rows.append(entry)

@@ -14,7 +14,7 @@ import pytest
 from core_helpers import REPO, run_cli
 
 from core import ClusteringParams
-from core.report import flag_clusters, write_report
+from core.report import Targets, flag_clusters, write_report
 from core.result import ClusteringResult, ClusterTable
 from core.synthetic import clumped_population_frame
 
@@ -39,7 +39,7 @@ def images(text):
 
 def test_flags_say_why_each_cluster_is_out():
     result = made_result([240, 100, 290, 350, 200], [500, 800, 900, 700, 1200])
-    flagged = dict(flag_clusters(result.clusters, result.params))
+    flagged = dict(flag_clusters(result.clusters, Targets(result)))
     assert sorted(flagged) == [1, 2, 3]
     assert flagged[1] == ["weight 100.0 is 58% below the target 240 (band 192 to 288)"]
     assert flagged[2] == ["weight 290.0 is 21% above the target 240 (band 192 to 288)"]
@@ -72,7 +72,7 @@ def test_report_holds_parameters_summary_per_stratum_plots_map_and_list(tmp_path
 def test_max_radius_is_reported_where_the_engine_has_one():
     result = made_result([240, 240], [500, 2500])
     object.__setattr__(result.params, "max_cluster_radius", 2000.0)  # the frame branch's hard cap
-    assert dict(flag_clusters(result.clusters, result.params)) == {1: ["radius 2,500 m is over the max radius 2,000 m"]}
+    assert dict(flag_clusters(result.clusters, Targets(result))) == {1: ["radius 2,500 m is over the max radius 2,000 m"]}
 
 
 def test_report_module_loads_no_geopandas_shapely_or_pyproj():
@@ -118,3 +118,19 @@ def test_cli_refuses_a_bad_report_path_before_clustering(tmp_path, name, message
                    "--report", tmp_path / name, "--quiet")
     assert done.returncode == 2 and message in done.stderr
     assert not (tmp_path / "out.gpkg").exists()
+
+
+def test_strata_with_their_own_targets_are_judged_against_them(tmp_path):
+    result = made_result([100, 150, 300, 200], [400, 450, 1800, 1900])
+    result.clusters["stratum"] = np.array(["urban", "urban", "rural", "rural"], dtype=object)
+    urban = ClusteringParams(desired_cluster_weight=100, desired_cluster_radius=500, max_cluster_weight=130)
+    rural = ClusteringParams(desired_cluster_weight=300, desired_cluster_radius=2000, max_cluster_weight=400)
+    result.strata = {"urban": (urban, None), "rural": (rural, None)}  # as the strata engine returns them
+    flagged = dict(flag_clusters(result.clusters, Targets(result)))
+    assert flagged == {1: ["weight 150.0 is 50% above the target 100 (band 80 to 120)",
+                           "weight 150.0 is over the max weight 130"],
+                       3: ["weight 200.0 is 33% below the target 300 (band 240 to 360)"]}
+    text = write_report(tmp_path / "strata.html", result).read_text()
+    per_stratum = text[text.index("Targets per stratum"):text.index("<h2>Summary")]
+    assert "<td>urban</td><td>100</td><td>500</td><td>130</td>" in per_stratum
+    assert len(images(text)) == 2  # no outlines given: histogram and scatter only
