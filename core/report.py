@@ -259,7 +259,7 @@ def render_report(result, *, outlines: Optional[Sequence[np.ndarray]] = None, cl
               f"<img alt='weight against radius' src='data:image/png;base64,"
               f"{weight_radius_scatter(clusters, targets)}'>", "</div>"]
     if outlines is not None:
-        parts += ["<h2>Map</h2><p class=note>Cluster outlines (convex hulls), coloured by weight.</p>",
+        parts += ["<h2>Map</h2><p class=note>Cluster outlines (convex hulls), coloured by whether the weight is in the band.</p>",
                   f"<img alt='map of the clusters' src='data:image/png;base64,"
                   f"{map_thumbnail(outlines, _status(clusters, targets))}'>"]
     parts.append(f"<h2>Clusters out of band or over a maximum ({len(flagged)} of {len(clusters['weight'])})</h2>")
