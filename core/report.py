@@ -113,7 +113,7 @@ def stratum_parameter_rows(targets: Targets) -> list:
             for key, p in targets.params_by_stratum.items()]
 
 
-def _figure(width=5.4, height=3.6):
+def new_figure(width=5.4, height=3.6):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -126,7 +126,7 @@ def _figure(width=5.4, height=3.6):
     return figure
 
 
-def _png(figure) -> str:
+def png(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -155,7 +155,7 @@ def _common(ratios) -> float:
 
 def weight_histogram(clusters, targets: Targets) -> str:
     weights, _, target, _, max_weight, _, weight_label, _, relative = _axes_values(clusters, targets)
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     axes.axvspan(target * (1 - BAND), target * (1 + BAND), color=COLOURS["in band"], alpha=0.15,
                  label="target ±20 %")
@@ -166,13 +166,13 @@ def weight_histogram(clusters, targets: Targets) -> str:
     axes.set_xlabel(weight_label)
     axes.set_ylabel("clusters")
     _legend_below(axes)
-    return _png(figure)
+    return png(figure)
 
 
 def weight_radius_scatter(clusters, targets: Targets) -> str:
     weights, radii, target, radius, max_weight, max_radius, weight_label, radius_label, relative = \
         _axes_values(clusters, targets)
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     axes.axhspan(target * (1 - BAND), target * (1 + BAND), color=COLOURS["in band"], alpha=0.15,
                  label="target weight ±20 %")
@@ -187,32 +187,34 @@ def weight_radius_scatter(clusters, targets: Targets) -> str:
     axes.set_xlabel(radius_label)
     axes.set_ylabel(weight_label)
     _legend_below(axes)
-    return _png(figure)
+    return png(figure)
 
 
-def map_thumbnail(outlines: Sequence[np.ndarray], status: np.ndarray) -> str:
-    """outlines: core.hulls.convex_hulls output; hulls of one or two vertices (no area) show as dots."""
+def map_thumbnail(outlines: Sequence[np.ndarray], status: Sequence[str], colours: Mapping = COLOURS,
+                  y_stretch: float = 1.0) -> str:
+    """Outlines (core.hulls.convex_hulls output) filled by their status' colour; hulls of one or two
+    vertices (no area) show as dots. y_stretch: height of a y unit against an x unit (1 when metric)."""
     from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
 
-    figure = _figure(6.0, 6.0)
+    figure = new_figure(6.0, 6.0)
     axes = figure.add_subplot()
     areas = [k for k, ring in enumerate(outlines) if len(ring) >= 3]
-    axes.add_collection(PolyCollection([outlines[k] for k in areas], facecolors=[COLOURS[status[k]] for k in areas],
-                                       edgecolors="#333333", linewidths=0.3, alpha=0.6))
+    axes.add_collection(PolyCollection([outlines[k] for k in areas], facecolors=[colours[status[k]] for k in areas],
+                                       edgecolors="#333333", linewidths=0.3, alpha=0.7))
     dots = [k for k, ring in enumerate(outlines) if 0 < len(ring) < 3]
     if dots:
         points = np.vstack([outlines[k].mean(axis=0) for k in dots])
-        axes.scatter(points[:, 0], points[:, 1], s=6, c=[COLOURS[status[k]] for k in dots])
+        axes.scatter(points[:, 0], points[:, 1], s=6, c=[colours[status[k]] for k in dots])
     everything = np.vstack([ring for ring in outlines if len(ring)])
     axes.set_xlim(everything[:, 0].min(), everything[:, 0].max())
     axes.set_ylim(everything[:, 1].min(), everything[:, 1].max())
-    axes.set_aspect("equal", adjustable="datalim")
+    axes.set_aspect(y_stretch, adjustable="datalim")
     axes.set_xticks([])
     axes.set_yticks([])
-    axes.legend(handles=[Line2D([], [], color=c, marker="s", linestyle="", label=k) for k, c in COLOURS.items()],
+    axes.legend(handles=[Line2D([], [], color=c, marker="s", linestyle="", label=k) for k, c in colours.items()],
                 frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
-    return _png(figure)
+    return png(figure)
 
 
 def _cell(value) -> str:
@@ -221,7 +223,7 @@ def _cell(value) -> str:
     return html.escape(str(value))
 
 
-def _table(rows: Sequence[Mapping], numeric_right=True) -> str:
+def table(rows: Sequence[Mapping]) -> str:
     if not rows:
         return "<p>none</p>"
     head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
@@ -247,10 +249,10 @@ def render_report(result, *, outlines: Optional[Sequence[np.ndarray]] = None, cl
     flagged = flag_clusters(clusters, targets)
     parts = [f"<h1>{html.escape(title)}</h1>"]
     settings = [{"parameter": k, "value": v} for k, v in {**(inputs or {}), **params.as_dict()}.items()]
-    parts += ["<h2>Parameters</h2>", _table(settings)]
+    parts += ["<h2>Parameters</h2>", table(settings)]
     if targets.strata is not None:
-        parts += ["<h2>Targets per stratum</h2>", _table(stratum_parameter_rows(targets))]
-    parts += ["<h2>Summary</h2>", _table(summary_rows(clusters, targets))]
+        parts += ["<h2>Targets per stratum</h2>", table(stratum_parameter_rows(targets))]
+    parts += ["<h2>Summary</h2>", table(summary_rows(clusters, targets))]
     if len(result.heavy_features):
         parts.append(f"<p class=note>{len(result.heavy_features)} feature(s) alone outweigh the max weight; "
                      "each is its own cluster.</p>")
@@ -271,17 +273,25 @@ def render_report(result, *, outlines: Optional[Sequence[np.ndarray]] = None, cl
         entry.update({"weight": float(clusters["weight"][row]), "radius (m)": float(clusters["radius_m"][row]),
                       "features": int(clusters["n_features"][row]), "reason": "; ".join(reasons)})
         rows.append(entry)
-    parts.append(_table(rows))
+    parts.append(table(rows))
+    return page(title, parts)
+
+
+def page(title: str, parts: Sequence[str]) -> str:
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
 
 
 def write_report(path, result, **kwargs) -> Path:
-    """Render and write the report; written beside the target then moved in, so a failure leaves no half file."""
+    """Render the clustering report and write it (see write_html)."""
+    return write_html(path, render_report(result, **kwargs))
+
+
+def write_html(path, text: str) -> Path:
+    """Written beside the target then moved in, so a failure leaves no half file and an old report intact."""
     path = Path(path)
     if not path.parent.is_dir():
         raise ClusteringInputError(f"cannot write the report {path}: folder {path.parent} does not exist")
-    text = render_report(result, **kwargs)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".html")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:

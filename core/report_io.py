@@ -20,9 +20,14 @@ def check_report_path(path) -> None:
         raise ClusteringInputError(f"cannot write the report {path}: folder {path.parent} does not exist")
 
 
+def outlines_in_metres(geometry, measuring_crs) -> list:
+    """One convex hull per row of a GeoSeries, in the measuring CRS."""
+    projected = geometry.to_crs(measuring_crs)
+    coords, owner = shapely.get_coordinates(projected.values, return_index=True)
+    return convex_hulls(coords[:, 0], coords[:, 1], owner, len(geometry))
+
+
 def write_cli_report(path, clusters, result, measuring_crs, inputs: dict) -> None:
     """clusters: the hull GeoDataFrame in result.clusters order (io.clusters_frame)."""
-    projected = clusters.geometry.to_crs(measuring_crs)
-    coords, owner = shapely.get_coordinates(projected.values, return_index=True)
-    outlines = convex_hulls(coords[:, 0], coords[:, 1], owner, len(clusters))
+    outlines = outlines_in_metres(clusters.geometry, measuring_crs)
     write_report(path, result, outlines=outlines, inputs={**inputs, "measuring CRS": measuring_crs.to_string()})

@@ -51,6 +51,7 @@ def add_sample_command(commands) -> None:
     run.add_argument("--members", help="clustered features layer (the `cluster` output) to take members from")
     run.add_argument("--members-layer", help="layer name inside a multi-layer members file")
     run.add_argument("--members-output", help="member features of the selected clusters, with the sample columns")
+    run.add_argument("--report", help="also write an HTML report of the draw (design per stratum, PSUs, map)")
     run.add_argument("--quiet", action="store_true", help="no summary")
     run.set_defaults(handler=run_sample)
 
@@ -84,6 +85,21 @@ def _write_atomically(frame, path) -> None:
             os.replace(part, path.with_name(part.name))
 
 
+def _write_report(args, ordered, sample, n) -> None:
+    from .io import metric_crs
+    from .report_io import outlines_in_metres
+    from .sample_report import write_sample_report
+
+    has_geometry = "geometry" in ordered and ordered.geometry.notna().all() and ordered.crs is not None
+    outlines = outlines_in_metres(ordered.geometry, metric_crs(ordered)) if has_geometry else None
+    inputs = {"cluster layer": args.clusters, "size measure": args.weight_field,
+              "stratum field": args.stratum_field or "(none)", "frame order": args.sort_field or args.id_field,
+              "seed": args.seed, "sample sizes": args.sizes or n}
+    write_sample_report(args.report, sample, ordered[args.id_field].astype(str).to_numpy(dtype=object),
+                        ordered[args.weight_field].to_numpy(dtype=float), outlines=outlines, inputs=inputs,
+                        title=f"wrok PPS sample: {Path(args.clusters).name}")
+
+
 def run_sample(args) -> int:
     import numpy as np
     import pandas as pd
@@ -92,6 +108,10 @@ def run_sample(args) -> int:
 
     if (args.members is None) != (args.members_output is None):
         raise ClusteringInputError("--members and --members-output go together")
+    if args.report:
+        from .report_io import check_report_path
+
+        check_report_path(args.report)
     frame = read_layer(args.clusters, args.layer)
     _require_columns(frame, [args.id_field, args.weight_field, args.stratum_field, args.sort_field], "cluster layer")
     _refuse_sample_columns(frame, "cluster layer")
@@ -125,6 +145,8 @@ def run_sample(args) -> int:
         for name in columns:
             chosen[name] = extra[name].to_numpy()
         _write_atomically(chosen, args.members_output)
+    if args.report:
+        _write_report(args, ordered, sample, n)
     if not args.quiet:
         print(json.dumps({"selected": int((~sample.replacement).sum()),
                           "replacements": int(sample.replacement.sum()),

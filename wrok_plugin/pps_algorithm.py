@@ -21,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -80,6 +81,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
     MEMBERS = "MEMBERS"
     OUTPUT = "OUTPUT"
     MEMBERS_OUTPUT = "MEMBERS_OUTPUT"
+    REPORT = "REPORT"
 
     def name(self):
         return "ppssample"
@@ -139,6 +141,8 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.MEMBERS_OUTPUT, "Member features of the selected clusters", QgsProcessing.TypeVectorAnyGeometry,
             optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterFileDestination(  # .html: the Results Viewer lists it
+            self.REPORT, "Sample report (HTML)", "HTML files (*.html)", optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("SELECTED", "PSUs selected (main sample)"))
         self.addOutput(QgsProcessingOutputNumber("REPLACEMENT_COUNT", "Replacement PSUs"))
         self.addOutput(QgsProcessingOutputNumber("CERTAINTY", "Certainty selections"))
@@ -148,6 +152,8 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
         if not ok:
             raise QgsProcessingException(why)
+        import numpy as np
+
         from .core.params import ClusteringInputError
 
         source = self._source(parameters, self.INPUT, context)
@@ -165,7 +171,8 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             ids = [str(f[id_field]) for f in features]
             if members is not None:
                 _check_members_cover(members, id_field, ids)
-            sample = _select(features, ids, weight_field, stratum_field, sizes, parameters, self, context)
+            weights = np.array([_number(f[weight_field]) for f in features], dtype=float)
+            sample = _select(features, ids, weights, stratum_field, sizes, parameters, self, context)
         except ClusteringInputError as exc:
             raise QgsProcessingException(f"Cannot draw the sample: {exc}.") from None
         feedback.pushInfo(_describe(sample))
@@ -180,6 +187,14 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             results[self.MEMBERS_OUTPUT] = self._write(parameters, self.MEMBERS_OUTPUT, context, members, counted,
                                                        id_field, values, feedback)
             results["MEMBER_COUNT"] = counted.count
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        if report:
+            inputs = {"cluster layer": source.sourceName(), "size measure": weight_field,
+                      "stratum field": stratum_field or "(none)", "frame order": sort_field,
+                      "seed": self.parameterAsInt(parameters, self.SEED, context),
+                      "sample sizes": "table" if parameters.get(self.SIZE_TABLE) else
+                      self.parameterAsInt(parameters, self.N, context)}
+            results[self.REPORT] = _write_report(report, sample, features, ids, weights, source, inputs)
         return results
 
     def _source(self, parameters, name, context):
@@ -259,13 +274,10 @@ def _number(value):
     return float("nan") if value == NULL or value is None else value
 
 
-def _select(features, ids, weight_field, stratum_field, sizes, parameters, algorithm, context):
-    import numpy as np
-
+def _select(features, ids, weights, stratum_field, sizes, parameters, algorithm, context):
     from .core.pps import select_pps
 
     n, replacements = sizes
-    weights = np.array([_number(f[weight_field]) for f in features], dtype=float)
     strata = [None if f[stratum_field] == NULL else f[stratum_field] for f in features] if stratum_field else None
     seed = algorithm.parameterAsInt(parameters, algorithm.SEED, context)
     return select_pps(ids, weights, n, strata, seed=seed, replacements=replacements)
@@ -281,6 +293,31 @@ def _output_fields(input_fields):
     for name, kind, type_name in SAMPLE_FIELDS:
         fields.append(QgsField(name, kind, type_name))
     return fields
+
+
+def _write_report(path, sample, features, ids, weights, source, inputs) -> str:
+    """The sample report; the map from the cluster outlines' vertices (in the layer's CRS)."""
+    import math
+
+    import numpy as np
+
+    from .core.hulls import convex_hulls
+    from .core.sample_report import write_sample_report
+
+    xy, owner = [], []
+    for row, feature in enumerate(features):
+        for vertex in feature.geometry().vertices():
+            xy.append((vertex.x(), vertex.y()))
+            owner.append(row)
+    outlines, stretch = None, 1.0
+    if xy:
+        xy = np.array(xy)
+        outlines = convex_hulls(xy[:, 0], xy[:, 1], np.array(owner), len(features))
+        if source.sourceCrs().isGeographic():  # a degree of longitude is shorter than one of latitude
+            stretch = 1 / max(math.cos(math.radians(float(np.mean(xy[:, 1])))), 0.01)
+    write_sample_report(path, sample, ids, weights, outlines=outlines, y_stretch=stretch, inputs=inputs,
+                        title=f"wrok PPS sample: {source.sourceName()}")
+    return str(path)
 
 
 def _describe(sample) -> str:

@@ -92,3 +92,22 @@ def test_zero_weight_clusters_are_named(clustered, tmp_path):
     done = run_cli("sample", broken, tmp_path / "out.gpkg", "--n", 3)
     assert done.returncode == 2
     assert f"zero or negative weight, which PPS cannot select: {frame.loc[2, 'cluster_id']}" in done.stderr
+
+
+def test_report_shows_the_design_and_every_psu(clustered, tmp_path):
+    folder, _, hulls = clustered
+    table = folder / "sizes_report.csv"
+    table.write_text("side,n\nwest,3\neast,2\n")
+    out, report = tmp_path / "sample.gpkg", tmp_path / "sample.html"
+    done = run_cli("sample", hulls, out, "--sizes", table, "--stratum-field", "side", "--replacements", 1,
+                   "--report", report, "--quiet")
+    assert done.returncode == 0, done.stderr
+    sample, frame, text = gpd.read_file(out), gpd.read_file(hulls), report.read_text()
+    assert "PSUs (5 selected, 2 replacements)" in text and text.count("data:image/png;base64,") == 1
+    for row in sample.itertuples():
+        assert f"<td>{row.cluster_id}</td>" in text and f"<td>{row.inclusion_prob:.4f}</td>" in text
+    for side in ("west", "east"):
+        total = frame.loc[frame["side"] == side, "weight"].sum()
+        assert f"<td>{side}</td><td>{(frame['side'] == side).sum()}</td><td>{total:,.1f}</td>" in text
+        # Horvitz-Thompson from the PSUs gives the stratum total back: the design weights are right.
+        assert text.count(f"<td>{total:,.1f}</td>") == 2

@@ -1,4 +1,4 @@
-"""Writes survey_frame.model3: population -> clusters -> PPS sample -> report, as the graphical modeler would.
+"""Writes survey_frame.model3: population -> clusters (+ report) -> PPS sample (+ report), as the modeler would.
 
 Run after changing the chain:  QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/make_survey_model.py
 (the model is plain XML; building it through the API keeps it loadable by QGIS 3.22).
@@ -77,6 +77,7 @@ def build_model():
         sample.addParameterSources(name, [Source.fromModelParameter(source)])
     output(sample, "sample", "OUTPUT", "Selected clusters (PSUs)")
     output(sample, "sample_members", "MEMBERS_OUTPUT", "Member features of the PSUs")
+    output(sample, "sample_report", "REPORT", "Sample report")
     model.addChildAlgorithm(sample)
     return model
 

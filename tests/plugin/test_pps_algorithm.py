@@ -139,3 +139,20 @@ def test_a_sample_cannot_be_sampled_again_by_mistake(clustered):
     sample = run_pps(hulls)["OUTPUT"]
     with pytest.raises(QgsProcessingException, match="already has the field"):
         run_pps(sample)
+
+
+def test_sample_report_lists_the_design_and_the_psus(clustered, tmp_path):
+    from qgis.core import QgsApplication
+
+    assert QgsApplication.processingRegistry().algorithmById(PPS).outputDefinition("REPORT").type() == "outputHtml"
+    _, hulls = clustered
+    report = tmp_path / "sample.html"
+    results = run_pps(hulls, STRATUM_FIELD="side", N=3, REPLACEMENTS=1, REPORT=str(report))
+    assert results["REPORT"] == str(report)
+    text = report.read_text()
+    assert "PSUs (6 selected, 2 replacements)" in text and text.count("data:image/png;base64,") == 1
+    for feature in results["OUTPUT"].getFeatures():
+        assert f"<td>{feature['cluster_id']}</td>" in text
+    for side in ("west", "east"):
+        total = sum(f["weight"] for f in hulls.getFeatures() if f["side"] == side)
+        assert text.count(f"<td>{total:,.1f}</td>") == 2  # the stratum total, and its estimate from the PSUs
