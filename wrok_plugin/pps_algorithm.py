@@ -148,6 +148,13 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("CERTAINTY", "Certainty selections"))
         self.addOutput(QgsProcessingOutputNumber("MEMBER_COUNT", "Member features written"))
 
+    def checkParameterValues(self, parameters, context):
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok and parameters.get(self.SIZE_TABLE) and not parameters.get(self.STRATUM_FIELD):
+            return False, ("A sample size table gives n per stratum: choose the stratum field too (or leave the "
+                           "table empty and give one number for all clusters).")
+        return ok, message
+
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
         if not ok:
@@ -181,6 +188,8 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
                    "CERTAINTY": int(sample.certainty.sum()), "MEMBER_COUNT": 0, self.MEMBERS_OUTPUT: None}
         results[self.OUTPUT] = self._write(parameters, self.OUTPUT, context, source,
                                            (features[row] for row in sample.index), id_field, values, feedback)
+        if members is None and parameters.get(self.MEMBERS_OUTPUT):
+            feedback.pushInfo("No member features layer given: the member output is not written.")
         if members is not None:
             chosen = (f for f in members.getFeatures() if str(f[id_field]) in values)
             counted = _Counter(chosen)

@@ -108,7 +108,7 @@ def test_csv_table_and_certainty_units(clustered, tmp_path):
     ({"N": 1000}, "the layer has"),
     ({"WEIGHT_FIELD": "n_features", "STRATUM_FIELD": "nope"}, "Field 'nope' is not in the cluster layer"),
     ({"STRATUM_FIELD": "side", "SIZE_TABLE": "table:west"}, "no row for stratum(s) east"),
-    ({"SIZE_TABLE": "table:west"}, "a sample size table needs a stratum field"),
+    ({"SIZE_TABLE": "table:west"}, "A sample size table gives n per stratum: choose the stratum field"),
     ({"MEMBERS": "members:half"}, "have no member features"),
     ({"REPLACEMENTS": 1000}, "not enough for 4 PSUs and 1000 replacement(s)"),
 ])
