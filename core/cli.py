@@ -8,6 +8,7 @@ import sys
 
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
 from .postgis import is_database
+from .sample_cli import add_sample_command
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total
@@ -69,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="aggregate the input points to H3 cells at resolution R (0-15), summing weights, "
                          "cluster the cells, and give every point its cell's cluster (plus an h3_cell column)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
+    run.add_argument("--report", help="also write an HTML report (plots, map, clusters out of band)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_sample_command(commands)
     return parser
 
 
@@ -127,6 +130,10 @@ def run_cluster(args) -> int:
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy,
     )
+    if args.report:
+        from .report_io import check_report_path
+
+        check_report_path(args.report)
     progress, close = _progress_bar(args.quiet)
     try:
         if is_database(args.input):
@@ -145,6 +152,12 @@ def run_cluster(args) -> int:
         close()
     if args.summary:
         write_layer(clusters, args.summary)
+    if args.report:
+        from .io import metric_crs
+        from .report_io import write_cli_report
+
+        write_cli_report(args.report, clusters, result, metric_crs(clusters, args.epsg),
+                         {"input": args.input, "weight field": args.weight_field or "(every feature weighs 1)"})
     if not args.quiet:
         stats = {**result.stats(), **extra}
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}))
@@ -157,7 +170,7 @@ def run_cluster(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_cluster(args)
+        return getattr(args, "handler", run_cluster)(args)
     except (ClusteringInputError, ClusteringCancelled) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsVectorLayer,
@@ -53,6 +54,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     CLUSTER_ID_FIELD = "CLUSTER_ID_FIELD"
     OUTPUT = "OUTPUT"
     CLUSTERS = "CLUSTERS"
+    REPORT = "REPORT"
 
     def __init__(self):
         super().__init__()
@@ -134,6 +136,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterFileDestination(  # .html: the Results Viewer lists it
+            self.REPORT, "Report (HTML)", "HTML files (*.html)", optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("CLUSTER_COUNT", "Number of clusters"))
         self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX", "Clusters over the maximum weight"))
         self.addOutput(QgsProcessingOutputNumber("MEDIAN_WEIGHT", "Median cluster weight"))
@@ -218,6 +222,11 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             feedback.pushInfo(line)
         if self._update_target is not None:
             results["UPDATED_FEATURES"] = self._update_in_place(arrays, result, settings)
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        if report:
+            from .report_output import write_run_report
+
+            results[self.REPORT] = write_run_report(report, arrays, result, settings, source.sourceName())
         return results
 
     @staticmethod

@@ -53,6 +53,10 @@ fields with the names of the cluster fields are replaced.</li>
 total weight) and cluster_pass (the pass that made its cluster).</li>
 <li><b>Clusters</b>: one convex-hull polygon per cluster with its ID, weight, number of features,
 radius in metres and pass.</li>
+<li><b>Report</b> (HTML, optional): the parameters, a summary table (per stratum), a histogram of
+cluster weights with the ±20 % band and the maximum, weight against radius with the targets, a map of
+the clusters, and the clusters out of the band or over a maximum with the reason. One file (plots
+inside); it opens from the Results Viewer.</li>
 <li>Numbers: cluster count, clusters over the maximum weight, median weight, median radius,
 score.</li>
 </ul>
