@@ -9,7 +9,7 @@ quoted identifiers). Any failure rolls everything back. Not undoable: the databa
 
 from __future__ import annotations
 
-from qgis.core import QgsDataSourceUri, QgsFeatureRequest, QgsProcessingException
+from qgis.core import QgsDataProvider, QgsDataSourceUri, QgsFeatureRequest, QgsProcessingException
 
 TYPES = ("text", "double precision", "integer")  # cluster ID, weight, pass
 
@@ -101,3 +101,12 @@ def write_postgis(layer, names, feature_ids, result, is_cancelled=lambda: False)
             return updated
     except ClusteringInputError as exc:
         raise _engine_error(exc) from None
+
+
+def show_new_fields(layer) -> None:
+    """Reopen a PostGIS layer's source so it shows columns added behind its back (reload() keeps the old
+    field list); other layers just reload."""
+    if is_postgis(layer):
+        layer.setDataSource(layer.source(), layer.name(), layer.providerType(), QgsDataProvider.ProviderOptions())
+    else:
+        layer.reload()
