@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
+from .params import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total
@@ -38,22 +38,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target-radius", type=float, required=True, help="desired cluster radius in metres")
     run.add_argument("--max-weight", type=float, help="clusters heavier than this are split (default: none)")
     run.add_argument("--min-weight", type=float, help="merge clusters lighter than this into a neighbour")
-    run.add_argument("--weight-importance", type=float, default=1.0,
-                     help="how much weight matters against radius in the score (default 1)")
-    run.add_argument("--max-passes", type=int, default=100, help="re-clustering passes for oversized clusters")
-    run.add_argument("--initial-trials", type=int, default=100, help="Optuna trials in the first pass")
-    run.add_argument("--subsequent-trials", type=int, default=20, help="Optuna trials per re-clustered cluster")
-    run.add_argument("--reassignment-ratio", type=float, default=0.1, help="MiniBatchKMeans setting (seed mode)")
-    run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
-                     help="balanced (default: even weights, hard cap) or seed (the original k-means)")
-    run.add_argument("--random-state", type=int, default=42, help="seed; same input and seed give same output")
-    run.add_argument("--jobs", type=int, default=1, help="parallel threads, -1 for all cores")
+    run.add_argument("--weight-importance", type=float, default=DEFAULTS["weight_importance_factor"],
+                     help="how much weight matters against radius in the score (default %(default)s)")
+    run.add_argument("--max-passes", type=int, default=DEFAULTS["max_passes"],
+                     help="re-clustering passes for oversized clusters (default %(default)s)")
+    run.add_argument("--initial-trials", type=int, default=DEFAULTS["initial_max_trials"],
+                     help="Optuna trials in the first pass (default %(default)s)")
+    run.add_argument("--subsequent-trials", type=int, default=DEFAULTS["subsequent_max_trials"],
+                     help="Optuna trials per re-clustered cluster (default %(default)s)")
+    run.add_argument("--reassignment-ratio", type=float, default=DEFAULTS["minibatch_reassignment_ratio"],
+                     help="MiniBatchKMeans setting (seed mode, default %(default)s)")
+    run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULTS["strategy"],
+                     help="%(default)s (default) or seed (the original k-means)")
+    run.add_argument("--random-state", type=int, default=DEFAULTS["random_state"],
+                     help="seed; same input and seed give same output (default %(default)s)")
+    run.add_argument("--jobs", type=int, default=DEFAULTS["n_jobs"],
+                     help="parallel threads, -1 for all cores (default %(default)s)")
     run.add_argument("--epsg", type=int,
-                     help="projected CRS to measure in (default: the layer's own if metric, else its UTM zone)")
+                     help="projected CRS to measure in (default: the layer's own if metric, else its UTM zone); "
+                          "for a layer without CRS it says the coordinates are in this CRS")
     run.add_argument("--keep-null-geometries", action="store_true",
                      help="keep features without geometry in the output with empty cluster fields "
                           "(default: stop with an error)")
+    run.add_argument("--invalid-geometries", choices=INVALID_GEOMETRY_CHOICES, default="repair",
+                     help="self-intersecting polygons: repair them for measuring (default; the output keeps them "
+                          "as they are) or stop with an error")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
+    run.add_argument("--output-layer", help="layer name in a GeoPackage output (default: the file name); "
+                                            "the file's other layers are kept")
+    run.add_argument("--overwrite-input", action="store_true",
+                     help="allow the output to replace the input layer (default: refused)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
@@ -74,7 +88,8 @@ def _progress_bar(quiet: bool):
 
 
 def run_cluster(args) -> int:
-    from .io import cluster_frame, read_layer, write_layer
+    from .io import cluster_field_names, cluster_frame, input_layer_name, read_layer
+    from .writing import check_column_names, check_target, check_targets_apart, write_frame
 
     params = ClusteringParams(
         desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
@@ -85,16 +100,28 @@ def run_cluster(args) -> int:
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy,
     )
+    # Every output problem is found before the (possibly long) clustering starts.
+    output = check_target(args.output, args.output_layer)
+    summary = check_target(args.summary, option="--summary") if args.summary else None
+    check_targets_apart(args.input, input_layer_name(args.input, args.layer), output, summary,
+                        args.overwrite_input)
     frame = read_layer(args.input, args.layer)
+    names = cluster_field_names(frame, max_name_length=10 if output.suffix == ".shp" else None)
+    check_column_names([c for c in frame.columns if c != frame.geometry.name and c not in names] + names, output)
     progress, close = _progress_bar(args.quiet)
     try:
         out, clusters, result = cluster_frame(frame, params, args.weight_field, args.epsg,
-                                              args.keep_null_geometries, progress=progress)
+                                              args.keep_null_geometries, progress=progress,
+                                              invalid_geometries=args.invalid_geometries,
+                                              log=lambda line: print(f"note: {line}", file=sys.stderr),
+                                              field_names=names)
     finally:
         close()
-    write_layer(out, args.output)
-    if args.summary:
-        write_layer(clusters, args.summary)
+    write_frame(out, output)
+    if summary is not None:
+        write_frame(clusters, summary)
+    for line in result.over_max_warnings():
+        print(f"warning: {line}", file=sys.stderr)
     if not args.quiet:
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.stats().items()}))
         if len(result.heavy_features):
