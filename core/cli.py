@@ -6,7 +6,14 @@ import argparse
 import json
 import sys
 
-from .params import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
+from .params import (
+    DEFAULTS,
+    INVALID_GEOMETRY_CHOICES,
+    STRATEGIES,
+    ClusteringCancelled,
+    ClusteringInputError,
+    ClusteringParams,
+)
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total

@@ -1,15 +1,14 @@
 """Which CRS radii are measured in: ONE rule for the CLI, the plugin and the Lambda.
 
 The rule works on plain facts (codes, flags, bounds) so the plugin can feed it from
-QgsCoordinateReferenceSystem and the CLI from pyproj; neither library is imported here.
+QgsCoordinateReferenceSystem and the CLI from pyproj; neither library is imported here,
+and numpy only inside the radius functions (the plugin loads this without numpy).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Tuple
-
-import numpy as np
 
 from .params import ClusteringInputError
 
@@ -108,6 +107,8 @@ def local_xy(lon, lat, centre_lon, centre_lat):
     Spherical azimuthal equidistant angles, scaled by the WGS 84 curvature radii at the centre:
     within a few hundred km of the centre this is within 0.1 % of geodesic distances.
     """
+    import numpy as np
+
     lon, lat = np.radians(lon), np.radians(lat)
     lon0, lat0 = np.radians(centre_lon), np.radians(centre_lat)
     dlon = lon - lon0
@@ -125,6 +126,8 @@ def local_xy(lon, lat, centre_lon, centre_lat):
 
 def local_radii(lon, lat, group, n_groups):
     """Each group's minimum-bounding-circle radius in metres, measured around the group's own centre."""
+    import numpy as np
+
     from .radius import minimum_bounding_circles
 
     lon, lat, group = np.asarray(lon, float), np.asarray(lat, float), np.asarray(group)
@@ -143,6 +146,8 @@ def remeasure_radii_locally(result, lon, lat, owner=None) -> None:
 
     lon/lat: the positions (features, or vertices with owner = their feature index) in degrees.
     """
+    import numpy as np
+
     table = result.clusters
     row = {str(name): i for i, name in enumerate(table["cluster_id"])}
     feature_row = np.array([row[str(name)] for name in result.cluster_id], dtype=np.int64)

@@ -18,6 +18,7 @@ from pyproj.exceptions import CRSError
 from .crs import CrsFacts, MeasuringChoice, choose_measuring_crs, remeasure_radii_locally
 from .engine import cluster
 from .fields import PASS_FIELD, WEIGHT_FIELD, kind_of_dtype, plan_cluster_fields
+from .hulls import convex_hulls
 from .params import INVALID_GEOMETRY_CHOICES, ClusteringInputError, ClusteringParams
 from .result import ClusteringResult
 from .writing import check_target, write_frame
@@ -264,9 +265,9 @@ def clusters_frame(result: ClusteringResult, projected: gpd.GeoSeries, output_cr
     table = result.clusters.to_frame()
     coords, owner = shapely.get_coordinates(projected.values, return_index=True)
     names, inverse = np.unique(result.cluster_id.astype(str), return_inverse=True)
-    vertex_cluster = inverse[owner]
-    order = np.argsort(vertex_cluster, kind="stable")  # multipoints wants grouped indices
-    hulls = shapely.convex_hull(shapely.multipoints(coords[order], indices=vertex_cluster[order]))
+    rings = convex_hulls(coords[:, 0], coords[:, 1], inverse[owner], len(names))
+    hulls = np.array([shapely.Polygon(ring) if len(ring) >= 3 else shapely.MultiPoint(ring).convex_hull
+                      for ring in rings], dtype=object)
     # One point or points in a line have a point or line hull; a 1 m buffer keeps every
     # summary feature a polygon (one geometry type, which Shapefile and QGIS styles need).
     degenerate = shapely.get_type_id(hulls) != 3

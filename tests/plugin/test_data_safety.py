@@ -1,0 +1,221 @@
+"""Never lose a user's data, through the plugin: in-place updates refuse clashes, write the names
+the format stores, verify every feature, and leave the source byte-identical on any failure."""
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsField,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from .conftest import REPO
+from .helpers import column, run_algorithm
+from .layers import UTM_33N, memory_layer, point_layer, sample_points
+
+DEMO = REPO / "resources" / "demo_population.gpkg"
+
+
+def digest(*paths):
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def save(layer, path, driver):
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = driver
+    error = QgsVectorFileWriter.writeAsVectorFormatV2(layer, str(path), layer.transformContext(), options)
+    assert error[0] == QgsVectorFileWriter.NoError, error
+    return path
+
+
+def copy_demo(tmp_path):
+    source = tmp_path / "population.gpkg"
+    shutil.copy(DEMO, source)
+    return source
+
+
+def demo_with_field(tmp_path, name, variant):
+    layer = QgsVectorLayer(str(copy_demo(tmp_path)), "demo", "ogr")
+    assert layer.dataProvider().addAttributes([QgsField(name, variant)])
+    layer.updateFields()
+    index = layer.fields().lookupField(name)
+    assert layer.dataProvider().changeAttributeValues({f.id(): {index: 7} for f in layer.getFeatures()})
+    del layer
+    return copy_demo_path(tmp_path)
+
+
+def copy_demo_path(tmp_path):
+    return tmp_path / "population.gpkg"
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"CLUSTER_ID_FIELD": "population"}, "already has a field 'population' holding real values"),
+    ({"CLUSTER_ID_FIELD": "cluster_weight"}, "cannot be named 'cluster_weight'"),
+    ({"CLUSTER_ID_FIELD": "POPULATION"}, "already has a field 'population'"),
+])
+def test_update_in_place_refuses_a_clashing_field_and_leaves_the_file_untouched(wrok_plugin, tmp_path, overrides,
+                                                                                 expected):
+    source = copy_demo(tmp_path)
+    before = digest(source)
+    with pytest.raises(QgsProcessingException, match=expected):
+        run_algorithm(str(source), UPDATE_INPUT=True, **overrides)
+    assert digest(source) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["population.gpkg"]
+
+
+def test_existing_integer_cluster_id_is_refused_not_zeroed(wrok_plugin, tmp_path):
+    source = demo_with_field(tmp_path, "cluster_id", QVariant.Int)
+    before = digest(source)
+    with pytest.raises(QgsProcessingException, match="already has a field 'cluster_id' holding integer values"):
+        run_algorithm(str(source), UPDATE_INPUT=True)
+    assert digest(source) == before
+    assert set(column(QgsVectorLayer(str(source), "again", "ogr"), "cluster_id")) == {7}
+
+
+def test_shapefile_in_place_fills_the_stored_names_and_counts_what_it_checked(wrok_plugin, tmp_path):
+    demo = QgsVectorLayer(str(DEMO), "demo", "ogr")
+    shp = save(demo, tmp_path / "population.shp", "ESRI Shapefile")
+    population_before = column(QgsVectorLayer(str(shp), "before", "ogr"), "population")
+    results = run_algorithm(str(shp), UPDATE_INPUT=True)
+    layer = QgsVectorLayer(str(shp), "after", "ogr")
+    names = [f.name() for f in layer.fields()]
+    assert names[-3:] == ["cluster_id", "cluster_we", "cluster_pa"]
+    assert results["UPDATED_FEATURES"] == layer.featureCount() == demo.featureCount()
+    assert column(layer, "cluster_id") == column(results["OUTPUT"], "cluster_id")
+    assert None not in column(layer, "cluster_we") and None not in column(layer, "cluster_pa")
+    np.testing.assert_allclose(column(layer, "cluster_we"), column(results["OUTPUT"], "cluster_weight"))
+    assert column(layer, "population") == population_before
+
+
+class CancelWhileChecking(QgsProcessingFeedback):
+    """Cancels once the values are written and being checked: the update must be undone."""
+
+    def setProgressText(self, text):  # noqa: N802 - Qt API
+        if text == "Checking the written values":
+            self.cancel()
+        super().setProgressText(text)
+
+
+def test_failure_after_writing_puts_a_shapefile_back_byte_identical(wrok_plugin, tmp_path):
+    path = save(QgsVectorLayer(str(DEMO), "demo", "ogr"), tmp_path / "population.shp", "ESRI Shapefile")
+    files = list(tmp_path.iterdir())
+    before = digest(*files)
+    with pytest.raises(QgsProcessingException, match="Cancelled; the layer's files were put back as they were"):
+        run_algorithm(str(path), UPDATE_INPUT=True, feedback=CancelWhileChecking())
+    assert sorted(tmp_path.iterdir()) == sorted(files) and digest(*files) == before
+    layer = QgsVectorLayer(str(path), "again", "ogr")
+    assert layer.fields().lookupField("cluster_id") < 0 and layer.featureCount() == 6000
+
+
+def test_failure_after_writing_puts_a_geopackage_back(wrok_plugin, tmp_path):
+    """SQLite's WAL (QGIS opens GeoPackages in WAL mode) rules out copying bytes back: the update is
+    undone value by value, so every feature, field and value is what it was (see report-safety.md)."""
+    path = save(QgsVectorLayer(str(DEMO), "demo", "ogr"), tmp_path / "copy.gpkg", "GPKG")
+    before = [f.attributes() for f in QgsVectorLayer(str(path), "before", "ogr").getFeatures()]
+    with pytest.raises(QgsProcessingException, match="Cancelled; the layer's fields and values were put back"):
+        run_algorithm(str(path), UPDATE_INPUT=True, feedback=CancelWhileChecking())
+    layer = QgsVectorLayer(str(path), "again", "ogr")
+    assert layer.fields().lookupField("cluster_id") < 0
+    assert [f.attributes() for f in layer.getFeatures()] == before
+
+
+def test_narrow_existing_text_field_is_refused_before_writing(wrok_plugin, tmp_path):
+    layer = point_layer(*sample_points(n=60))
+    layer.dataProvider().addAttributes([QgsField("cluster_id", QVariant.String, len=5)])
+    layer.updateFields()
+    shp = save(layer, tmp_path / "narrow.shp", "ESRI Shapefile")
+    before = digest(*tmp_path.iterdir())
+    with pytest.raises(QgsProcessingException, match="holds at most 5 characters"):
+        run_algorithm(str(shp), UPDATE_INPUT=True)
+    assert digest(*tmp_path.iterdir()) == before
+
+
+def test_output_onto_a_geopackage_with_other_layers_or_onto_the_input_is_refused(wrok_plugin, tmp_path):
+    project = tmp_path / "project.gpkg"
+    shutil.copy(DEMO, project)
+    before = digest(project)
+    with pytest.raises(QgsProcessingException, match="already holds the layer.s. demo_population; writing to the file "
+                                                     "would delete them"):
+        run_algorithm(str(DEMO), OUTPUT=str(project))
+    with pytest.raises(QgsProcessingException, match="is the input layer's file"):
+        run_algorithm(str(project), CLUSTERS=str(project))
+    assert digest(project) == before
+
+
+def bowtie_layer():
+    xy, weights = sample_points(n=90)
+    geometries = []
+    for i, (x, y) in enumerate(xy):
+        ring = [(x - 20, y - 20), (x + 20, y - 20), (x + 20, y + 20), (x - 20, y + 20)]
+        if i % 10 == 0:  # self-intersecting: its signed area is ~0 and its centroid flies off
+            ring = [(x - 20, y - 20), (x + 20, y + 20), (x + 20, y - 20), (x - 20, y + 20.001)]
+        geometries.append(QgsGeometry.fromPolygonXY([[QgsPointXY(*p) for p in ring]]))
+    return memory_layer("Polygon", UTM_33N, geometries, weights)
+
+
+class Recording(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.warnings = []
+
+    def pushWarning(self, text):  # noqa: N802 - Qt API
+        self.warnings.append(text)
+        super().pushWarning(text)
+
+
+def test_invalid_polygons_are_repaired_with_a_count_or_refused(wrok_plugin):
+    feedback = Recording()
+    results = run_algorithm(bowtie_layer(), feedback=feedback, TARGET_WEIGHT=60, MAX_WEIGHT=80)
+    assert "Repaired 9 invalid geometries (makeValid) for measuring" in " ".join(feedback.warnings)
+    assert max(column(results["CLUSTERS"], "radius_m")) < 6000
+    with pytest.raises(QgsProcessingException, match="has an invalid geometry .*Fix geometries"):
+        run_algorithm(bowtie_layer(), INVALID_GEOMETRIES=1)
+
+
+def test_layer_without_crs_plus_measuring_crs_means_coordinates_in_that_crs(wrok_plugin):
+    xy, weights = sample_points()
+    with_crs = run_algorithm(point_layer(xy, weights))
+    no_crs = point_layer(xy, weights, crs="")
+    assert not no_crs.crs().isValid()
+    with pytest.raises(QgsProcessingException, match="no coordinate reference system"):
+        run_algorithm(no_crs)
+    results = run_algorithm(no_crs, MEASURING_CRS=UTM_33N)
+    assert column(results["OUTPUT"], "cluster_id") == column(with_crs["OUTPUT"], "cluster_id")
+    assert results["MEDIAN_RADIUS_M"] == pytest.approx(with_crs["MEDIAN_RADIUS_M"])
+    assert results["OUTPUT"].crs() == QgsCoordinateReferenceSystem(UTM_33N)
+    degrees = point_layer(np.column_stack([15 + xy[:, 0] / 1e7, 42 + xy[:, 1] / 1e8]), weights, crs="")
+    with pytest.raises(QgsProcessingException, match="look like longitude/latitude degrees"):
+        run_algorithm(degrees, MEASURING_CRS=UTM_33N)
+
+
+def test_lines_are_clustered_like_in_the_cli(wrok_plugin):
+    xy, weights = sample_points(n=60)
+    lines = [QgsGeometry.fromPolylineXY([QgsPointXY(x, y), QgsPointXY(x + 50, y + 30)]) for x, y in xy]
+    results = run_algorithm(memory_layer("LineString", UTM_33N, lines, weights), TARGET_WEIGHT=60, MAX_WEIGHT=80)
+    assert results["OUTPUT"].featureCount() == 60 and None not in column(results["OUTPUT"], "cluster_id")
+
+
+def test_min_weight_and_jobs_reach_the_engine(wrok_plugin):
+    xy, weights = sample_points()
+    results = run_algorithm(point_layer(xy, weights), MIN_WEIGHT=150, JOBS=-1)
+    assert min(column(results["CLUSTERS"], "weight")) >= 150
+
+
+def test_cluster_fields_carry_no_type_name(wrok_plugin):
+    from wrok_plugin.in_place import cluster_fields
+
+    fields = cluster_fields(["cluster_id", "cluster_weight", "cluster_pass"])
+    assert [(f.typeName(), f.type()) for f in fields] == [("", QVariant.String), ("", QVariant.Double),
+                                                          ("", QVariant.Int)]
