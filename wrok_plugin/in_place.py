@@ -2,8 +2,8 @@
 
 - Before any work: core.fields' rule decides the field names (an existing field of another
   kind is refused, Shapefile's 10-character names are used as stored).
-- Fields are declared by QVariant type without a type name, so each provider picks its
-  own native type (PostgreSQL: text, double precision, integer; GeoPackage: TEXT, REAL, INTEGER).
+- Fields are declared with the provider's own native types (PostgreSQL: text, double precision,
+  integer; OGR: string, double, integer); new outputs get QVariant types without a type name.
 - After writing, every feature is read back and compared; the reported count comes from that check.
 - File sources are copied aside first; any failure copies them back, byte for byte. SQLite
   sources (GeoPackage) and databases get their overwritten values and new fields undone instead.
@@ -33,9 +33,33 @@ def field_kind(field: QgsField) -> str:
     return _KIND_OF_VARIANT.get(field.type(), OTHER)
 
 
-def new_field(name: str, kind: str) -> QgsField:
-    """A field any provider accepts: type only, no type name or length (the provider picks its native type)."""
-    return QgsField(name, VARIANT_OF_KIND[kind])
+# Native type names to prefer per kind: PostgreSQL's first, then OGR's and the memory provider's.
+_PREFERRED_TYPE_NAMES = {TEXT: ("text", "string", "varchar"), REAL: ("double precision", "float8", "double", "real"),
+                         INTEGER: ("integer", "int4", "int")}
+
+
+def new_field(name: str, kind: str, provider=None) -> QgsField:
+    """A field the target accepts.
+
+    Without a provider (new outputs): type only, no type name, and the writer picks its type.
+    With one (in-place updates): the provider's own native type, since some providers (PostgreSQL)
+    put the type name straight into ALTER TABLE: text, double precision, integer there.
+    """
+    variant = VARIANT_OF_KIND[kind]
+    if provider is None:
+        return QgsField(name, variant)
+    natives = [native for native in provider.nativeTypes() if native.mType == variant]
+    ranked = sorted(natives, key=lambda native: next(
+        (rank for rank, name_ in enumerate(_PREFERRED_TYPE_NAMES[kind]) if native.mTypeName.lower() == name_),
+        len(_PREFERRED_TYPE_NAMES[kind])))
+    if not ranked:
+        return QgsField(name, variant)
+    native = ranked[0]
+    # A type with one fixed length (PostgreSQL's text: -1) gets it, so the edit buffer's commit
+    # finds the field it added; others leave length and precision to the provider.
+    length = native.mMinLen if native.mMinLen == native.mMaxLen else 0
+    precision = max(native.mMinPrec, 0) if native.mMinPrec == native.mMaxPrec else 0
+    return QgsField(name, variant, native.mTypeName, length, precision)
 
 
 def cluster_fields(names) -> QgsFields:
@@ -201,7 +225,8 @@ def write_through_provider(layer, names, feature_ids, result, is_cancelled=lambd
     snapshot = Snapshot(layer)
     undo = None if snapshot.files else LogicalUndo(layer, names, feature_ids)
     try:
-        missing = [new_field(name, kind) for name, kind in zip(names, cluster_field_kinds(names[0]).values())
+        missing = [new_field(name, kind, provider)
+                   for name, kind in zip(names, cluster_field_kinds(names[0]).values())
                    if layer.fields().lookupField(name) < 0]
         if missing and not provider.addAttributes(missing):
             raise QgsProcessingException(
@@ -239,7 +264,8 @@ def write_through_edit_buffer(layer, names, feature_ids, result) -> int:
     layer.beginEditCommand(f"wrok: set {', '.join(names)}")
     try:
         for name, kind in zip(names, (TEXT, REAL, INTEGER)):
-            if layer.fields().lookupField(name) < 0 and not layer.addAttribute(new_field(name, kind)):
+            field = new_field(name, kind, layer.dataProvider())
+            if layer.fields().lookupField(name) < 0 and not layer.addAttribute(field):
                 raise QgsProcessingException(f"Could not add the field {name} to layer '{layer.name()}'.")
         indices = [layer.fields().lookupField(name) for name in names]
         for i, fid in enumerate(feature_ids):

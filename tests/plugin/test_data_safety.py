@@ -219,3 +219,60 @@ def test_cluster_fields_carry_no_type_name(wrok_plugin):
     fields = cluster_fields(["cluster_id", "cluster_weight", "cluster_pass"])
     assert [(f.typeName(), f.type()) for f in fields] == [("", QVariant.String), ("", QVariant.Double),
                                                           ("", QVariant.Int)]
+
+
+def load_demo_into_postgis(server, dbname):
+    import os
+    import subprocess
+
+    env = dict(os.environ, **server.libpq_env(dbname))
+    subprocess.run(["ogr2ogr", "-f", "PostgreSQL", f"PG:dbname={dbname}", str(DEMO), "-nln", "population",
+                    "-lco", "GEOMETRY_NAME=geom", "-lco", "FID=fid"], check=True, env=env, capture_output=True)
+    from qgis.core import QgsDataSourceUri
+
+    uri = QgsDataSourceUri()
+    uri.setConnection(server.socket_dir, str(server.libpq_env()["PGPORT"]), dbname, "postgres", "")
+    uri.setDataSource("public", "population", "geom", "", "fid")
+    return uri.uri(False)
+
+
+def column_types(server, dbname):
+    rows = server.psql(dbname, "SELECT column_name || ':' || data_type FROM information_schema.columns "
+                               "WHERE table_name = 'population' ORDER BY ordinal_position")
+    return dict(line.split(":") for line in rows.splitlines())
+
+
+def test_postgis_in_place_update_gets_native_column_types(wrok_plugin, postgres_server, postgis_db):
+    """Issue 13's finding: fields declared as type name 'string' made PostgreSQL refuse the update."""
+    uri = load_demo_into_postgis(postgres_server, postgis_db)
+    others = "fid, population, geom"
+    before = postgres_server.psql(postgis_db, f"SELECT md5(string_agg(({others})::text, ',' ORDER BY fid)) "
+                                              "FROM population")
+    layer = QgsVectorLayer(uri, "population", "postgres")
+    assert layer.isValid() and layer.featureCount() == 6000
+    results = run_algorithm(layer, UPDATE_INPUT=True)
+    assert results["UPDATED_FEATURES"] == 6000
+    types = column_types(postgres_server, postgis_db)
+    assert (types["cluster_id"], types["cluster_weight"], types["cluster_pass"]) == ("text", "double precision",
+                                                                                     "integer")
+    assert postgres_server.psql(postgis_db, "SELECT count(*) FROM population WHERE cluster_id IS NULL OR "
+                                            "cluster_weight IS NULL OR cluster_pass IS NULL") == "0"
+    assert postgres_server.psql(postgis_db, f"SELECT md5(string_agg(({others})::text, ',' ORDER BY fid)) "
+                                            "FROM population") == before
+
+
+def test_postgis_write_back_action_gets_native_column_types(wrok_plugin, postgres_server, postgis_db):
+    from wrok_plugin.clustering import ClusterSettings
+    from wrok_plugin.task import ClusterLayerTask
+
+    layer = QgsVectorLayer(load_demo_into_postgis(postgres_server, postgis_db), "population", "postgres")
+    messages = []
+    task = ClusterLayerTask(layer, ClusterSettings(weight_field="population", initial_trials=10, subsequent_trials=5),
+                            on_message=lambda level, text: messages.append((level, text)))
+    task.finished(task.run())
+    assert messages[0][0] == "success", messages
+    assert layer.commitChanges(), layer.commitErrors()
+    types = column_types(postgres_server, postgis_db)
+    assert (types["cluster_id"], types["cluster_weight"], types["cluster_pass"]) == ("text", "double precision",
+                                                                                     "integer")
+    assert postgres_server.psql(postgis_db, "SELECT count(*) FROM population WHERE cluster_id IS NULL") == "0"
