@@ -399,6 +399,9 @@ def check_destination(destination: str, input_layer) -> None:
     if not destination or destination.startswith(("memory:", "ogr:", "postgres:", "postgis:")):
         return
     path = destination.split("|")[0]
+    folder = os.path.dirname(path)
+    if folder and not os.path.isdir(folder):
+        raise QgsProcessingException(f"Cannot write {path}: folder {folder} does not exist.")
     if not os.path.isfile(path):
         return
     source = input_layer.source().split("|")[0]

@@ -154,6 +154,27 @@ def test_output_onto_a_geopackage_with_other_layers_or_onto_the_input_is_refused
     assert digest(project) == before
 
 
+class Recording(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.warnings, self.texts = [], []
+
+    def setProgressText(self, text):  # noqa: N802 - Qt API
+        self.texts.append(text)
+        super().setProgressText(text)
+
+    def pushWarning(self, text):  # noqa: N802 - Qt API
+        self.warnings.append(text)
+        super().pushWarning(text)
+
+
+def test_missing_output_folder_is_found_before_clustering(wrok_plugin, tmp_path):
+    feedback = Recording()
+    with pytest.raises(QgsProcessingException, match="folder .*missing does not exist"):
+        run_algorithm(str(DEMO), feedback=feedback, CLUSTERS=str(tmp_path / "missing" / "hulls.gpkg"))
+    assert feedback.texts == []  # not even reading started
+
+
 def bowtie_layer():
     xy, weights = sample_points(n=90)
     geometries = []
@@ -163,16 +184,6 @@ def bowtie_layer():
             ring = [(x - 20, y - 20), (x + 20, y + 20), (x + 20, y - 20), (x - 20, y + 20.001)]
         geometries.append(QgsGeometry.fromPolygonXY([[QgsPointXY(*p) for p in ring]]))
     return memory_layer("Polygon", UTM_33N, geometries, weights)
-
-
-class Recording(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.warnings = []
-
-    def pushWarning(self, text):  # noqa: N802 - Qt API
-        self.warnings.append(text)
-        super().pushWarning(text)
 
 
 def test_invalid_polygons_are_repaired_with_a_count_or_refused(wrok_plugin):
