@@ -14,6 +14,7 @@ from .params import (
     ClusteringInputError,
     ClusteringParams,
 )
+from .postgis import is_database
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total
@@ -37,9 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("cluster", help="cluster a layer file", description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, or .csv with lon/lat")
-    run.add_argument("output", help="output layer (format from the extension, same choices)")
-    run.add_argument("--layer", help="layer name inside a multi-layer input (e.g. GeoPackage)")
+    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, .csv with lon/lat, or a "
+                                   "PostGIS database: postgresql://... URL or PG:<conninfo> (PG: alone uses the PG* "
+                                   "variables; libpq reads the service file and ~/.pgpass) with --layer schema.table")
+    run.add_argument("output", nargs="?", help="output layer (format from the extension, same choices); "
+                                               "not needed with --in-place or --output-layer")
+    run.add_argument("--layer", help="layer name inside a multi-layer input (e.g. GeoPackage), or the table")
+    run.add_argument("--in-place", action="store_true",
+                     help="database input: add/fill the cluster columns in the input table itself (one transaction)")
+    run.add_argument("--output-layer", metavar="NAME",
+                     help="database input: write every row with the cluster columns to this new SCHEMA.TABLE; "
+                          "GeoPackage output: the layer to write (default: the file name), other layers are kept")
+    run.add_argument("--overwrite-input", action="store_true",
+                     help="allow the output file to replace the input layer (default: refused)")
     run.add_argument("--weight-field", help="numeric column holding each feature's weight (default: 1 each)")
     run.add_argument("--target-weight", type=float, required=True, help="desired total weight per cluster")
     run.add_argument("--target-radius", type=float, required=True, help="desired cluster radius in metres")
@@ -70,11 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--invalid-geometries", choices=INVALID_GEOMETRY_CHOICES, default="repair",
                      help="self-intersecting polygons: repair them for measuring (default; the output keeps them "
                           "as they are) or stop with an error")
+    h3 = run.add_mutually_exclusive_group()
+    h3.add_argument("--h3-field", metavar="NAME",
+                    help="each row is one H3 cell (hex string or 64-bit integer in this field, one resolution); "
+                         "output: the cells' hexagons in EPSG:4326 with the cluster fields")
+    h3.add_argument("--h3-resolution", type=int, metavar="R",
+                    help="aggregate the input points to H3 cells at resolution R (0-15), summing weights, "
+                         "cluster the cells, and give every point its cell's cluster (plus an h3_cell column)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
-    run.add_argument("--output-layer", help="layer name in a GeoPackage output (default: the file name); "
-                                            "the file's other layers are kept")
-    run.add_argument("--overwrite-input", action="store_true",
-                     help="allow the output to replace the input layer (default: refused)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
@@ -94,9 +108,45 @@ def _progress_bar(quiet: bool):
     return update, bar.close
 
 
+def _check_file_target(args, summary):
+    """The output file of a file input, checked (with the summary) before any work."""
+    from .io import input_layer_name
+    from .writing import check_target, check_targets_apart
+
+    if args.in_place:
+        raise ClusteringInputError("--in-place needs a database input (postgresql://... or PG:...); for a file, "
+                                   "write a new file or pass --overwrite-input with the input as output")
+    if not args.output:
+        raise ClusteringInputError("give an output file")
+    if is_database(args.output):
+        raise ClusteringInputError("writing a file input to a database is not supported; load it with ogr2ogr and "
+                                   "run on the table, or write a file")
+    output = check_target(args.output, args.output_layer)
+    check_targets_apart(args.input, input_layer_name(args.input, args.layer), output, summary, args.overwrite_input)
+    return output
+
+
+def cluster_input(frame, args, params, progress, field_names=None):
+    """(every row + cluster fields, clusters, result, extra figures) for the chosen kind of input."""
+    if args.h3_field:
+        from .h3frame import cluster_h3_table
+
+        return cluster_h3_table(frame, args.h3_field, params, args.weight_field, args.epsg, progress=progress)
+    if args.h3_resolution is not None:
+        from .h3frame import cluster_points_by_h3
+
+        return cluster_points_by_h3(frame, args.h3_resolution, params, args.weight_field, args.epsg,
+                                    args.keep_null_geometries, progress=progress)
+    from .io import cluster_frame
+
+    return (*cluster_frame(frame, params, args.weight_field, args.epsg, args.keep_null_geometries,
+                           progress=progress, invalid_geometries=args.invalid_geometries,
+                           log=lambda line: print(f"note: {line}", file=sys.stderr), field_names=field_names), {})
+
+
 def run_cluster(args) -> int:
-    from .io import cluster_field_names, cluster_frame, input_layer_name, read_layer
-    from .writing import check_column_names, check_target, check_targets_apart, write_frame
+    from .io import cluster_field_names, read_layer
+    from .writing import check_column_names, check_target, write_frame
 
     params = ClusteringParams(
         desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
@@ -108,29 +158,35 @@ def run_cluster(args) -> int:
         random_state=args.random_state, strategy=args.strategy,
     )
     # Every output problem is found before the (possibly long) clustering starts.
-    output = check_target(args.output, args.output_layer)
     summary = check_target(args.summary, option="--summary") if args.summary else None
-    check_targets_apart(args.input, input_layer_name(args.input, args.layer), output, summary,
-                        args.overwrite_input)
-    frame = read_layer(args.input, args.layer)
-    names = cluster_field_names(frame, max_name_length=10 if output.suffix == ".shp" else None)
-    check_column_names([c for c in frame.columns if c != frame.geometry.name and c not in names] + names, output)
     progress, close = _progress_bar(args.quiet)
     try:
-        out, clusters, result = cluster_frame(frame, params, args.weight_field, args.epsg,
-                                              args.keep_null_geometries, progress=progress,
-                                              invalid_geometries=args.invalid_geometries,
-                                              log=lambda line: print(f"note: {line}", file=sys.stderr),
-                                              field_names=names)
+        if is_database(args.input):
+            from .postgis import run_database
+
+            out, clusters, result, extra = run_database(args, params, lambda frame, report: cluster_input(
+                frame, args, params, report), progress)
+        else:
+            output = _check_file_target(args, summary)
+            from .h3frame import read_table
+
+            frame = (read_table if args.h3_field else read_layer)(args.input, args.layer)
+            names = None
+            if not args.h3_field:  # an H3 table becomes hexagons: its own frame gets the fields
+                names = cluster_field_names(frame, max_name_length=10 if output.suffix == ".shp" else None)
+                check_column_names([c for c in frame.columns if c != frame.geometry.name and c not in names]
+                                   + names, output)
+            out, clusters, result, extra = cluster_input(frame, args, params, progress, names)
+            write_frame(out, output)
     finally:
         close()
-    write_frame(out, output)
     if summary is not None:
         write_frame(clusters, summary)
     for line in result.over_max_warnings():
         print(f"warning: {line}", file=sys.stderr)
     if not args.quiet:
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.stats().items()}))
+        stats = {**result.stats(), **extra}
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}))
         if len(result.heavy_features):
             print(f"note: {len(result.heavy_features)} feature(s) alone outweigh the max weight; "
                   "each is its own cluster", file=sys.stderr)

@@ -204,19 +204,9 @@ def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_fiel
     counts them, unless keep_null_geometries, where they stay with empty cluster fields.
     field_names: where the cluster fields go (cluster_field_names), checked before any work.
     """
-    if len(frame) == 0:
-        raise ClusteringInputError("the input layer has no features")
+    valid = valid_geometries(frame, keep_null_geometries)
     names = field_names or cluster_field_names(frame)
     weights = weights_from(frame, weight_field)
-    missing_geometry = frame.geometry.isna().to_numpy() | frame.geometry.is_empty.to_numpy()
-    if missing_geometry.any() and not keep_null_geometries:
-        raise ClusteringInputError(
-            f"{int(missing_geometry.sum())} feature(s) have a null or empty geometry; remove or fix them, "
-            "or keep them unclustered (--keep-null-geometries)"
-        )
-    valid = ~missing_geometry
-    if not valid.any():
-        raise ClusteringInputError("no feature has a geometry")
     choice = measuring_choice(frame, epsg)
     layer_crs = frame.crs if choice.layer_crs is None else CRS.from_user_input(choice.layer_crs)
     measuring = layer_crs if choice.reason == "layer" else CRS.from_user_input(choice.crs)
@@ -232,18 +222,41 @@ def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_fiel
         remeasure_radii_locally(result, lon, lat, lonlat_owner)
         if log is not None:
             log("the layer is wider than one UTM zone: each cluster's radius was measured around its own centre")
-    id_name, weight_name, pass_name = names
-    out = frame.copy()
-    out[id_name] = pd.Series(pd.NA, index=out.index, dtype="string")
-    out.loc[valid, id_name] = result.cluster_id.astype(str)
-    out[weight_name] = np.nan
-    out.loc[valid, weight_name] = result.cluster_weight
-    out[pass_name] = pd.Series(pd.NA, index=out.index, dtype="Int64")
-    out.loc[valid, pass_name] = result.cluster_pass
+    out = with_cluster_fields(frame, valid, result.cluster_id.astype(str), result.cluster_weight,
+                              result.cluster_pass, names)
     if choice.layer_crs is not None:
         out = out.set_crs(layer_crs, allow_override=True)
     clusters = clusters_frame(result, projected.reset_index(drop=True), layer_crs)
     return out, clusters, result
+
+
+def valid_geometries(frame: gpd.GeoDataFrame, keep_null_geometries: bool) -> np.ndarray:
+    """Mask of rows with a geometry; null or empty ones are an error unless kept unclustered."""
+    if len(frame) == 0:
+        raise ClusteringInputError("the input layer has no features")
+    missing_geometry = frame.geometry.isna().to_numpy() | frame.geometry.is_empty.to_numpy()
+    if missing_geometry.any() and not keep_null_geometries:
+        raise ClusteringInputError(
+            f"{int(missing_geometry.sum())} feature(s) have a null or empty geometry; remove or fix them, "
+            "or keep them unclustered (--keep-null-geometries)"
+        )
+    valid = ~missing_geometry
+    if not valid.any():
+        raise ClusteringInputError("no feature has a geometry")
+    return valid
+
+
+def with_cluster_fields(frame, valid: np.ndarray, ids, weights, passes, names=OUTPUT_FIELDS):
+    """A copy of frame with the cluster fields (named `names`) filled on the valid rows, empty elsewhere."""
+    id_name, weight_name, pass_name = names
+    out = frame.copy()
+    out[id_name] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out.loc[valid, id_name] = ids
+    out[weight_name] = np.nan
+    out.loc[valid, weight_name] = weights
+    out[pass_name] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    out.loc[valid, pass_name] = passes
+    return out
 
 
 def _lonlat_positions(lonlat: gpd.GeoSeries, with_vertices: bool):
