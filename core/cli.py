@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from .params import (
     DEFAULTS,
@@ -194,6 +195,9 @@ def run_cluster(args) -> int:
 
 
 def main(argv=None) -> int:
+    # Debian's bottleneck 1.3.5 is older than pandas would like; it still works, and the CLI's
+    # stderr is for the user's problems only (one `error:` line).
+    warnings.filterwarnings("ignore", message="Pandas requires version", category=UserWarning)
     args = build_parser().parse_args(argv)
     try:
         return run_cluster(args)
