@@ -5,8 +5,9 @@
 - Fields are declared with the provider's own native types (PostgreSQL: text, double precision,
   integer; OGR: string, double, integer); new outputs get QVariant types without a type name.
 - After writing, every feature is read back and compared; the reported count comes from that check.
-- File sources are copied aside first; any failure copies them back, byte for byte. SQLite
-  sources (GeoPackage) and databases get their overwritten values and new fields undone instead.
+- A GeoPackage is updated in one SQLite transaction (geopackage_update.py), rolled back on any
+  failure. Other file sources are copied aside first and copied back, byte for byte, on failure.
+  Databases get their overwritten values and new fields undone instead.
 """
 
 from __future__ import annotations
@@ -219,8 +220,21 @@ def write_through_provider(layer, names, feature_ids, result, is_cancelled=lambd
     Any failure, cancel included, puts the source back as it was.
     """
     from .core import ClusteringCancelled
+    from .geopackage_update import geopackage_table, update_geopackage
 
     check_values_fit(layer, names, result)
+    geopackage = geopackage_table(layer)
+    if geopackage is not None:
+        rows = [cluster_values(result, i) for i in range(len(feature_ids))]
+        try:
+            count = update_geopackage(*geopackage, names, list(cluster_field_kinds(names[0]).values()),
+                                      feature_ids, rows, is_cancelled, progress_text)
+        except (Exception, ClusteringCancelled) as exc:
+            message = "Cancelled" if isinstance(exc, ClusteringCancelled) else str(exc).rstrip(".")
+            raise QgsProcessingException(f"{message[0].upper()}{message[1:]}; the update was rolled back and "
+                                         "the GeoPackage is unchanged.") from None
+        layer.reload()
+        return count
     provider = layer.dataProvider()
     snapshot = Snapshot(layer)
     undo = None if snapshot.files else LogicalUndo(layer, names, feature_ids)

@@ -119,16 +119,35 @@ def test_failure_after_writing_puts_a_shapefile_back_byte_identical(wrok_plugin,
     assert layer.fields().lookupField("cluster_id") < 0 and layer.featureCount() == 6000
 
 
-def test_failure_after_writing_puts_a_geopackage_back(wrok_plugin, tmp_path):
-    """SQLite's WAL (QGIS opens GeoPackages in WAL mode) rules out copying bytes back: the update is
-    undone value by value, so every feature, field and value is what it was (see report-safety.md)."""
+def test_failure_after_writing_rolls_a_geopackage_back_byte_identical(wrok_plugin, tmp_path):
+    """One SQLite transaction: cancelled while checking, the columns and values are rolled back."""
     path = save(QgsVectorLayer(str(DEMO), "demo", "ogr"), tmp_path / "copy.gpkg", "GPKG")
-    before = [f.attributes() for f in QgsVectorLayer(str(path), "before", "ogr").getFeatures()]
-    with pytest.raises(QgsProcessingException, match="Cancelled; the layer's fields and values were put back"):
+    files = sorted(tmp_path.iterdir())
+    before = digest(*files)
+    with pytest.raises(QgsProcessingException, match="Cancelled; the update was rolled back and the GeoPackage "
+                                                     "is unchanged"):
         run_algorithm(str(path), UPDATE_INPUT=True, feedback=CancelWhileChecking())
-    layer = QgsVectorLayer(str(path), "again", "ogr")
-    assert layer.fields().lookupField("cluster_id") < 0
-    assert [f.attributes() for f in layer.getFeatures()] == before
+    assert sorted(tmp_path.iterdir()) == files and digest(*files) == before
+    assert QgsVectorLayer(str(path), "again", "ogr").fields().lookupField("cluster_id") < 0
+
+
+def test_geopackage_layer_among_others_is_updated_in_place(wrok_plugin, tmp_path):
+    path = copy_demo(tmp_path)
+    other = point_layer(*sample_points(n=30))
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.layerName, options.actionOnExistingFile = "other", QgsVectorFileWriter.CreateOrOverwriteLayer
+    assert QgsVectorFileWriter.writeAsVectorFormatV2(other, str(path), other.transformContext(),
+                                                     options)[0] == QgsVectorFileWriter.NoError
+    other_before = [f.attributes() for f in QgsVectorLayer(f"{path}|layername=other", "o", "ogr").getFeatures()]
+    layer = QgsVectorLayer(f"{path}|layername=demo_population", "demo", "ogr")
+    population = column(layer, "population")
+    results = run_algorithm(layer, UPDATE_INPUT=True)
+    again = QgsVectorLayer(f"{path}|layername=demo_population", "again", "ogr")
+    assert results["UPDATED_FEATURES"] == 6000
+    assert column(again, "cluster_id") == column(results["OUTPUT"], "cluster_id")
+    assert column(again, "cluster_pass") == column(results["OUTPUT"], "cluster_pass")
+    assert column(again, "population") == population
+    assert [f.attributes() for f in QgsVectorLayer(f"{path}|layername=other", "o", "ogr").getFeatures()] == other_before
 
 
 def test_narrow_existing_text_field_is_refused_before_writing(wrok_plugin, tmp_path):
@@ -287,3 +306,27 @@ def test_postgis_write_back_action_gets_native_column_types(wrok_plugin, postgre
     assert (types["cluster_id"], types["cluster_weight"], types["cluster_pass"]) == ("text", "double precision",
                                                                                      "integer")
     assert postgres_server.psql(postgis_db, "SELECT count(*) FROM population WHERE cluster_id IS NULL") == "0"
+
+
+def test_geopackage_trigger_functions_match_gdals_rtree(tmp_path):
+    """The R-tree functions the update registers give what GDAL stored in the spatial index."""
+    from wrok_plugin.geopackage_update import _connect
+
+    polygons = save(memory_layer("Polygon", UTM_33N, squares_of(sample_points(n=20)[0]), np.ones(20)),
+                    tmp_path / "squares.gpkg", "GPKG")
+    for path, table in ((DEMO, "demo_population"), (polygons, "squares")):
+        connection = _connect(path)
+        rows = connection.execute(
+            f'SELECT ST_MinX(geom), ST_MaxX(geom), ST_MinY(geom), ST_MaxY(geom), ST_IsEmpty(geom), r.minx, r.maxx, '
+            f'r.miny, r.maxy FROM "{table}" t JOIN "rtree_{table}_geom" r ON r.id = t.fid').fetchall()
+        connection.close()
+        assert len(rows) > 0
+        for row in rows:
+            assert row[4] == 0
+            # The R-tree stores 32-bit floats rounded outwards.
+            np.testing.assert_allclose(row[:4], row[5:], rtol=1e-6)
+
+
+def squares_of(xy):
+    return [QgsGeometry.fromPolygonXY([[QgsPointXY(x - 40, y - 40), QgsPointXY(x + 40, y - 40),
+                                        QgsPointXY(x + 40, y + 40), QgsPointXY(x - 40, y + 40)]]) for x, y in xy]
