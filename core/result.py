@@ -25,7 +25,8 @@ class ClusterTable(dict):
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame({name: self[name] for name in CLUSTER_COLUMNS})
+        extra = [name for name in self if name not in CLUSTER_COLUMNS]  # e.g. "stratum"
+        return pd.DataFrame({name: self[name] for name in CLUSTER_COLUMNS + extra})
 
 
 @dataclass
