@@ -78,7 +78,7 @@ def test_table_gives_each_stratum_its_targets(grids):
     assert (urban.desired_cluster_weight, urban.max_cluster_weight, urban.max_cluster_radius) == (150, 200, None)
     assert (rural.desired_cluster_weight, rural.max_cluster_radius) == (600, 1500)
     result = cluster_strata(x, y, w, keys, params, fast_params())
-    for key, (stratum_params, stratum_result) in result.strata.items():
+    for stratum_params, stratum_result in result.strata.values():
         assert stratum_result.clusters["weight"].max() <= stratum_params.max_cluster_weight
     urban_weights = result.strata["PSGC1102305007_urban"][1].clusters["weight"]
     assert abs(np.median(urban_weights) - 150) < 0.2 * 150
