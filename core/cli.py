@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from . import cli_frame
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
 
 DESCRIPTION = """\
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("cluster", help="cluster a layer file", description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, or .csv with lon/lat")
+    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, .csv with lon/lat, "
+                                   "or a population raster (.tif)")
     run.add_argument("output", help="output layer (format from the extension, same choices)")
     run.add_argument("--layer", help="layer name inside a multi-layer input (e.g. GeoPackage)")
     run.add_argument("--weight-field", help="numeric column holding each feature's weight (default: 1 each)")
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: stop with an error)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    cli_frame.add_arguments(run)
+    run.epilog = cli_frame.EXAMPLES
     return parser
 
 
@@ -74,7 +78,8 @@ def _progress_bar(quiet: bool):
 
 
 def run_cluster(args) -> int:
-    from .io import cluster_frame, read_layer, write_layer
+    from .io import cluster_frame, metric_crs, read_layer, write_layer
+    from .raster import is_raster_path
 
     params = ClusteringParams(
         desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
@@ -83,18 +88,29 @@ def run_cluster(args) -> int:
         max_passes=args.max_passes if args.max_weight is not None else 1,
         initial_max_trials=args.initial_trials, subsequent_max_trials=args.subsequent_trials,
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
-        random_state=args.random_state, strategy=args.strategy,
+        random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
     )
-    frame = read_layer(args.input, args.layer)
     progress, close = _progress_bar(args.quiet)
-    try:
-        out, clusters, result = cluster_frame(frame, params, args.weight_field, args.epsg,
-                                              args.keep_null_geometries, progress=progress)
-    finally:
-        close()
-    write_layer(out, args.output)
-    if args.summary:
-        write_layer(clusters, args.summary)
+    if is_raster_path(args.input):
+        try:
+            result = cli_frame.run_raster(args, params, progress)
+        finally:
+            close()
+    else:
+        strata = cli_frame.strata_options(args)
+        frame = read_layer(args.input, args.layer)
+        try:
+            out, clusters, result = cluster_frame(frame, params, args.weight_field, args.epsg,
+                                                  args.keep_null_geometries, progress=progress, strata=strata)
+        finally:
+            close()
+        write_layer(out, args.output)
+        if args.summary:
+            write_layer(clusters, args.summary)
+        if args.centroids:
+            measured_in = metric_crs(frame, args.epsg)
+            cli_frame.write_centroids(result, measured_in, frame.crs or measured_in, args.centroids)
+    cli_frame.report_notes(result)
     if not args.quiet:
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.stats().items()}))
         if len(result.heavy_features):

@@ -195,10 +195,33 @@ def params_from_fields(keys: np.ndarray, columns: Dict[str, Sequence], base: Clu
 
 
 @dataclass
+class StrataOptions:
+    """What a user asks for: stratum fields, and targets from a table's rows or from feature fields."""
+
+    fields: Sequence[str]
+    table_rows: Optional[List[dict]] = None
+    setting_fields: Dict[str, str] = field(default_factory=dict)  # e.g. {"target_radius": "radius_goal"}
+    n_jobs: int = 1
+
+    def plan(self, column, base: ClusteringParams):
+        """(keys per feature, params by stratum, warnings); column(name) gives a field's values."""
+        if self.table_rows is not None and self.setting_fields:
+            raise ClusteringInputError("take per-stratum targets from a strata table or from fields, not both")
+        keys = stratum_keys({name: column(name) for name in self.fields})
+        if self.table_rows is not None:
+            return (keys, *params_from_table(self.table_rows, self.fields, keys, base))
+        if self.setting_fields:
+            values = {setting: column(name) for setting, name in self.setting_fields.items()}
+            return keys, params_from_fields(keys, values, base), []
+        return keys, {key: base for key in set(keys)}, []
+
+
+@dataclass
 class StrataResult(ClusteringResult):
     """A ClusteringResult over all strata; `strata` holds each stratum's own (params, result)."""
 
     strata: Dict[str, tuple] = field(default_factory=dict)
+    warnings: List[str] = field(default_factory=list)
 
     def stats(self) -> dict:
         figures = super().stats()
