@@ -103,15 +103,13 @@ def run_raster(args, params, progress) -> "tuple":
     pixels = read_pixels(args.input, args.band)
     result, numbers, measured_in = cluster_raster(pixels, params, args.epsg, progress=progress)
     with tempfile.TemporaryDirectory(prefix="wrok-raster-") as scratch:
-        raster_path = Path(scratch) / "cluster_numbers.tif"
+        raster_path = Path(args.cluster_raster) if args.cluster_raster else Path(scratch) / "cluster_numbers.tif"
         write_cluster_raster(raster_path, pixels, numbers)
         polygons = cluster_polygons(raster_path)
-        table = result.clusters.to_frame()
-        table.insert(1, "cluster_number", range(1, len(table) + 1))
-        geometry = shapely.from_wkb([polygons[n] for n in table["cluster_number"]])
-        write_layer(gpd.GeoDataFrame(table, geometry=geometry, crs=pixels.crs_wkt), args.output)
-        if args.cluster_raster:
-            _move_into_place(raster_path, Path(args.cluster_raster))
+    table = result.clusters.to_frame()
+    table.insert(1, "cluster_number", range(1, len(table) + 1))
+    geometry = shapely.from_wkb([polygons[n] for n in table["cluster_number"]])
+    write_layer(gpd.GeoDataFrame(table, geometry=geometry, crs=pixels.crs_wkt), args.output)
     if args.summary:  # the cluster table: CSV without geometry, any other format with the polygons
         summary = gpd.GeoDataFrame(table, geometry=geometry, crs=pixels.crs_wkt)
         if args.summary.lower().endswith(".csv"):
@@ -121,13 +119,3 @@ def run_raster(args, params, progress) -> "tuple":
         write_centroids(result, f"EPSG:{measured_in}" if measured_in else pixels.crs_wkt, pixels.crs_wkt,
                         args.centroids)
     return result
-
-
-def _move_into_place(source, target) -> None:
-    import shutil
-
-    if not target.parent.is_dir():
-        raise ClusteringInputError(f"cannot write {target}: folder {target.parent} does not exist")
-    partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(source, partial)
-    partial.replace(target)

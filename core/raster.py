@@ -9,7 +9,9 @@ one (multi)polygon per cluster dissolved from its pixel squares (areas that tile
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
@@ -162,7 +164,23 @@ def positions_in_metres(pixels: RasterPixels, epsg: Optional[int]):
 
 
 def write_cluster_raster(path, pixels: RasterPixels, numbers: np.ndarray, driver: str = "GTiff") -> None:
-    """A raster aligned to the input: each pixel's cluster number (1..k), 0 (nodata) elsewhere."""
+    """A raster aligned to the input: each pixel's cluster number (1..k), 0 (nodata) elsewhere.
+
+    Written beside the target under a temporary name and moved into place when complete.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ClusteringInputError(f"cannot write {path}: folder {path.parent} does not exist")
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        _write_numbers(partial, pixels, numbers, driver)
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _write_numbers(path, pixels: RasterPixels, numbers: np.ndarray, driver: str) -> None:
     options = ["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"] if driver == "GTiff" else []
     dataset = gdal.GetDriverByName(driver).Create(str(path), pixels.width, pixels.height, 1, gdal.GDT_Int32, options)
     dataset.SetGeoTransform(pixels.geotransform)
