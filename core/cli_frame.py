@@ -46,6 +46,8 @@ def add_arguments(run) -> None:
     frame.add_argument("--centroids", help="also write each cluster's weighted centroid as a point layer")
     frame.add_argument("--band", type=int, default=1, help="raster input: the band holding the weights")
     frame.add_argument("--cluster-raster", help="raster input: write each pixel's cluster number here (GeoTIFF)")
+    frame.add_argument("--strata-layer", help="raster input: stratum polygons (e.g. districts); each pixel takes "
+                                              "the --stratum-field values of the polygon holding its centre")
 
 
 def params_values(args) -> dict:
@@ -76,6 +78,23 @@ def report_notes(result) -> None:
               f"{', '.join(map(str, wide[:20]))}{' ...' if len(wide) > 20 else ''}", file=sys.stderr)
 
 
+def _raster_strata(args, pixels, params):
+    """(keys per pixel, params by stratum, n_jobs, warnings) from the strata polygon layer."""
+    import shapely
+
+    from .io import read_layer
+    from .raster_strata import pixel_strata
+    from .strata_io import frame_column
+
+    polygons = read_layer(args.strata_layer)
+    if polygons.crs is None:
+        raise ClusteringInputError(f"{args.strata_layer} has no coordinate reference system")
+    columns = {name: frame_column(polygons, name) for name in polygons.columns if name != polygons.geometry.name}
+    keys, by_stratum, warnings = pixel_strata(pixels, shapely.to_wkb(polygons.geometry.values), polygons.crs.to_wkt(),
+                                              columns, strata_options(args), params)
+    return keys, by_stratum, args.jobs, warnings
+
+
 def write_centroids(result, measuring_crs, output_crs, path) -> None:
     import geopandas as gpd
 
@@ -97,11 +116,15 @@ def run_raster(args, params, progress) -> "tuple":
     from .io import write_layer
     from .raster import cluster_polygons, cluster_raster, read_pixels, write_cluster_raster
 
-    if args.weight_field or args.stratum_field:
-        raise ClusteringInputError("a raster input takes its weights from --band; fields and strata apply to "
-                                   "vector layers")
+    if args.weight_field:
+        raise ClusteringInputError("a raster input takes its weights from --band, not a weight field")
+    if bool(args.stratum_field) != bool(args.strata_layer):
+        raise ClusteringInputError("strata for a raster need both --strata-layer (polygons) and --stratum-field")
     pixels = read_pixels(args.input, args.band)
-    result, numbers, measured_in = cluster_raster(pixels, params, args.epsg, progress=progress)
+    strata = _raster_strata(args, pixels, params) if args.strata_layer else None
+    result, numbers, measured_in = cluster_raster(pixels, params, args.epsg, strata=strata, progress=progress)
+    if strata is not None:
+        result.warnings = strata[3]
     with tempfile.TemporaryDirectory(prefix="wrok-raster-") as scratch:
         raster_path = Path(args.cluster_raster) if args.cluster_raster else Path(scratch) / "cluster_numbers.tif"
         write_cluster_raster(raster_path, pixels, numbers)

@@ -231,7 +231,7 @@ def cluster_raster(pixels: RasterPixels, params, epsg: Optional[int] = None, str
                    is_cancelled=None):
     """Cluster a raster's pixels; returns (result, cluster number per pixel, EPSG measured in or None).
 
-    strata: optional (keys per pixel, params by stratum, n_jobs) for core.strata.cluster_strata.
+    strata: optional (keys per pixel, params by stratum, n_jobs, ...) for core.strata.cluster_strata.
     """
     from .engine import cluster
     from .strata import cluster_strata
@@ -242,7 +242,7 @@ def cluster_raster(pixels: RasterPixels, params, epsg: Optional[int] = None, str
         result = cluster(x, y, pixels.values, params, footprint=footprint, progress=progress,
                          is_cancelled=is_cancelled)
     else:
-        keys, by_stratum, n_jobs = strata
+        keys, by_stratum, n_jobs = strata[:3]
         result = cluster_strata(x, y, pixels.values, keys, by_stratum, params, footprint=footprint, n_jobs=n_jobs,
                                 progress=progress, is_cancelled=is_cancelled)
     return result, cluster_numbers(result), measured_in

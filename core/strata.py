@@ -23,7 +23,7 @@ import numpy as np
 
 from .data import Features
 from .params import ClusteringInputError, ClusteringParams
-from .result import ClusteringResult, ClusterTable
+from .result import ClusteringResult, ClusterTable, factorize_ids
 from .tuning import worker_threads
 
 # Table column / feature field name -> ClusteringParams field, for what may differ per stratum.
@@ -247,11 +247,14 @@ def cluster_strata(x, y, weights, keys, params_by_stratum: Dict[str, ClusteringP
     keys = np.asarray(keys, dtype=object)
     if len(keys) != len(features):
         raise ClusteringInputError(f"{len(features)} features but {len(keys)} stratum keys")
-    names = sorted(set(keys))
+    names, inverse = factorize_ids(keys)  # hashing: fast on millions of raster pixels
+    names = [str(k) for k in names]
     missing = [k for k in names if k not in params_by_stratum]
     if missing:
         raise ClusteringInputError(f"stratum {missing[0]} has no parameters")
-    members = {k: np.flatnonzero(keys == k) for k in names}
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
+    members = {k: order[bounds[i]:bounds[i + 1]] for i, k in enumerate(names)}
     for key in names:
         wanted = params_by_stratum[key].n_clusters
         if wanted is not None and wanted > len(members[key]):

@@ -81,7 +81,7 @@ def cap_values(algorithm, parameters, context) -> dict:
             "n_clusters": optional(NUMBER_OF_CLUSTERS, algorithm.parameterAsInt)}
 
 
-def _plain(value):
+def plain(value):
     return None if value is None or (hasattr(value, "isNull") and value.isNull()) else value
 
 
@@ -102,7 +102,7 @@ def strata_options(algorithm, parameters, context):
     rows = None
     if table is not None:
         names = table.fields().names()
-        rows = [dict(zip(names, map(_plain, feature.attributes()))) for feature in table.getFeatures()]
+        rows = [dict(zip(names, map(plain, feature.attributes()))) for feature in table.getFeatures()]
     return StrataOptions(list(fields), rows, setting_fields)
 
 
@@ -110,7 +110,7 @@ def feature_column(features, fields, name: str):
     index = fields.lookupField(name)
     if index < 0:
         raise QgsProcessingException(f"Field '{name}' is not in the input layer.")
-    return [_plain(feature.attribute(index)) for feature in features]
+    return [plain(feature.attribute(index)) for feature in features]
 
 
 def write_centroids(algorithm, parameters, context, result, to_measuring, output_crs, id_field: str):

@@ -22,6 +22,7 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProject,
@@ -60,6 +61,7 @@ class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
     BAND = "BAND"
     CLUSTERS = "CLUSTERS"
     CLUSTER_RASTER = "CLUSTER_RASTER"
+    STRATA_LAYER = "STRATA_LAYER"
 
     def name(self):
         return "clusterraster"
@@ -103,6 +105,10 @@ class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
         local.initAlgorithm()
         for name in CLONED:
             self.addParameter(local.parameterDefinition(name).clone())
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.STRATA_LAYER, "Strata polygons (each pixel takes the stratum of the polygon holding its centre)",
+            [QgsProcessing.TypeVectorPolygon], optional=True))
+        frame.add_strata_parameters(self, self.STRATA_LAYER)
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, createByDefault=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.CLUSTER_RASTER, "Cluster numbers"))
@@ -137,10 +143,13 @@ class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
             pixels = read_pixels(layer.source(), self.parameterAsInt(parameters, self.BAND, context) or 1,
                                  lambda f: steps.setProgress(100 * f), feedback.isCanceled)
             feedback.pushInfo(f"{len(pixels)} pixels with a positive value")
+            strata = self._strata(parameters, context, pixels, params)
             steps.setCurrentStep(1)
             result, numbers, measured_in = cluster_raster(
-                pixels, params, self._measuring_epsg(parameters, context),
+                pixels, params, self._measuring_epsg(parameters, context), strata=strata,
                 progress=lambda f, message: steps.setProgress(100 * f), is_cancelled=feedback.isCanceled)
+            if strata is not None:
+                result.warnings = strata[3]
         except ClusteringCancelled:
             raise QgsProcessingException("Cancelled; nothing was written.") from None
         except ClusteringInputError as exc:
@@ -162,6 +171,25 @@ class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
         return {self.CLUSTERS: clusters_id, self.CLUSTER_RASTER: raster_path, frame.CENTROIDS: centroids_id,
                 "CLUSTER_COUNT": stats["clusters"], "PIXELS": len(pixels),
                 "CLUSTERS_OVER_MAX_RADIUS": stats["clusters_over_max_radius"]}
+
+    def _strata(self, parameters, context, pixels, params):
+        """(keys per pixel, params by stratum, n_jobs, warnings) from the strata polygons, or None."""
+        from .core.raster_strata import pixel_strata
+
+        options = frame.strata_options(self, parameters, context)
+        source = self.parameterAsSource(parameters, self.STRATA_LAYER, context)
+        if options is None:
+            if source is not None:
+                raise QgsProcessingException("Strata polygons need the stratum field(s) that name each stratum.")
+            return None
+        if source is None:
+            raise QgsProcessingException("Stratum fields on a raster need the strata polygons layer.")
+        features = list(source.getFeatures())
+        columns = {name: [frame.plain(f.attribute(name)) for f in features] for name in source.fields().names()}
+        wkb = [bytes(f.geometry().asWkb()) for f in features]
+        crs_wkt = source.sourceCrs().toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
+        keys, by_stratum, warnings = pixel_strata(pixels, wkb, crs_wkt, columns, options, params)
+        return keys, by_stratum, 1, warnings
 
     def _write_polygons(self, parameters, context, crs, result, polygons):
         from .outputs import cluster_row_values, cluster_table_fields

@@ -136,3 +136,34 @@ def test_lone_polygons_wider_than_the_cap_are_reported(tmp_path):
     assert (out["cluster_id"] == wide_id).sum() == 1
     assert f"1 cluster(s) are single features wider than the max radius on their own: {wide_id}" in done.stderr
     assert '"clusters_over_max_radius": 1' in done.stdout
+
+
+def test_raster_strata_from_polygons(grids_raster, tmp_path):
+    folder, points = grids_raster
+    west, south, east, north = points.total_bounds
+    middle = float(np.median(points.geometry.x)) + 0.000833333 / 2  # on a pixel edge, between centres
+    districts = gpd.GeoDataFrame({"district": ["West", "East"], "urban": [True, False]}, crs=4326, geometry=[
+        shapely.box(west - 1, south - 1, middle, north + 1), shapely.box(middle, south - 1, east + 1, north + 1)])
+    districts.to_file(tmp_path / "districts.gpkg")
+    (tmp_path / "strata.csv").write_text("stratum,target_weight,max_weight\nWest_urban,120,150\nEast_not-urban,,\n")
+    done = run_cli("cluster", folder / "grids.tif", tmp_path / "clusters.gpkg", *TARGETS, "--strata-layer",
+                   tmp_path / "districts.gpkg", "--stratum-field", "district", "--stratum-field", "urban",
+                   "--strata-table", tmp_path / "strata.csv", "--cluster-raster", tmp_path / "numbers.tif")
+    assert done.returncode == 0, done.stderr
+    clusters = gpd.read_file(tmp_path / "clusters.gpkg")
+    numbers = gdal.Open(str(tmp_path / "numbers.tif"))  # held: GDAL frees a band with its dataset
+    grid = numbers.GetRasterBand(1).ReadAsArray()
+    stratum_of_number = dict(zip(clusters["cluster_number"], clusters["stratum"]))
+    got = [stratum_of_number[n] for n in grid[points["row"], points["col"]]]
+    expected = np.where(points.geometry.x < middle, "West_urban", "East_not-urban")  # the centre's polygon
+    assert got == list(expected)
+    west_weights = clusters.loc[clusters["stratum"] == "West_urban", "weight"]
+    assert west_weights.max() <= 150 and abs(west_weights.median() - 120) < 24
+    assert clusters.loc[clusters["stratum"] == "East_not-urban", "weight"].max() <= 300
+    # Pixels outside every polygon: an error that counts them, and nothing written.
+    districts.iloc[[0]].to_file(tmp_path / "west_only.gpkg")
+    done = run_cli("cluster", folder / "grids.tif", tmp_path / "none.gpkg", *TARGETS, "--strata-layer",
+                   tmp_path / "west_only.gpkg", "--stratum-field", "district")
+    outside = int((points.geometry.x >= middle).sum())
+    assert done.returncode == 2 and f"{outside:,} populated pixel(s)" in done.stderr
+    assert not (tmp_path / "none.gpkg").exists()

@@ -172,3 +172,28 @@ def test_qgis_process_runs_raster_and_strata(enabled_env, grids_tif, tmp_path): 
     assert done.returncode == 0, done.stderr[-2000:]
     assert {i.split("_CLUSTER_")[0] for i in column(QgsVectorLayer(str(out), "o", "ogr"), "cluster_id")} == {
         "PSGC1102305007_urban", "PSGC1102305007_not-urban"}
+
+
+def test_raster_strata_from_a_polygon_layer(wrok_plugin, grids_tif):
+    from qgis.core import QgsGeometry, QgsRectangle
+
+    from .layers import memory_layer
+
+    points = QgsVectorLayer(str(grids_tif / "pixels.gpkg"), "pixels", "ogr")
+    extent = points.extent()
+    middle = sorted(f.geometry().asPoint().x() for f in points.getFeatures())[points.featureCount() // 2]
+    middle += 0.000833333 / 2  # a pixel edge: every centre is clearly on one side
+    halves = [QgsGeometry.fromRect(QgsRectangle(extent.xMinimum() - 1, extent.yMinimum() - 1, middle,
+                                                extent.yMaximum() + 1)),
+              QgsGeometry.fromRect(QgsRectangle(middle, extent.yMinimum() - 1, extent.xMaximum() + 1,
+                                                extent.yMaximum() + 1))]
+    districts = memory_layer("Polygon", "EPSG:4326", halves, weights=[1.0, 2.0])  # fields name, population, code
+    results = run_raster(grids_tif / "grids.tif", STRATA_LAYER=districts, STRATUM_FIELDS=["name"])
+    clusters = results["CLUSTERS"]
+    assert set(column(clusters, "stratum")) == {"f0", "f1"}
+    west = sum(1 for f in points.getFeatures() if f.geometry().asPoint().x() < middle)
+    counts = dict(zip(column(clusters, "cluster_id"), column(clusters, "n_features")))
+    assert sum(n for i, n in counts.items() if i.startswith("f0_CLUSTER_")) == west
+    assert sum(counts.values()) == points.featureCount()
+    with pytest.raises(QgsProcessingException, match="need the strata polygons"):
+        run_raster(grids_tif / "grids.tif", STRATUM_FIELDS=["name"])
