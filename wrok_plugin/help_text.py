@@ -22,6 +22,18 @@ the target radius (see the score below); 0 ignores weight, larger values favour 
 Leave empty for no cap (then a single pass runs). A single feature heavier than this on its own
 stays a cluster of one.</li>
 <li><b>Maximum passes</b>: how many times oversized clusters are re-clustered.</li>
+<li><b>Number of clusters</b>: exactly this many clusters (in each stratum), weights balanced;
+the tuner is skipped. Empty: the number is tuned.</li>
+<li><b>Maximum cluster radius</b> (metres): a hard cap. A cluster wider than it is cut in two
+(halves of equal weight) until none is; a single feature wider than the cap on its own stays a
+cluster of one and is listed in the log.</li>
+<li><b>Stratum field(s)</b>: cluster each stratum (e.g. each PSGC code and urban/rural) on its own;
+IDs start with a readable stratum key, e.g. <code>PSGC1102305007_urban_CLUSTER_03</code>.</li>
+<li><b>Strata table</b>: a table layer or CSV with one row per stratum, keyed by the stratum
+fields (same column names) or by a <code>stratum</code> column holding the key, with any of the
+columns target_weight, target_radius, max_weight, max_radius, n_clusters. Empty cells keep the
+values above; a bad value is an error naming its stratum. Advanced: the same settings can come
+from fields on the features that hold one value per stratum.</li>
 <li><b>Update the input layer in place</b>: also write the cluster fields into the input layer's
 own data source (e.g. a GeoPackage). Needs a file or database layer, not a temporary one;
 existing cluster fields are overwritten, features outside the selection keep their values.</li>
@@ -48,6 +60,8 @@ fields with the names of the cluster fields are replaced.</li>
 total weight) and cluster_pass (the pass that made its cluster).</li>
 <li><b>Clusters</b>: one convex-hull polygon per cluster with its ID, weight, number of features,
 radius in metres and pass.</li>
+<li><b>Cluster centroids</b> (optional): each cluster's weighted centroid as a point, with its
+figures.</li>
 <li>Numbers: cluster count, clusters over the maximum weight, median weight, median radius,
 score.</li>
 </ul>
