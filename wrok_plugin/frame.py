@@ -49,17 +49,17 @@ def add_cap_parameters(algorithm) -> None:
     """Exactly N clusters and the hard maximum radius: both algorithms."""
     algorithm.addParameter(Number(NUMBER_OF_CLUSTERS, "Number of clusters (per stratum; empty: tuned)",
                                   Number.Integer, None, optional=True, minValue=1))
-    algorithm.addParameter(Number(MAX_RADIUS, "Maximum cluster radius, metres (empty: no cap)", Number.Double,
+    algorithm.addParameter(Number(MAX_RADIUS, "Maximum cluster radius (metres; empty: no cap)", Number.Double,
                                   None, optional=True, minValue=1e-9))
 
 
 def add_strata_parameters(algorithm, input_name: str) -> None:
     algorithm.addParameter(QgsProcessingParameterField(
-        STRATUM_FIELDS, "Stratum field(s): cluster each stratum on its own", parentLayerParameterName=input_name,
+        STRATUM_FIELDS, "Stratum field(s) (cluster each stratum on its own)", parentLayerParameterName=input_name,
         allowMultiple=True, optional=True))
     algorithm.addParameter(QgsProcessingParameterFeatureSource(
-        STRATA_TABLE, "Strata table (targets per stratum: target_weight, target_radius, max_weight, max_radius, "
-        "n_clusters)", [QgsProcessing.TypeVector], optional=True))
+        STRATA_TABLE, "Strata table (targets per stratum: target_weight, target_radius, max_weight, "
+        "max_radius, n_clusters)", [QgsProcessing.TypeVector], optional=True))
     for name, (_, label) in SETTING_FIELDS.items():
         algorithm.addParameter(advanced(QgsProcessingParameterField(
             name, label, parentLayerParameterName=input_name, type=QgsProcessingParameterField.Numeric,

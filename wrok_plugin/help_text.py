@@ -32,8 +32,11 @@ IDs start with a readable stratum key, e.g. <code>PSGC1102305007_urban_CLUSTER_0
 <li><b>Strata table</b>: a table layer or CSV with one row per stratum, keyed by the stratum
 fields (same column names) or by a <code>stratum</code> column holding the key, with any of the
 columns target_weight, target_radius, max_weight, max_radius, n_clusters. Empty cells keep the
-values above; a bad value is an error naming its stratum. Advanced: the same settings can come
-from fields on the features that hold one value per stratum.</li>
+values above; a bad value is an error naming its stratum.</li>
+<li>Advanced: <b>Per-stratum target weight field</b>, <b>Per-stratum target radius field</b>,
+<b>Per-stratum maximum weight field</b>, <b>Per-stratum maximum radius field</b> and
+<b>Per-stratum number of clusters field</b> take those settings from fields on the features
+instead of a table (one value per stratum, e.g. 500 m where urban, 2,000 m elsewhere).</li>
 <li><b>Update the input layer in place</b>: also write the cluster fields into the input layer's
 own data source (e.g. a GeoPackage). Needs a file or database layer, not a temporary one;
 existing cluster fields are overwritten, features outside the selection keep their values.</li>
