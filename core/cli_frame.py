@@ -50,6 +50,20 @@ def add_arguments(run) -> None:
                                               "the --stratum-field values of the polygon holding its centre")
 
 
+def check_combination(args) -> None:
+    """Refuse options that do not apply to a vector, H3 or database input, rather than ignore them."""
+    from .postgis import is_database
+
+    if args.cluster_raster or args.strata_layer:
+        raise ClusteringInputError("--cluster-raster and --strata-layer are for a raster input (.tif)")
+    if args.h3_field or args.h3_resolution is not None:
+        if args.stratum_field or args.centroids:
+            raise ClusteringInputError("strata and --centroids do not combine with H3 input")
+    if args.centroids and is_database(args.input):
+        raise ClusteringInputError("--centroids is for file inputs; for a table, write --summary and take its "
+                                   "centroid_x/centroid_y")
+
+
 def params_values(args) -> dict:
     return {"max_cluster_radius": args.max_radius, "n_clusters": args.clusters}
 
@@ -116,8 +130,8 @@ def run_raster(args, params, progress) -> "tuple":
     from .io import write_layer
     from .raster import cluster_polygons, cluster_raster, read_pixels, write_cluster_raster
 
-    if args.weight_field:
-        raise ClusteringInputError("a raster input takes its weights from --band, not a weight field")
+    if args.weight_field or args.h3_field or args.h3_resolution is not None:
+        raise ClusteringInputError("a raster input takes its weights from --band (no weight field or H3 options)")
     if bool(args.stratum_field) != bool(args.strata_layer):
         raise ClusteringInputError("strata for a raster need both --strata-layer (polygons) and --stratum-field")
     pixels = read_pixels(args.input, args.band)

@@ -38,6 +38,7 @@ Number = QgsProcessingParameterNumber
 class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     INPUT = "INPUT"
     WEIGHT_FIELD = "WEIGHT_FIELD"
+    H3_FIELD = "H3_FIELD"
     TARGET_WEIGHT = "TARGET_WEIGHT"
     TARGET_RADIUS = "TARGET_RADIUS"
     WEIGHT_IMPORTANCE = "WEIGHT_IMPORTANCE"
@@ -96,11 +97,13 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.INPUT, "Input layer (points or polygons)",
-            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
+            self.INPUT, "Input layer (points or polygons; a table with an H3 field)", [QgsProcessing.TypeVector]))
         self.addParameter(QgsProcessingParameterField(
             self.WEIGHT_FIELD, "Weight field (empty: every feature weighs 1)", parentLayerParameterName=self.INPUT,
             type=QgsProcessingParameterField.Numeric, optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.H3_FIELD, "H3 cell field (each row one H3 cell; empty: use the layer's geometry)",
+            parentLayerParameterName=self.INPUT, type=QgsProcessingParameterField.Any, optional=True))
         self.addParameter(Number(self.TARGET_WEIGHT, "Target cluster weight", Number.Double, 240.0, minValue=1e-9))
         self.addParameter(Number(self.TARGET_RADIUS, "Target cluster radius (metres)", Number.Double, 1000.0,
                                  minValue=1e-9))
@@ -144,6 +147,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("SCORE", "Score (lower is better)"))
         self.addOutput(QgsProcessingOutputNumber("UPDATED_FEATURES", "Features updated in the input layer"))
         self.addOutput(QgsProcessingOutputString("MEASURING_CRS", "CRS the radii were measured in"))
+        self.addOutput(QgsProcessingOutputNumber("H3_CONNECTED_SHARE",
+                                                 "Share of clusters whose H3 cells are connected (H3 input)"))
 
     def settings(self, parameters, context) -> ClusterSettings:
         id_field = self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context).strip()
@@ -189,6 +194,13 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
+        h3_field = self.parameterAsString(parameters, self.H3_FIELD, context)
+        if h3_field:  # rows become their H3 cells' hexagons; the rest is the polygon path
+            from .h3_source import HexagonSource
+
+            source = HexagonSource(source, h3_field, feedback.isCanceled)
+            if not settings.measuring_crs.isValid():  # the cells' own UTM zone, right across ±180 too
+                settings.measuring_crs = source.measuring_crs
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         try:
             steps.setCurrentStep(0)
@@ -206,6 +218,11 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         steps.setCurrentStep(2)
         steps.setProgressText("Writing outputs")
         results = self._write_outputs(parameters, context, steps, source, arrays, result, settings)
+        if h3_field:
+            from .h3_source import contiguity_message
+
+            results["H3_CONNECTED_SHARE"], line = contiguity_message(source.cells, result.cluster_id)
+            feedback.pushInfo(line)
         if self._update_target is not None:
             results["UPDATED_FEATURES"] = self._update_in_place(arrays, result, settings)
         return results

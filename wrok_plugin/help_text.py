@@ -13,6 +13,11 @@ about 1 km. Every input feature is written out with its cluster.</p>
 Tick <i>Selected features only</i> to cluster just the selection.</li>
 <li><b>Weight field</b>: numeric field with each feature's weight (people, households). Empty:
 every feature weighs 1. NULL weights are an error; fill them with 0 first.</li>
+<li><b>H3 cell field</b>: for a table of H3 cells (e.g. Kontur Population: an <i>h3</i> index and a
+population, no geometry). Each row is one cell, as a hex string or 64-bit integer, all at one
+resolution; it is clustered as its hexagon, and the output is hexagons in EPSG:4326. Mixed
+resolutions, invalid indexes and duplicate cells are refused. The log and the H3_CONNECTED_SHARE
+output say how many clusters are connected on H3 adjacency. Empty: use the layer's geometry.</li>
 <li><b>Target cluster weight</b>: the total weight a cluster should have.</li>
 <li><b>Target cluster radius</b> (metres): the radius a cluster should have, measured as the
 smallest circle that covers all its features (polygons in full).</li>
