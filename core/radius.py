@@ -97,11 +97,12 @@ def minimum_bounding_circles(x, y, group, n_groups, half_size=None):
     y0 = np.minimum.reduceat(y[order], starts)
     xs = x[order] - x0[gs]
     ys = y[order] - y0[gs]
-    # Core-set members are (point, corner sign x, corner sign y); points have the one corner (0, 0).
-    corners = [(0, 0)] if half_size is None else [(1, 1), (1, -1), (-1, 1), (-1, -1)]
-
     core = [set() for _ in range(n_groups)]
     for dx, dy in _DIRECTIONS:
+        # Core-set members are (point, corner sign x, corner sign y); a point is its one corner (0, 0).
+        # A rectangle's extreme corners in direction (dx, dy): its signs, both ways along a zero component.
+        corners = [(0, 0)] if half_size is None else [
+            (sx, sy) for sx in ((int(np.sign(dx)),) if dx else (-1, 1)) for sy in ((int(np.sign(dy)),) if dy else (-1, 1))]
         groups_hit, idx, _ = _first_argmax_per_group(xs * dx + ys * dy, gs, starts)
         for g, i in zip(groups_hit.tolist(), idx.tolist()):
             core[g].update((i, sx, sy) for sx, sy in corners)
