@@ -9,6 +9,7 @@ import sys
 from . import cli_frame
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
 from .postgis import is_database
+from .sample_cli import add_sample_command
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total
@@ -70,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="aggregate the input points to H3 cells at resolution R (0-15), summing weights, "
                          "cluster the cells, and give every point its cell's cluster (plus an h3_cell column)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
+    run.add_argument("--report", help="also write an HTML report (plots, map, clusters out of band)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     cli_frame.add_arguments(run)
     run.epilog = cli_frame.EXAMPLES
+    add_sample_command(commands)
     return parser
 
 
@@ -132,8 +135,12 @@ def run_cluster(args) -> int:
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
     )
+    if args.report:
+        from .report_io import check_report_path
+
+        check_report_path(args.report)
     progress, close = _progress_bar(args.quiet)
-    clusters, extra = None, {}
+    clusters, raster_clusters, extra = None, None, {}
     try:
         if is_database(args.input):
             from .postgis import run_database
@@ -142,7 +149,7 @@ def run_cluster(args) -> int:
                 frame, args, params, report), progress)
         elif is_raster_path(args.input):
             _check_file_target(args)
-            result = cli_frame.run_raster(args, params, progress)  # writes its own summary
+            result, raster_clusters = cli_frame.run_raster(args, params, progress)  # writes its own summary
         else:
             _check_file_target(args)
             from .h3frame import read_table
@@ -158,6 +165,12 @@ def run_cluster(args) -> int:
     if args.summary and clusters is not None:
         write_layer(clusters, args.summary)
     cli_frame.report_notes(result)
+    if args.report:
+        from .report_io import write_cli_report
+
+        clusters = raster_clusters if clusters is None else clusters
+        write_cli_report(args.report, clusters, result, metric_crs(clusters, args.epsg),
+                         {"input": args.input, "weight field": args.weight_field or "(every feature weighs 1)"})
     if not args.quiet:
         stats = {**result.stats(), **extra}
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}))
@@ -170,7 +183,7 @@ def run_cluster(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_cluster(args)
+        return getattr(args, "handler", run_cluster)(args)
     except (ClusteringInputError, ClusteringCancelled) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

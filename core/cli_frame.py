@@ -119,8 +119,10 @@ def write_centroids(result, measuring_crs, output_crs, path) -> None:
     write_layer(gpd.GeoDataFrame(table, geometry=points.to_crs(output_crs).values, crs=output_crs), path)
 
 
-def run_raster(args, params, progress) -> "tuple":
-    """Cluster a raster file; writes polygons (args.output) and the optional raster, table and centroids."""
+def run_raster(args, params, progress):
+    """Cluster a raster file; writes polygons (args.output) and the optional raster, table and centroids.
+
+    Returns (result, the cluster polygons frame)."""
     import tempfile
     from pathlib import Path
 
@@ -146,7 +148,8 @@ def run_raster(args, params, progress) -> "tuple":
     table = result.clusters.to_frame()
     table.insert(1, "cluster_number", range(1, len(table) + 1))
     geometry = shapely.from_wkb([polygons[n] for n in table["cluster_number"]])
-    write_layer(gpd.GeoDataFrame(table, geometry=geometry, crs=pixels.crs_wkt), args.output)
+    polygons_frame = gpd.GeoDataFrame(table, geometry=geometry, crs=pixels.crs_wkt)
+    write_layer(polygons_frame, args.output)
     if args.summary:  # the cluster table: CSV without geometry, any other format with the polygons
         summary = gpd.GeoDataFrame(table, geometry=geometry, crs=pixels.crs_wkt)
         if args.summary.lower().endswith(".csv"):
@@ -155,4 +158,4 @@ def run_raster(args, params, progress) -> "tuple":
     if args.centroids:
         write_centroids(result, f"EPSG:{measured_in}" if measured_in else pixels.crs_wkt, pixels.crs_wkt,
                         args.centroids)
-    return result
+    return result, polygons_frame

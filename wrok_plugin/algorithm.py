@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsVectorLayer,
@@ -54,6 +55,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     CLUSTER_ID_FIELD = "CLUSTER_ID_FIELD"
     OUTPUT = "OUTPUT"
     CLUSTERS = "CLUSTERS"
+    REPORT = "REPORT"
 
     def __init__(self):
         super().__init__()
@@ -140,6 +142,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         frame.add_centroids_sink(self)
         self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX_RADIUS",
                                                  "Clusters wider than the maximum radius (single features)"))
+        self.addParameter(QgsProcessingParameterFileDestination(  # .html: the Results Viewer lists it
+            self.REPORT, "Report (HTML)", "HTML files (*.html)", optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("CLUSTER_COUNT", "Number of clusters"))
         self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX", "Clusters over the maximum weight"))
         self.addOutput(QgsProcessingOutputNumber("MEDIAN_WEIGHT", "Median cluster weight"))
@@ -225,6 +229,11 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             feedback.pushInfo(line)
         if self._update_target is not None:
             results["UPDATED_FEATURES"] = self._update_in_place(arrays, result, settings)
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        if report:
+            from .report_output import write_run_report
+
+            results[self.REPORT] = write_run_report(report, arrays, result, settings, source.sourceName())
         return results
 
     @staticmethod

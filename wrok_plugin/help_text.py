@@ -70,6 +70,10 @@ total weight) and cluster_pass (the pass that made its cluster).</li>
 radius in metres and pass.</li>
 <li><b>Cluster centroids</b> (optional): each cluster's weighted centroid as a point, with its
 figures.</li>
+<li><b>Report</b> (HTML, optional): the parameters, a summary table (per stratum), a histogram of
+cluster weights with the ±20 % band and the maximum, weight against radius with the targets, a map of
+the clusters, and the clusters out of the band or over a maximum with the reason. One file (plots
+inside); it opens from the Results Viewer.</li>
 <li>Numbers: cluster count, clusters over the maximum weight, median weight, median radius,
 score.</li>
 </ul>

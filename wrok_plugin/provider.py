@@ -6,6 +6,7 @@ from qgis.PyQt.QtGui import QIcon
 from .algorithm import TunedClusteringAlgorithm
 from .aws_algorithm import SubmitAwsAlgorithm
 from .plugin_files import icon_path
+from .pps_algorithm import PpsSampleAlgorithm
 from .raster_algorithm import ClusterRasterAlgorithm
 
 
@@ -29,3 +30,4 @@ class WrokProvider(QgsProcessingProvider):
         self.addAlgorithm(TunedClusteringAlgorithm())
         self.addAlgorithm(SubmitAwsAlgorithm())
         self.addAlgorithm(ClusterRasterAlgorithm())
+        self.addAlgorithm(PpsSampleAlgorithm())
