@@ -148,8 +148,10 @@ def test_raster_strata_from_polygons(grids_raster, tmp_path):
     (tmp_path / "strata.csv").write_text("stratum,target_weight,max_weight\nWest_urban,120,150\nEast_not-urban,,\n")
     done = run_cli("cluster", folder / "grids.tif", tmp_path / "clusters.gpkg", *TARGETS, "--strata-layer",
                    tmp_path / "districts.gpkg", "--stratum-field", "district", "--stratum-field", "urban",
-                   "--strata-table", tmp_path / "strata.csv", "--cluster-raster", tmp_path / "numbers.tif")
+                   "--strata-table", tmp_path / "strata.csv", "--cluster-raster", tmp_path / "numbers.tif",
+                   "--report", tmp_path / "report.html")
     assert done.returncode == 0, done.stderr
+    assert "West_urban" in (tmp_path / "report.html").read_text()  # the report's per-stratum table
     clusters = gpd.read_file(tmp_path / "clusters.gpkg")
     numbers = gdal.Open(str(tmp_path / "numbers.tif"))  # held: GDAL frees a band with its dataset
     grid = numbers.GetRasterBand(1).ReadAsArray()
