@@ -51,6 +51,10 @@ in the cluster radius. The raster is read a block of rows at a time.</p>
 clusters tile without overlap, with the cluster table's figures (cluster_number matches the
 raster); <b>Cluster numbers</b>, a raster aligned to the input holding each pixel's cluster
 number (0 = no cluster); optionally the <b>Cluster centroids</b> as points.</p>
+<p><b>Strata polygons</b> (e.g. districts) with <b>Stratum field(s)</b>: each pixel takes the
+stratum of the polygon holding its centre and each stratum is clustered on its own; a
+<b>Strata table</b> gives targets per stratum as in <i>Tuned Weight/Radius Clustering</i>.
+Populated pixels outside every polygon are an error that counts them.</p>
 <p>The other parameters mean what they mean in <i>Tuned Weight/Radius Clustering</i>. Pixels
 cluster exactly as points at their centres would; radii and the maximum radius include the
 pixel squares.</p>"""
@@ -116,6 +120,19 @@ class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
         for name, label in (("CLUSTER_COUNT", "Number of clusters"), ("PIXELS", "Pixels clustered"),
                             ("CLUSTERS_OVER_MAX_RADIUS", "Clusters wider than the maximum radius (single pixels)")):
             self.addOutput(QgsProcessingOutputNumber(name, label))
+
+    def checkParameterValues(self, parameters, context):
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = frame.strata_parameter_problem(self, parameters, context, self.STRATA_LAYER)
+        if problem:
+            return False, problem
+        try:  # the engine's own validation, e.g. a maximum weight below the target
+            shared_settings(self, parameters, context, **frame.cap_values(self, parameters, context)).engine_params()
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return True, ""
 
     def _measuring_epsg(self, parameters, context):
         crs = self.parameterAsCrs(parameters, Local.MEASURING_CRS, context)

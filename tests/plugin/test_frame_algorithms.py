@@ -152,6 +152,10 @@ def test_raster_clusters_like_its_pixel_points(wrok_plugin, grids_tif):
 def test_raster_errors_are_named(wrok_plugin, grids_tif, tmp_path):
     with pytest.raises(QgsProcessingException, match="band 3 does not exist"):
         run_raster(grids_tif / "grids.tif", BAND=3)
+    with pytest.raises(QgsProcessingException, match="max cluster weight .*below the target"):
+        run_raster(grids_tif / "grids.tif", MAX_WEIGHT=100)
+    with pytest.raises(QgsProcessingException, match="max cluster radius must be > 0|MAX_RADIUS"):
+        run_raster(grids_tif / "grids.tif", MAX_RADIUS=-5)
 
 
 def test_qgis_process_runs_raster_and_strata(enabled_env, grids_tif, tmp_path):  # noqa: F811
@@ -195,5 +199,7 @@ def test_raster_strata_from_a_polygon_layer(wrok_plugin, grids_tif):
     counts = dict(zip(column(clusters, "cluster_id"), column(clusters, "n_features")))
     assert sum(n for i, n in counts.items() if i.startswith("f0_CLUSTER_")) == west
     assert sum(counts.values()) == points.featureCount()
-    with pytest.raises(QgsProcessingException, match="need the strata polygons"):
+    with pytest.raises(QgsProcessingException, match="need both the strata polygons and the stratum field"):
         run_raster(grids_tif / "grids.tif", STRATUM_FIELDS=["name"])
+    with pytest.raises(QgsProcessingException, match="need both the strata polygons and the stratum field"):
+        run_raster(grids_tif / "grids.tif", STRATA_LAYER=districts)
