@@ -16,7 +16,6 @@ from qgis.core import (
     QgsField,
     QgsGeometry,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
@@ -30,13 +29,10 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
-from qgis.PyQt.QtGui import QIcon
 
 from . import frame
 from .algorithm import TunedClusteringAlgorithm, shared_settings
-from .dependencies import install_hint, missing_packages
-from .help_text import HELP_URL
-from .plugin_files import icon_path
+from .algorithm_base import WrokClusteringAlgorithm
 
 Local = TunedClusteringAlgorithm
 # Cloned from wrok:tunedclustering so labels, defaults and ranges stay the same.
@@ -60,7 +56,7 @@ cluster exactly as points at their centres would; radii and the maximum radius i
 pixel squares.</p>"""
 
 
-class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
+class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
     INPUT = "INPUT"
     BAND = "BAND"
     CLUSTERS = "CLUSTERS"
@@ -73,33 +69,14 @@ class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
     def displayName(self):
         return "Cluster a population raster"
 
-    def group(self):
-        return "Clustering"
-
-    def groupId(self):
-        return "clustering"
-
     def tags(self):
         return ["raster", "worldpop", "population", "pixels", "cluster", "psu", "survey"]
 
     def shortHelpString(self):
         return HELP
 
-    def helpUrl(self):
-        return HELP_URL
-
-    def icon(self):
-        return QIcon(icon_path())
-
-    def svgIconPath(self):
-        return icon_path()
-
     def createInstance(self):
         return ClusterRasterAlgorithm()
-
-    def canExecute(self):
-        missing = missing_packages()
-        return (False, install_hint(missing)) if missing else (True, "")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Population raster"))
