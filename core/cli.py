@@ -7,6 +7,8 @@ import json
 import sys
 import warnings
 
+from . import cli_frame
+from .classify_cli import add_classify_command
 from .params import (
     DEFAULTS,
     INVALID_GEOMETRY_CHOICES,
@@ -16,6 +18,7 @@ from .params import (
     ClusteringParams,
 )
 from .postgis import is_database
+from .sample_cli import add_sample_command
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total
@@ -39,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("cluster", help="cluster a layer file", description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, .csv with lon/lat, or a "
-                                   "PostGIS database: postgresql://... URL or PG:<conninfo> (PG: alone uses the PG* "
+    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, .csv with lon/lat, a "
+                                   "population raster (.tif), or a PostGIS database: postgresql://... URL or PG:<conninfo> (PG: alone uses the PG* "
                                    "variables; libpq reads the service file and ~/.pgpass) with --layer schema.table")
     run.add_argument("output", nargs="?", help="output layer (format from the extension, same choices); "
                                                "not needed with --in-place or --output-layer")
@@ -90,7 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="aggregate the input points to H3 cells at resolution R (0-15), summing weights, "
                          "cluster the cells, and give every point its cell's cluster (plus an h3_cell column)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
+    run.add_argument("--report", help="also write an HTML report (plots, map, clusters out of band)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    cli_frame.add_arguments(run)
+    run.epilog = cli_frame.EXAMPLES
+    add_sample_command(commands)
+    add_classify_command(commands)
     return parser
 
 
@@ -129,6 +137,7 @@ def _check_file_target(args, summary):
 
 def cluster_input(frame, args, params, progress, field_names=None):
     """(every row + cluster fields, clusters, result, extra figures) for the chosen kind of input."""
+    cli_frame.check_combination(args)
     if args.h3_field:
         from .h3frame import cluster_h3_table
 
@@ -142,11 +151,13 @@ def cluster_input(frame, args, params, progress, field_names=None):
 
     return (*cluster_frame(frame, params, args.weight_field, args.epsg, args.keep_null_geometries,
                            progress=progress, invalid_geometries=args.invalid_geometries,
-                           log=lambda line: print(f"note: {line}", file=sys.stderr), field_names=field_names), {})
+                           log=lambda line: print(f"note: {line}", file=sys.stderr), field_names=field_names,
+                           strata=cli_frame.strata_options(args)), {})
 
 
 def run_cluster(args) -> int:
-    from .io import cluster_field_names, read_layer
+    from .io import cluster_field_names, metric_crs, read_layer
+    from .raster import is_raster_path
     from .writing import check_column_names, check_target, write_frame
 
     params = ClusteringParams(
@@ -156,17 +167,27 @@ def run_cluster(args) -> int:
         max_passes=args.max_passes if args.max_weight is not None else 1,
         initial_max_trials=args.initial_trials, subsequent_max_trials=args.subsequent_trials,
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
-        random_state=args.random_state, strategy=args.strategy,
+        random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
     )
     # Every output problem is found before the (possibly long) clustering starts.
     summary = check_target(args.summary, option="--summary") if args.summary else None
+    if args.centroids:
+        check_target(args.centroids, option="--centroids")
+    if args.report:
+        from .report_io import check_report_path
+
+        check_report_path(args.report)
     progress, close = _progress_bar(args.quiet)
+    clusters, raster_clusters, extra = None, None, {}
     try:
         if is_database(args.input):
             from .postgis import run_database
 
             out, clusters, result, extra = run_database(args, params, lambda frame, report: cluster_input(
                 frame, args, params, report), progress)
+        elif is_raster_path(args.input):
+            _check_file_target(args, summary)
+            result, raster_clusters = cli_frame.run_raster(args, params, progress)  # writes its own summary
         else:
             output = _check_file_target(args, summary)
             from .h3frame import read_table
@@ -179,12 +200,22 @@ def run_cluster(args) -> int:
                                    + names, output)
             out, clusters, result, extra = cluster_input(frame, args, params, progress, names)
             write_frame(out, output)
+            if args.centroids:
+                measured_in = metric_crs(frame, args.epsg)
+                cli_frame.write_centroids(result, measured_in, frame.crs or measured_in, args.centroids)
     finally:
         close()
-    if summary is not None:
+    if summary is not None and clusters is not None:
         write_frame(clusters, summary)
     for line in result.over_max_warnings():
         print(f"warning: {line}", file=sys.stderr)
+    cli_frame.report_notes(result)
+    if args.report:
+        from .report_io import write_cli_report
+
+        clusters = raster_clusters if clusters is None else clusters
+        write_cli_report(args.report, clusters, result, metric_crs(clusters, args.epsg),
+                         {"input": args.input, "weight field": args.weight_field or "(every feature weighs 1)"})
     if not args.quiet:
         stats = {**result.stats(), **extra}
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}))
@@ -200,7 +231,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="Pandas requires version", category=UserWarning)
     args = build_parser().parse_args(argv)
     try:
-        return run_cluster(args)
+        return getattr(args, "handler", run_cluster)(args)
     except (ClusteringInputError, ClusteringCancelled) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -36,11 +36,19 @@ def read_table(path, layer: Optional[str] = None) -> pd.DataFrame:
 
 def hexagons(cells: np.ndarray) -> np.ndarray:
     """Shapely (Multi)Polygons of the cells; a cell cut by the antimeridian is a MultiPolygon."""
-    shapes = []
-    for rings in cell_rings(cells):
-        polygons = [shapely.Polygon(ring) for ring in rings]
-        shapes.append(polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons))
-    return np.array(shapes, dtype=object)
+    all_rings = cell_rings(cells)
+    single = np.array([len(rings) == 1 for rings in all_rings], dtype=bool)
+    shapes = np.empty(len(cells), dtype=object)
+    # One vectorised call for the (usual) single-ring cells: building 10^5 Polygons one by one is slow.
+    rings = [all_rings[i][0] for i in np.flatnonzero(single)]
+    if rings:
+        lengths = np.array([len(ring) for ring in rings])
+        coords = np.array([point for ring in rings for point in ring], dtype=float)
+        shapes[single] = shapely.polygons(shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)),
+                                                                                       lengths)))
+    for i in np.flatnonzero(~single):
+        shapes[i] = shapely.MultiPolygon([shapely.Polygon(ring) for ring in all_rings[i]])
+    return shapes
 
 
 def h3_cell_frame(table: pd.DataFrame, h3_field: str) -> tuple:

@@ -197,12 +197,13 @@ def cluster_field_names(frame: pd.DataFrame, id_field: str = "cluster_id", max_n
 
 def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_field: Optional[str] = None,
                   epsg: Optional[int] = None, keep_null_geometries: bool = False, progress=None,
-                  is_cancelled=None, invalid_geometries: str = "repair", log=None, field_names=None):
+                  is_cancelled=None, invalid_geometries: str = "repair", log=None, field_names=None, strata=None):
     """Cluster a GeoDataFrame. Returns (every input row + cluster fields, clusters frame, result).
 
     Rows keep their order and columns. Null or empty geometries raise an error that
     counts them, unless keep_null_geometries, where they stay with empty cluster fields.
     field_names: where the cluster fields go (cluster_field_names), checked before any work.
+    strata: a core.strata.StrataOptions to cluster each stratum on its own.
     """
     valid = valid_geometries(frame, keep_null_geometries)
     names = field_names or cluster_field_names(frame)
@@ -214,8 +215,14 @@ def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_fiel
                                  invalid_geometries, log)
     projected = shapes.to_crs(measuring)
     x, y, vertex_xy, owner = geometry_arrays(projected.reset_index(drop=True))
-    result = cluster(x, y, None if weights is None else weights[valid], params, vertex_xy=vertex_xy,
-                     vertex_owner=owner, progress=progress, is_cancelled=is_cancelled)
+    if strata is None:
+        result = cluster(x, y, None if weights is None else weights[valid], params, vertex_xy=vertex_xy,
+                         vertex_owner=owner, progress=progress, is_cancelled=is_cancelled)
+    else:
+        from .strata_io import cluster_frame_strata
+
+        result = cluster_frame_strata(frame[valid], strata, params, x, y, None if weights is None else weights[valid],
+                                      vertex_xy, owner, progress, is_cancelled)
     if choice.per_cluster_local:
         lonlat = shapes.to_crs(4326).reset_index(drop=True)
         lon, lat, _, lonlat_owner = _lonlat_positions(lonlat, vertex_xy is not None)

@@ -28,6 +28,7 @@ _KIND_OF_VARIANT = {QVariant.String: TEXT, QVariant.Double: REAL, QVariant.Int: 
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix")
 _SQLITE_SUFFIXES = (".gpkg", ".sqlite", ".db", ".gpkx")
 VERIFY_CANCEL_EVERY = 1000
+ID_LENGTH = 254  # stratum keys make IDs long; a Shapefile output would otherwise cut them
 
 
 def field_kind(field: QgsField) -> str:
@@ -39,7 +40,7 @@ _PREFERRED_TYPE_NAMES = {TEXT: ("text", "string", "varchar"), REAL: ("double pre
                          INTEGER: ("integer", "int4", "int")}
 
 
-def new_field(name: str, kind: str, provider=None) -> QgsField:
+def new_field(name: str, kind: str, provider=None, length: int = 0) -> QgsField:
     """A field the target accepts.
 
     Without a provider (new outputs): type only, no type name, and the writer picks its type.
@@ -48,7 +49,7 @@ def new_field(name: str, kind: str, provider=None) -> QgsField:
     """
     variant = VARIANT_OF_KIND[kind]
     if provider is None:
-        return QgsField(name, variant)
+        return QgsField(name, variant, len=length)
     natives = [native for native in provider.nativeTypes() if native.mType == variant]
     ranked = sorted(natives, key=lambda native: next(
         (rank for rank, name_ in enumerate(_PREFERRED_TYPE_NAMES[kind]) if native.mTypeName.lower() == name_),
@@ -66,7 +67,7 @@ def new_field(name: str, kind: str, provider=None) -> QgsField:
 def cluster_fields(names) -> QgsFields:
     fields = QgsFields()
     for name, kind in zip(names, (TEXT, REAL, INTEGER)):
-        fields.append(new_field(name, kind))
+        fields.append(new_field(name, kind, length=ID_LENGTH if kind == TEXT else 0))
     return fields
 
 

@@ -55,7 +55,8 @@ def check_geometry_type(wkb_type) -> None:
     """Points, lines, polygons and mixed collections are clustered, as in the CLI; a table is not."""
     if wkb_type == QgsWkbTypes.NoGeometry:
         raise QgsProcessingException(
-            "The input layer has no geometry column (it is a table); wrok clusters layers with geometries."
+            "The input layer has no geometry column (it is a table); wrok clusters layers with geometries, or a "
+            "table of H3 cells: pick its cell field as 'H3 cell field'."
         )
 
 

@@ -12,7 +12,7 @@ from qgis.core import (
 )
 
 from .core.fields import INTEGER, PASS_FIELD, REAL, TEXT
-from .in_place import cluster_fields, cluster_values, new_field, planned_names
+from .in_place import ID_LENGTH, cluster_fields, cluster_values, new_field, planned_names
 
 DEGENERATE_HULL_BUFFER_M = 1.0  # a one-feature cluster's hull is a point: give it a visible outline
 
@@ -44,12 +44,20 @@ def clustered_features(features, result, fields: QgsFields, kept):
         yield out
 
 
-def cluster_table_fields(id_field: str) -> QgsFields:
+def cluster_table_fields(id_field: str, with_stratum: bool = False) -> QgsFields:
     fields = QgsFields()
     for name, kind in ((id_field, TEXT), ("weight", REAL), ("n_features", INTEGER), ("radius_m", REAL),
-                       (PASS_FIELD, INTEGER)):
-        fields.append(new_field(name, kind))
+                       (PASS_FIELD, INTEGER)) + ((("stratum", TEXT),) if with_stratum else ()):
+        # Stratum keys make IDs long: a Shapefile would otherwise cut them.
+        fields.append(new_field(name, kind, length=ID_LENGTH if kind == TEXT else 0))
     return fields
+
+
+def cluster_row_values(table, row: int) -> list:
+    """One cluster table row as the values of cluster_table_fields (stratum last when present)."""
+    values = [str(table["cluster_id"][row]), float(table["weight"][row]), int(table["n_features"][row]),
+              float(table["radius_m"][row]), int(table["cluster_pass"][row])]
+    return values + ([str(table["stratum"][row])] if "stratum" in table else [])
 
 
 def cluster_outline_features(arrays, result, id_field: str, is_cancelled):
@@ -61,7 +69,7 @@ def cluster_outline_features(arrays, result, id_field: str, is_cancelled):
     hulls = convex_hulls(coords[:, 0], coords[:, 1], inverse[owner], len(names))
     table = result.clusters
     row_of = {str(name): row for row, name in enumerate(table["cluster_id"])}
-    fields = cluster_table_fields(id_field)
+    fields = cluster_table_fields(id_field, "stratum" in table)
     for name, vertices in zip(names, hulls):
         if is_cancelled():
             return
@@ -75,6 +83,5 @@ def cluster_outline_features(arrays, result, id_field: str, is_cancelled):
         row = row_of[str(name)]
         feature = QgsFeature(fields)
         feature.setGeometry(hull)
-        feature.setAttributes([str(name), float(table["weight"][row]), int(table["n_features"][row]),
-                               float(table["radius_m"][row]), int(table["cluster_pass"][row])])
+        feature.setAttributes(cluster_row_values(table, row))
         yield feature
