@@ -194,6 +194,9 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters, context):
         """Every parameter problem before Run (dialog, modeler, qgis_process), in the engine's words."""
+        ok, why = self.canExecute()  # the checks below need the engine's packages
+        if not ok:
+            return False, why
         try:
             check_parameters(self, parameters, context)
         except QgsProcessingException as exc:
