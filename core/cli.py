@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from . import cli_frame
+from .classify_cli import add_classify_command
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
 from .postgis import is_database
 from .sample_cli import add_sample_command
@@ -32,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("cluster", help="cluster a layer file", description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, .csv with lon/lat, or a "
-                                   "PostGIS database: postgresql://... URL or PG:<conninfo> (PG: alone uses the PG* "
+    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, .csv with lon/lat, a "
+                                   "population raster (.tif), or a PostGIS database: postgresql://... URL or PG:<conninfo> (PG: alone uses the PG* "
                                    "variables; libpq reads the service file and ~/.pgpass) with --layer schema.table")
     run.add_argument("output", nargs="?", help="output layer (format from the extension, same choices); "
                                                "not needed with --in-place or --output-layer")
@@ -72,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
     run.add_argument("--report", help="also write an HTML report (plots, map, clusters out of band)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    cli_frame.add_arguments(run)
+    run.epilog = cli_frame.EXAMPLES
     add_sample_command(commands)
+    add_classify_command(commands)
     return parser
 
 
@@ -103,6 +108,7 @@ def _check_file_target(args) -> None:
 
 def cluster_input(frame, args, params, progress):
     """(every row + cluster fields, clusters, result, extra figures) for the chosen kind of input."""
+    cli_frame.check_combination(args)
     if args.h3_field:
         from .h3frame import cluster_h3_table
 
@@ -115,11 +121,12 @@ def cluster_input(frame, args, params, progress):
     from .io import cluster_frame
 
     return (*cluster_frame(frame, params, args.weight_field, args.epsg, args.keep_null_geometries,
-                           progress=progress), {})
+                           progress=progress, strata=cli_frame.strata_options(args)), {})
 
 
 def run_cluster(args) -> int:
-    from .io import read_layer, write_layer
+    from .io import metric_crs, read_layer, write_layer
+    from .raster import is_raster_path
 
     params = ClusteringParams(
         desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
@@ -128,19 +135,23 @@ def run_cluster(args) -> int:
         max_passes=args.max_passes if args.max_weight is not None else 1,
         initial_max_trials=args.initial_trials, subsequent_max_trials=args.subsequent_trials,
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
-        random_state=args.random_state, strategy=args.strategy,
+        random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
     )
     if args.report:
         from .report_io import check_report_path
 
         check_report_path(args.report)
     progress, close = _progress_bar(args.quiet)
+    clusters, raster_clusters, extra = None, None, {}
     try:
         if is_database(args.input):
             from .postgis import run_database
 
             out, clusters, result, extra = run_database(args, params, lambda frame, report: cluster_input(
                 frame, args, params, report), progress)
+        elif is_raster_path(args.input):
+            _check_file_target(args)
+            result, raster_clusters = cli_frame.run_raster(args, params, progress)  # writes its own summary
         else:
             _check_file_target(args)
             from .h3frame import read_table
@@ -148,14 +159,18 @@ def run_cluster(args) -> int:
             frame = (read_table if args.h3_field else read_layer)(args.input, args.layer)
             out, clusters, result, extra = cluster_input(frame, args, params, progress)
             write_layer(out, args.output)
+            if args.centroids:
+                measured_in = metric_crs(frame, args.epsg)
+                cli_frame.write_centroids(result, measured_in, frame.crs or measured_in, args.centroids)
     finally:
         close()
-    if args.summary:
+    if args.summary and clusters is not None:
         write_layer(clusters, args.summary)
+    cli_frame.report_notes(result)
     if args.report:
-        from .io import metric_crs
         from .report_io import write_cli_report
 
+        clusters = raster_clusters if clusters is None else clusters
         write_cli_report(args.report, clusters, result, metric_crs(clusters, args.epsg),
                          {"input": args.input, "weight field": args.weight_field or "(every feature weighs 1)"})
     if not args.quiet:

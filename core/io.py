@@ -166,19 +166,26 @@ def geometry_arrays(geometry: gpd.GeoSeries):
 
 def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_field: Optional[str] = None,
                   epsg: Optional[int] = None, keep_null_geometries: bool = False, progress=None,
-                  is_cancelled=None):
+                  is_cancelled=None, strata=None):
     """Cluster a GeoDataFrame. Returns (every input row + cluster fields, clusters frame, result).
 
     Rows keep their order and columns. Null or empty geometries raise an error that
     counts them, unless keep_null_geometries, where they stay with empty cluster fields.
+    strata: a core.strata.StrataOptions to cluster each stratum on its own.
     """
     weights = weights_from(frame, weight_field)
     valid = valid_geometries(frame, keep_null_geometries)
     crs = metric_crs(frame, epsg)
     projected = frame.geometry[valid].to_crs(crs)
     x, y, vertex_xy, owner = geometry_arrays(projected.reset_index(drop=True))
-    result = cluster(x, y, None if weights is None else weights[valid], params, vertex_xy=vertex_xy,
-                     vertex_owner=owner, progress=progress, is_cancelled=is_cancelled)
+    if strata is None:
+        result = cluster(x, y, None if weights is None else weights[valid], params, vertex_xy=vertex_xy,
+                         vertex_owner=owner, progress=progress, is_cancelled=is_cancelled)
+    else:
+        from .strata_io import cluster_frame_strata
+
+        result = cluster_frame_strata(frame[valid], strata, params, x, y, None if weights is None else weights[valid],
+                                      vertex_xy, owner, progress, is_cancelled)
     out = with_cluster_fields(frame, valid, result.cluster_id.astype(str), result.cluster_weight,
                               result.cluster_pass)
     clusters = clusters_frame(result, projected.reset_index(drop=True), frame.crs or crs)

@@ -27,6 +27,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
+from . import frame
 from .clustering import STRATEGY_CHOICES, ClusterSettings
 from .dependencies import install_hint, missing_packages
 from .help_text import HELP_URL, SHORT_HELP
@@ -113,6 +114,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (empty: no cap)", Number.Double, 300.0,
                                  optional=True, minValue=0.0))
         self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Integer, 100, minValue=1))
+        frame.add_cap_parameters(self)
+        frame.add_strata_parameters(self, self.INPUT)
         self.addParameter(QgsProcessingParameterBoolean(
             self.UPDATE_INPUT, "Update the input layer in place (write the cluster fields into its data source)",
             False))
@@ -136,6 +139,9 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=True))
+        frame.add_centroids_sink(self)
+        self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX_RADIUS",
+                                                 "Clusters wider than the maximum radius (single features)"))
         self.addParameter(QgsProcessingParameterFileDestination(  # .html: the Results Viewer lists it
             self.REPORT, "Report (HTML)", "HTML files (*.html)", optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("CLUSTER_COUNT", "Number of clusters"))
@@ -156,7 +162,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             self, parameters, context,
             weight_field=self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or None,
             measuring_crs=self.parameterAsCrs(parameters, self.MEASURING_CRS, context),
-            id_field=id_field,
+            id_field=id_field, strata=frame.strata_options(self, parameters, context),
+            **frame.cap_values(self, parameters, context),
         )
 
     def _in_place_target(self, parameters, context):
@@ -258,7 +265,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                 if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
                     raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
         clusters_sink, clusters_id = self.parameterAsSink(
-            parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field),
+            parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field,
+                                                                             "stratum" in result.clusters),
             QgsWkbTypes.Polygon, source.sourceCrs())
         if clusters_sink is not None:
             for feature in outputs.cluster_outline_features(arrays, result, settings.id_field, feedback.isCanceled):
@@ -266,7 +274,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                     raise QgsProcessingException(self.writeFeatureError(clusters_sink, parameters, self.CLUSTERS))
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
+        centroids_id = frame.write_centroids(self, parameters, context, result, arrays.to_measuring,
+                                             source.sourceCrs(), settings.id_field)
         feedback.setProgress(100)
+        frame.report(feedback, result)
         stats = result.stats()
         feedback.pushInfo(
             f"{stats['clusters']} clusters; median weight {stats['median_weight']:.1f}, median radius "
@@ -279,7 +290,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             self.OUTPUT: output_id, self.CLUSTERS: clusters_id, "CLUSTER_COUNT": stats["clusters"],
             "CLUSTERS_OVER_MAX": stats["clusters_over_max"], "MEDIAN_WEIGHT": stats["median_weight"],
             "MEDIAN_RADIUS_M": stats["median_radius_m"], "SCORE": stats["score"], "UPDATED_FEATURES": 0,
-            "MEASURING_CRS": arrays.measuring_crs.authid(),
+            "MEASURING_CRS": arrays.measuring_crs.authid(), frame.CENTROIDS: centroids_id,
+            "CLUSTERS_OVER_MAX_RADIUS": stats["clusters_over_max_radius"],
         }
 
     def _update_in_place(self, arrays, result, settings) -> int:
