@@ -306,11 +306,10 @@ def _output_fields(input_fields):
 
 def _write_report(path, sample, features, ids, weights, source, inputs) -> str:
     """The sample report; the map from the cluster outlines' vertices (in the layer's CRS)."""
-    import math
-
     import numpy as np
 
     from .core.hulls import convex_hulls
+    from .core.report import degree_stretch
     from .core.sample_report import write_sample_report
 
     xy, owner = [], []
@@ -322,8 +321,8 @@ def _write_report(path, sample, features, ids, weights, source, inputs) -> str:
     if xy:
         xy = np.array(xy)
         outlines = convex_hulls(xy[:, 0], xy[:, 1], np.array(owner), len(features))
-        if source.sourceCrs().isGeographic():  # a degree of longitude is shorter than one of latitude
-            stretch = 1 / max(math.cos(math.radians(float(np.mean(xy[:, 1])))), 0.01)
+        if source.sourceCrs().isGeographic():
+            stretch = degree_stretch(xy[:, 1])
     write_sample_report(path, sample, ids, weights, outlines=outlines, y_stretch=stretch, inputs=inputs,
                         title=f"wrok PPS sample: {source.sourceName()}")
     return str(path)
