@@ -11,6 +11,7 @@ from qgis import processing
 from qgis.core import QgsProcessingModelAlgorithm, QgsVectorLayer
 
 from .conftest import REPO
+from .test_headless import enabled_env  # noqa: F401  (module fixture)
 
 MODEL = Path(__file__).resolve().parent / "survey_frame.model3"
 RESOURCES = REPO / "resources"
@@ -58,10 +59,7 @@ def test_model_runs_through_processing(wrok_plugin, tmp_path):
                 results["sample:sample_report"])
 
 
-def test_model_runs_through_qgis_process(qgis_process_env, tmp_path):
-    enable = subprocess.run(["qgis_process.bin", "plugins", "enable", "wrok_plugin"], env=qgis_process_env,
-                            capture_output=True, text=True, timeout=300)
-    assert enable.returncode == 0 or "already enabled" in enable.stdout + enable.stderr, enable.stderr  # shared profile
+def test_model_runs_through_qgis_process(enabled_env, tmp_path):  # noqa: F811
     out = {name: tmp_path / name for name in ("clusters.gpkg", "numbers.tif", "report.html", "sample.gpkg",
                                               "sample.html")}
     done = subprocess.run(
@@ -69,7 +67,7 @@ def test_model_runs_through_qgis_process(qgis_process_env, tmp_path):
          f"cluster:clusters={out['clusters.gpkg']}", f"cluster:cluster_numbers={out['numbers.tif']}",
          f"cluster:report={out['report.html']}", f"sample:sample={out['sample.gpkg']}",
          f"sample:sample_report={out['sample.html']}"],
-        env=qgis_process_env, capture_output=True, text=True, timeout=600)
+        env=enabled_env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout)["results"]
     assert results["cluster:report"] == str(out["report.html"]) and out["numbers.tif"].exists()
