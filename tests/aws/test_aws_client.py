@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from aws import client
 from aws.cli import main
-from aws.storage import list_keys, write_json
+from aws.storage import error_key, list_keys, summary_key, write_json
 from core.synthetic import clumped_population_frame
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,12 +57,13 @@ def test_status_before_the_map_run_counts_s3_results_and_cancel_stops(stack):
     s3, arn = stack
     frame = clumped_population_frame(30, seed=2)
     started = client.submit([frame, frame, frame], PARAMS, IN, OUT, arn, prefix="p")
-    execution_arn = started["executions"][0]["execution_arn"]
-    write_json(s3, {"key": "p/layer_0.parquet"}, OUT, "summaries/p/layer_0.parquet.json")
-    write_json(s3, {"key": "p/layer_1.parquet", "error": "boom"}, OUT, "errors/p/layer_1.parquet.json")
+    execution_arn, run = started["executions"][0]["execution_arn"], started["executions"][0]["run"]
+    write_json(s3, {"key": "p/layer_0.parquet"}, OUT, summary_key(run, "p/layer_0.parquet"))
+    write_json(s3, {"key": "p/layer_1.parquet", "error": "boom"}, OUT, error_key(run, "p/layer_1.parquet"))
+    write_json(s3, {"key": "p/layer_2.parquet"}, OUT, summary_key("wrok-another-run", "p/layer_2.parquet"))
     counts = client.status(execution_arn)
-    assert counts == {"execution_status": "RUNNING", "source": "s3", "total": 3, "succeeded": 1, "failed": 1,
-                      "running": 0, "pending": 1}
+    assert counts == {"execution_status": "RUNNING", "run": run, "reused": 0, "source": "s3", "total": 3,
+                      "succeeded": 1, "failed": 1, "running": 0, "pending": 1}
     client.cancel(execution_arn)
     assert client.status(execution_arn)["execution_status"] == "ABORTED"
     merged, failed = client.fetch(execution_arn)

@@ -31,20 +31,27 @@ def frame():
     return clumped_population_frame(800, seed=3)
 
 
+RUN = "wrok-run-1"
+
+
 def payload(key, **extra):
-    return {"input_bucket": IN, "key": key, "output_bucket": OUT, "params": PARAMS, **extra}
+    return {"input_bucket": IN, "key": key, "output_bucket": OUT, "params": PARAMS, "run": RUN, **extra}
+
+
+def out(kind, key):
+    return f"runs/{RUN}/{kind}/{key}"
 
 
 def test_clusters_a_region_file_and_writes_features_hulls_and_summary(s3, frame):
     write_geoparquet(s3, frame, IN, "regions/north.parquet")
     summary = handler(payload("regions/north.parquet"))
-    features = read_geoparquet(s3, OUT, "clustered/regions/north.parquet")
+    features = read_geoparquet(s3, OUT, out("clustered", "regions/north.parquet"))
     assert features["cell_id"].tolist() == frame["cell_id"].tolist()  # every row, in order
     assert features["cluster_id"].str.startswith("north:").all()
-    hulls = read_geoparquet(s3, OUT, "clusters/regions/north.parquet")
+    hulls = read_geoparquet(s3, OUT, out("clusters", "regions/north.parquet"))
     assert sorted(hulls["cluster_id"]) == sorted(features["cluster_id"].unique())
     assert np.isclose(hulls["weight"].sum(), frame["population"].sum())
-    assert read_json(s3, OUT, "summaries/regions/north.parquet.json") == summary
+    assert read_json(s3, OUT, out("summaries", "regions/north.parquet.json")) == summary
     assert summary["features"] == 800 and summary["stats"]["clusters"] == len(hulls)
     assert summary["params"]["desired_cluster_weight"] == 240
 
@@ -62,7 +69,7 @@ def test_corrupt_file_fails_with_its_key_and_leaves_an_error_object(s3):
     s3.put_object(Bucket=IN, Key="bad.parquet", Body=b"not parquet at all")
     with pytest.raises(ItemFailed, match=r"s3://wrok-unit-in/bad\.parquet: not a readable GeoParquet"):
         handler(payload("bad.parquet"))
-    assert "bad.parquet" in read_json(s3, OUT, "errors/bad.parquet.json")["error"]
+    assert "bad.parquet" in read_json(s3, OUT, out("errors", "bad.parquet.json"))["error"]
 
 
 def test_failure_after_success_removes_stale_results_and_success_clears_the_error(s3, frame):
@@ -70,9 +77,9 @@ def test_failure_after_success_removes_stale_results_and_success_clears_the_erro
     handler(payload("r.parquet"))
     with pytest.raises(ItemFailed, match="unknown clustering parameter"):
         handler(payload("r.parquet", params={**PARAMS, "target": 3}))
-    assert sorted(list_keys(s3, OUT)) == ["errors/r.parquet.json"]
+    assert sorted(list_keys(s3, OUT, "runs/")) == [out("errors", "r.parquet.json")]
     handler(payload("r.parquet"))
-    assert "errors/r.parquet.json" not in set(list_keys(s3, OUT))
+    assert out("errors", "r.parquet.json") not in set(list_keys(s3, OUT))
 
 
 @pytest.mark.parametrize("problem, expected", [
@@ -96,7 +103,7 @@ def test_engine_and_input_errors_reach_the_caller_by_name(s3, frame, problem, ex
 
 
 def test_payload_without_required_fields_names_them(s3):
-    with pytest.raises(ItemFailed, match="payload lacks key, params"):
+    with pytest.raises(ItemFailed, match="payload lacks key, params, run"):
         handler({"input_bucket": IN, "output_bucket": OUT})
 
 
@@ -121,5 +128,5 @@ def test_null_geometries_fail_by_default_and_stay_unclustered_when_kept(s3, fram
     with pytest.raises(ItemFailed, match="null or empty geometry"):
         handler(payload("holes.parquet"))
     summary = handler(payload("holes.parquet", keep_null_geometries=True))
-    features = read_geoparquet(s3, OUT, "clustered/holes.parquet")
+    features = read_geoparquet(s3, OUT, out("clustered", "holes.parquet"))
     assert features["cluster_id"].isna().sum() == 2 and summary["clustered_features"] == len(frame) - 2

@@ -18,7 +18,7 @@ from pipeline_stack import create_stack
 from aws import client
 from aws.kickoff import kickoff
 from aws.split import split_by_region
-from aws.storage import list_keys, read_json
+from aws.storage import clustered_key, clusters_key, error_key, list_keys, map_results_prefix, read_json, summary_key
 from core.synthetic import clumped_population_frame
 
 PARAMS = {"desired_cluster_weight": 240, "desired_cluster_radius": 1000, "max_cluster_weight": 300}
@@ -52,11 +52,11 @@ def test_pipeline_clusters_good_regions_and_reports_the_corrupt_one(moto_endpoin
     corrupt.write_bytes(b"this is not parquet")
     paths = [entry["path"] for entry in regions] + [str(corrupt)]
 
-    started = client.submit(paths, PARAMS, IN, OUT, stack["state_machine_arn"], prefix="country",
-                            options={"params_by_key": {"*/West.parquet": {"desired_cluster_radius": 600}}},
+    options = {"params_by_key": {"*/West.parquet": {"desired_cluster_radius": 600}}}
+    started = client.submit(paths, PARAMS, IN, OUT, stack["state_machine_arn"], prefix="country", options=options,
                             max_concurrency=2, tolerated_failure_percentage=50.0, endpoint_url=moto_endpoint)
     assert len(started["executions"]) == 1 and len(started["keys"]) == 5
-    execution_arn = started["executions"][0]["execution_arn"]
+    execution_arn, run = started["executions"][0]["execution_arn"], started["executions"][0]["run"]
     wait_for(sfn, execution_arn)
 
     counts = client.status(execution_arn, endpoint_url=moto_endpoint)
@@ -79,15 +79,22 @@ def test_pipeline_clusters_good_regions_and_reports_the_corrupt_one(moto_endpoin
     keys = set(list_keys(s3, OUT))
     for entry in regions:
         key = f"country/{entry['name']}.parquet"
-        assert {f"clustered/{key}", f"clusters/{key}", f"summaries/{key}.json"} <= keys
-    assert "errors/country/Atlantis.parquet.json" in keys and "summaries/country/Atlantis.parquet.json" not in keys
-    assert any(k.startswith("map-results/") for k in keys)  # the ResultWriter ran (moto writes only its manifest)
-    assert read_json(s3, OUT, "summaries/country/West.parquet.json")["params"]["desired_cluster_radius"] == 600
-    assert read_json(s3, OUT, "summaries/country/North.parquet.json")["params"]["desired_cluster_radius"] == 1000
+        assert {clustered_key(run, key), clusters_key(run, key), summary_key(run, key)} <= keys
+    bad = "country/Atlantis.parquet"
+    assert error_key(run, bad) in keys and summary_key(run, bad) not in keys
+    map_run = sfn.list_map_runs(executionArn=execution_arn)["mapRuns"][0]["mapRunArn"]
+    assert f"{map_results_prefix(map_run)}manifest.json" in keys  # the ResultWriter ran (moto writes its manifest)
+    assert read_json(s3, OUT, summary_key(run, "country/West.parquet"))["params"]["desired_cluster_radius"] == 600
+    assert read_json(s3, OUT, summary_key(run, "country/North.parquet"))["params"]["desired_cluster_radius"] == 1000
 
-    # the kickoff Lambda's logic on the same prefix resumes: only the failed file is started again
-    resumed = kickoff(s3, sfn, stack["state_machine_arn"], IN, "country/", OUT, PARAMS, max_concurrency=2)
-    assert resumed["submitted"] == ["country/Atlantis.parquet"] and len(resumed["skipped_already_done"]) == 4
-    wait_for(sfn, resumed["executions"][0]["execution_arn"])
-    counts = client.status(resumed["executions"][0]["execution_arn"], endpoint_url=moto_endpoint)
-    assert (counts["total"], counts["succeeded"], counts["failed"]) == (1, 0, 1)
+    # the kickoff Lambda's logic on the same prefix and settings resumes: only the failed file runs again,
+    # and the new run holds the four earlier results too
+    resumed = kickoff(s3, sfn, stack["state_machine_arn"], IN, "country/", OUT, PARAMS,
+                      options={**options, "weight_field": "population"}, max_concurrency=2)
+    assert resumed["submitted"] == [bad] and len(resumed["skipped_already_done"]) == 4
+    resumed_arn = resumed["executions"][0]["execution_arn"]
+    wait_for(sfn, resumed_arn)
+    counts = client.status(resumed_arn, endpoint_url=moto_endpoint)
+    assert (counts["total"], counts["succeeded"], counts["failed"], counts["reused"]) == (5, 4, 1, 4)
+    again, failed_again = client.fetch(resumed_arn, endpoint_url=moto_endpoint)
+    assert sorted(again["cell_id"]) == sorted(merged["cell_id"]) and [f["key"] for f in failed_again] == [bad]
