@@ -79,10 +79,15 @@ def deadline_margin_s() -> float:
     return float(os.environ.get("WROK_DEADLINE_MARGIN_S", 20))
 
 
-def cluster_object(s3, event: dict, facts: dict, stopped=lambda: False) -> dict:
-    """Cluster one file; facts receives its size as it becomes known (for the time-out message)."""
+def cluster_object(s3, event: dict, facts: dict, stop: threading.Event | None = None,
+                   gate: threading.Lock | None = None) -> dict:
+    """Cluster one file; facts receives its size as it becomes known (for the time-out message).
+
+    stop set: give up (the engine polls it); the outputs are written holding gate, so a handler that
+    sets stop while holding gate knows nothing more will be written."""
+    stop, gate = stop or threading.Event(), gate or threading.Lock()
     started = time.monotonic()
-    bucket_in, key, bucket_out, run = event["input_bucket"], event["key"], event["output_bucket"], event["run"]
+    bucket_in, key = event["input_bucket"], event["key"]
     try:
         response = s3.get_object(Bucket=bucket_in, Key=key)
         facts["bytes"] = response.get("ContentLength")
@@ -98,9 +103,15 @@ def cluster_object(s3, event: dict, facts: dict, stopped=lambda: False) -> dict:
     params = resolve_params(event["params"], key, frame, event.get("params_by_key"), event.get("params_by_column"))
     features, clusters, result = cluster_frame(
         frame, params, weight_field=event.get("weight_field", "population"), epsg=event.get("epsg"),
-        keep_null_geometries=bool(event.get("keep_null_geometries", False)), is_cancelled=stopped)
-    if stopped():  # the handler already reported a time-out: write nothing
-        raise ClusteringCancelled("stopped at the deadline")
+        keep_null_geometries=bool(event.get("keep_null_geometries", False)), is_cancelled=stop.is_set)
+    with gate:
+        if stop.is_set():  # the handler reports a time-out: write nothing
+            raise ClusteringCancelled("stopped at the deadline")
+        return write_results(s3, event, features, clusters, result, params, response, started)
+
+
+def write_results(s3, event, features, clusters, result, params, response, started) -> dict:
+    bucket_in, key, bucket_out, run = event["input_bucket"], event["key"], event["output_bucket"], event["run"]
     prefix = region_name(event) + ":"
     features["cluster_id"] = prefix + features["cluster_id"].astype("string")  # NA (unclustered) stays NA
     clusters["cluster_id"] = prefix + clusters["cluster_id"].astype(str)
@@ -139,12 +150,12 @@ def cluster_before_deadline(s3, event: dict, context) -> dict:
         return cluster_object(s3, event, facts)
     margin = min(deadline_margin_s(), remaining() / 2000)
     budget = remaining() / 1000 - margin
-    stop = threading.Event()
+    stop, gate = threading.Event(), threading.Lock()
     outcome: dict = {}
 
     def work():
         try:
-            outcome["summary"] = cluster_object(s3, event, facts, stop.is_set)
+            outcome["summary"] = cluster_object(s3, event, facts, stop, gate)
         except BaseException as error:  # handed to the handler's thread
             outcome["error"] = error
 
@@ -152,13 +163,16 @@ def cluster_before_deadline(s3, event: dict, context) -> dict:
     worker = threading.Thread(target=work, name="wrok-cluster", daemon=True)
     worker.start()
     worker.join(max(budget, 0))
-    if worker.is_alive():
+    if worker.is_alive() and gate.acquire(timeout=margin / 2):  # not while it writes its outputs
         stop.set()
-        worker.join(margin / 2)  # the engine polls stop often; then nothing more gets written
+        gate.release()
+        worker.join(margin / 2)  # the engine polls stop often
+    if "summary" not in outcome and stop.is_set():
         raise RegionTimedOut(
             f"timed out: clustering did not finish in the {time.monotonic() - started:.0f} s left before the "
             f"Lambda's deadline (region of {size_text(facts)}); raise ClusterTimeoutSeconds (at most 900) or "
             "ClusterMemoryMB (more CPU), or split the region into smaller files")
+    worker.join()  # finished, or writing its outputs right now
     if "error" in outcome:
         raise outcome["error"]
     return outcome["summary"]

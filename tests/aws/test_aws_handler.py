@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import boto3
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from aws.handler import ItemFailed, handler
-from aws.storage import list_keys, read_geoparquet, read_json, write_geoparquet
+from aws.storage import list_keys, object_exists, read_geoparquet, read_json, write_geoparquet
 from core.synthetic import clumped_population_frame
 
 IN, OUT = "wrok-unit-in", "wrok-unit-out"
@@ -130,3 +131,43 @@ def test_null_geometries_fail_by_default_and_stay_unclustered_when_kept(s3, fram
     summary = handler(payload("holes.parquet", keep_null_geometries=True))
     features = read_geoparquet(s3, OUT, out("clustered", "holes.parquet"))
     assert features["cluster_id"].isna().sum() == 2 and summary["clustered_features"] == len(frame) - 2
+
+
+class LambdaContext:
+    """The part of Lambda's context object the handler uses: a deadline seconds from now."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def test_the_handler_records_its_own_time_out_with_the_region_size_before_the_deadline(s3, monkeypatch):
+    monkeypatch.setenv("WROK_DEADLINE_MARGIN_S", "1")
+    slow = clumped_population_frame(3000, seed=4)  # seed mode takes minutes on this
+    write_geoparquet(s3, slow, IN, "big.parquet")
+    with pytest.raises(ItemFailed, match=r"timed out: .*3,000 features"):
+        handler(payload("big.parquet", params={**PARAMS, "strategy": "seed"}), LambdaContext(4))
+    error = read_json(s3, OUT, out("errors", "big.parquet.json"))["error"]
+    assert "ClusterTimeoutSeconds" in error and "MB" in error
+    time.sleep(0.5)  # the stopped worker writes nothing afterwards
+    assert sorted(list_keys(s3, OUT)) == [out("errors", "big.parquet.json")]
+
+
+def test_a_region_that_finishes_in_time_is_not_affected_by_the_watchdog(s3, frame):
+    write_geoparquet(s3, frame, IN, "north.parquet")
+    summary = handler(payload("north.parquet"), LambdaContext(120))
+    assert summary["features"] == len(frame) and object_exists(s3, OUT, out("summaries", "north.parquet.json"))
+
+
+def test_cluster_ids_carry_the_whole_file_name_and_the_result_records_run_and_parameters(s3, frame):
+    for name in ("St. Louis", "St. Paul"):
+        write_geoparquet(s3, frame.iloc[:200], IN, f"us/{name}.parquet")
+        summary = handler(payload(f"us/{name}.parquet"))
+        ids = read_geoparquet(s3, OUT, out("clustered", f"us/{name}.parquet"))["cluster_id"]
+        assert ids.str.startswith(f"{name}:").all()
+        marker = read_json(s3, OUT, f"done/{summary['params_hash']}/us/{name}.parquet.json")
+        assert marker["run"] == RUN == summary["run"] and marker["input_etag"] == summary["input_etag"]
+    summary = handler(payload("us/St. Louis.parquet", region="us/St. Louis"))
+    assert summary["region"] == "us/St. Louis"

@@ -9,6 +9,7 @@ ToleratedFailurePercentage are not enforced by moto, so nothing here asserts on 
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -98,3 +99,58 @@ def test_pipeline_clusters_good_regions_and_reports_the_corrupt_one(moto_endpoin
     assert (counts["total"], counts["succeeded"], counts["failed"], counts["reused"]) == (5, 4, 1, 4)
     again, failed_again = client.fetch(resumed_arn, endpoint_url=moto_endpoint)
     assert sorted(again["cell_id"]) == sorted(merged["cell_id"]) and [f["key"] for f in failed_again] == [bad]
+
+
+def test_each_run_keeps_its_own_results_and_failures_come_from_the_result_writer(moto_endpoint, country, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    bucket_in, bucket_out = "wrok-runs-in", "wrok-runs-out"
+    stack = create_stack(moto_endpoint, bucket_in, bucket_out, name="wrok-runs",
+                         tags={"wrok:max-concurrency": "2", "wrok:tolerated-failure-percentage": "100"})
+    s3, sfn, arn = stack["s3"], stack["sfn"], stack["state_machine_arn"]
+    source = tmp_path / "country.parquet"
+    country.to_parquet(source)
+
+    def run(params):
+        started = client.submit(source, params, bucket_in, bucket_out, arn, prefix="c", region_field="province",
+                                endpoint_url=moto_endpoint)
+        wait_for(sfn, started["executions"][0]["execution_arn"])
+        return started["executions"][0]["execution_arn"]
+
+    run_a = run(PARAMS)
+    run_b = run({**PARAMS, "desired_cluster_weight": 120, "max_cluster_weight": 150})
+    run_c = run({**PARAMS, "max_cluster_weight": 100})  # below the target: every region fails
+    a, failed_a = client.fetch(run_a, endpoint_url=moto_endpoint)
+    b, _ = client.fetch(run_b, endpoint_url=moto_endpoint)
+    assert failed_a == [] and sorted(a["cell_id"]) == sorted(country["cell_id"])  # C's failure left A whole
+    assert a["cluster_weight"].max() <= 300 and b["cluster_weight"].max() <= 150  # each run's own clusters
+    assert a["cluster_id"].nunique() < b["cluster_id"].nunique()
+    assert client.status(run_a, endpoint_url=moto_endpoint)["succeeded"] == 4
+    assert client.status(run_c, endpoint_url=moto_endpoint)["failed"] == 4
+
+    # resuming with A's parameters reuses A's results only; other parameters start every file again
+    options = {"weight_field": "population"}
+    again = kickoff(s3, sfn, arn, bucket_in, "c/", bucket_out, PARAMS, options=options)
+    assert again["submitted"] == [] and {r["run"] for r in again["reused"]} == {run_a.rsplit(":", 1)[-1]}
+    other = kickoff(s3, sfn, arn, bucket_in, "c/", bucket_out, {**PARAMS, "desired_cluster_weight": 200}, options)
+    assert len(other["submitted"]) == 4 and other["reused"] == []
+    wait_for(sfn, other["executions"][0]["execution_arn"])
+
+    # a region whose Lambda was killed (time-out) leaves no error of its own: the client reads the
+    # ResultWriter's FAILED_*.json, in the format AWS documents (moto writes only an empty manifest)
+    key, run = "c/country/West.parquet", run_c.rsplit(":", 1)[-1]
+    s3.delete_object(Bucket=bucket_out, Key=error_key(run, key))
+    map_run = sfn.list_map_runs(executionArn=run_c)["mapRuns"][0]["mapRunArn"]
+    folder = map_results_prefix(map_run)
+    item = next(entry for entry in read_json(s3, bucket_out, f"runs/{run}/items.json") if entry["key"] == key)
+    cause = {"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: 1f2e Error: Task timed out after 900.00 seconds"}
+    s3.put_object(Bucket=bucket_out, Key=f"{folder}FAILED_0.json", Body=json.dumps([{
+        "ExecutionArn": f"{map_run}:1", "Input": json.dumps(item), "InputDetails": {"Included": True},
+        "Name": "1", "Status": "FAILED", "Error": "Sandbox.Timedout", "Cause": json.dumps(cause)}]).encode())
+    manifest = read_json(s3, bucket_out, f"{folder}manifest.json")
+    manifest["ResultFiles"]["FAILED"] = [{"Key": f"{folder}FAILED_0.json", "Size": 1}]
+    s3.put_object(Bucket=bucket_out, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
+    _, failed_c = client.fetch(run_c, endpoint_url=moto_endpoint)
+    by_key = {failure["key"]: failure["error"] for failure in failed_c}
+    assert by_key[key] == "Sandbox.Timedout: RequestId: 1f2e Error: Task timed out after 900.00 seconds"
+    assert all("max cluster weight" in error for other_key, error in by_key.items() if other_key != key)
