@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
@@ -37,7 +36,7 @@ def region_frame(key: str, path, columns: list, crs) -> gpd.GeoDataFrame:
         frame = frame.to_crs(crs)
     for name in columns:
         if name not in frame.columns:
-            frame[name] = pd.NA
+            frame[name] = None  # pyogrio would write pd.NA as the text "<NA>"
     return frame[columns]
 
 
