@@ -5,6 +5,10 @@ nothing is written anywhere but the S3 objects of the run and the files the call
 Everything an execution produced lives under runs/<run>/ (see storage.py), so status and fetch
 only ever see that run's results. fetch_to_file, download and split stream region by region:
 memory follows the largest region, not the country.
+
+geopandas, pyarrow and pyogrio are imported only by the calls that read or write layers, so status,
+cancel, download and the upload of ready GeoParquet files load none of them (QGIS's desktop process
+must not load geopandas next to its own PROJ/GEOS).
 """
 
 from __future__ import annotations
@@ -13,19 +17,13 @@ import json
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Optional
 
 import boto3
-import geopandas as gpd
-import pandas as pd
-
-from core.io import read_layer
 
 from .kickoff import start_runs
-from .merge import merge_region_files
-from .split import split_by_region
 from .storage import (
     client_config,
     clustered_key,
@@ -57,11 +55,16 @@ def clients(session, endpoint_url: Optional[str] = None):
             session.client("stepfunctions", endpoint_url=endpoint_url, config=config))
 
 
+def is_frame(value) -> bool:
+    """A GeoDataFrame, recognised without importing geopandas."""
+    return any(kind.__name__ == "GeoDataFrame" for kind in type(value).__mro__)
+
+
 def named_layers(layers) -> list:
     """[(stem, path or GeoDataFrame)] from a path, a frame, a list of either, or {name: either}."""
     if isinstance(layers, dict):
         return list(layers.items())
-    if isinstance(layers, (str, Path, gpd.GeoDataFrame)):
+    if isinstance(layers, (str, Path)) or is_frame(layers):
         layers = [layers]
     named = [(Path(layer).stem if isinstance(layer, (str, Path)) else f"layer_{index}", layer)
              for index, layer in enumerate(layers)]
@@ -88,10 +91,14 @@ def upload_layers(s3, layers, bucket_in: str, prefix: str, region_field: Optiona
             s3.upload_file(str(layer), bucket_in, key)  # byte for byte: the Lambda reports a bad file
             keys.append(key)
         elif region_field:
+            from .split import split_by_region
+
             destination = f"s3://{bucket_in}/{prefix}/{stem}" if prefix else f"s3://{bucket_in}/{stem}"
             keys += [entry["key"] for entry in split_by_region(layer, region_field, destination, s3=s3)]
         else:
-            write_geoparquet(s3, layer if isinstance(layer, gpd.GeoDataFrame) else read_layer(layer), bucket_in, key)
+            from core.io import read_layer
+
+            write_geoparquet(s3, layer if is_frame(layer) else read_layer(layer), bucket_in, key)
             keys.append(key)
     return keys
 
@@ -226,24 +233,30 @@ def download(execution_arn: str, folder, *, layer: str = "features", workers: in
     bucket, done, failures = results(s3, sfn, execution_arn, layer)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    finished = []
 
-    def fetch_one(index_and_entry):
-        index, (key, object_key) = index_and_entry
+    def fetch_one(index: int, object_key: str):
         path = folder / f"{index:06d}.parquet"  # region names may hold any character
         try:
             s3.download_file(bucket, object_key, str(path))
         except s3.exceptions.ClientError as error:  # e.g. deleted by hand or expired after the run
             if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
                 raise
-            return key, None
-        finished.append(key)
-        if progress:
-            progress(len(finished) / max(len(done), 1), f"downloaded {key}")
-        return key, path
+            return None
+        return path
 
+    fetched = [None] * len(done)
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        fetched = list(pool.map(fetch_one, enumerate(done)))
+        futures = {pool.submit(fetch_one, index, object_key): index for index, (_, object_key) in enumerate(done)}
+        try:
+            for count, future in enumerate(as_completed(futures), 1):
+                fetched[futures[future]] = future.result()
+                if progress:  # from the caller's thread: QGIS feedback must not be touched from workers
+                    progress(count / len(done), f"downloaded {done[futures[future]][0]}")
+        except BaseException:  # a failed download, or the caller cancelling from progress: start no more
+            for future in futures:
+                future.cancel()
+            raise
+    fetched = list(zip((key for key, _ in done), fetched))
     failures += [{"key": key, "error": f"summary present but {object_key} is missing"}
                  for (key, object_key), (_, path) in zip(done, fetched) if path is None]
     return [(key, path) for key, path in fetched if path is not None], failures
@@ -263,6 +276,8 @@ def fetch_to_file(execution_arn: str, output, *, layer: str = "features", worker
         downloaded, failures = download(execution_arn, scratch / "regions", layer=layer, workers=workers,
                                         profile=profile, region=region, session=session, endpoint_url=endpoint_url,
                                         progress=progress)
+        from .merge import merge_region_files
+
         rows = merge_region_files(downloaded, scratch / output.name, layer)
         if rows:
             os.replace(scratch / output.name, output)
@@ -292,6 +307,9 @@ def fetch(execution_arn: str, *, layer: str = "features", profile: Optional[str]
     the file's region name), cluster_weight, cluster_pass and source_key; "clusters" gives the
     cluster hulls. failed is [{"key", "error"}] for files that failed or have no result yet.
     """
+    import geopandas as gpd
+    import pandas as pd
+
     with tempfile.TemporaryDirectory(prefix="wrok_fetch_") as folder:
         downloaded, failures = download(execution_arn, folder, layer=layer, profile=profile, region=region,
                                         session=session, endpoint_url=endpoint_url, progress=progress)

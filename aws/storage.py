@@ -21,7 +21,6 @@ import json
 import os
 
 import boto3
-import geopandas as gpd
 from botocore.config import Config
 
 RUNS, DONE, MAP_RESULTS = "runs/", "done/", "map-results/"
@@ -111,12 +110,14 @@ def region_stem(key: str) -> str:
     return name
 
 
-def read_geoparquet(s3, bucket: str, key: str) -> gpd.GeoDataFrame:
+def read_geoparquet(s3, bucket: str, key: str):
+    import geopandas as gpd  # here, not at the top: the desktop client must not load it (see client.py)
+
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return gpd.read_parquet(io.BytesIO(body))
 
 
-def write_geoparquet(s3, frame: gpd.GeoDataFrame, bucket: str, key: str) -> None:
+def write_geoparquet(s3, frame, bucket: str, key: str) -> None:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue(), ContentType="application/vnd.apache.parquet")
