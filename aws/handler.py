@@ -162,7 +162,7 @@ def cluster_before_deadline(s3, event: dict, context) -> dict:
     started = time.monotonic()
     worker = threading.Thread(target=work, name="wrok-cluster", daemon=True)
     worker.start()
-    worker.join(max(budget, 0))
+    worker.join(min(max(budget, 0), threading.TIMEOUT_MAX))
     if worker.is_alive() and gate.acquire(timeout=margin / 2):  # not while it writes its outputs
         stop.set()
         gate.release()

@@ -211,7 +211,7 @@ def template_problems(template: dict) -> list:
     return bucket_problems(template) + function_problems(template) + machine_problems(template)
 
 
-def image_problems(dockerfile: Path = DOCKERFILE) -> tuple:
+def image_problems(dockerfile: Path = DOCKERFILE, requirements: Path = HERE.parent / "requirements.txt") -> tuple:
     """(problems, warnings) of the image recipe: hashed lock file, base image pinned by digest."""
     text = dockerfile.read_text()
     problems, warnings = [], []
@@ -223,6 +223,12 @@ def image_problems(dockerfile: Path = DOCKERFILE) -> tuple:
             path = HERE / Path(lock).name
             if not path.exists() or "--hash=sha256:" not in path.read_text():
                 problems.append(f"aws/{path.name}: missing, or without --hash entries")
+    lock = HERE / "requirements-lambda.lock"
+    locked = set(re.findall(r"^([A-Za-z0-9_.-]+==\S+)", lock.read_text().lower(), re.M)) if lock.exists() else set()
+    pins = set(re.findall(r"^([A-Za-z0-9_.-]+==[^\s;#]+)", requirements.read_text().lower(), re.M))
+    if pins - locked:
+        problems.append(f"aws/requirements-lambda.lock lacks {sorted(pins - locked)} from requirements.txt: "
+                        "recompile it (see aws/requirements-lambda.in)")
     base = re.search(r"^ARG BASE_IMAGE=(\S+)", text, re.M)
     if not base or "@sha256:" not in base.group(1):
         warnings.append(f"{dockerfile.name}: the base image is not pinned by digest (see the comment above BASE_IMAGE)")

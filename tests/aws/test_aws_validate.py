@@ -121,3 +121,6 @@ def test_image_recipe_installs_only_hashed_locked_packages(tmp_path):
     unpinned.write_text(validate.DOCKERFILE.read_text().replace(
         "ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.11", "ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.11@sha256:" + "0" * 64))
     assert validate.image_problems(unpinned)[1] == []
+    newer = tmp_path / "requirements.txt"  # an engine pin the lock does not have yet
+    newer.write_text((validate.HERE.parent / "requirements.txt").read_text() + "\nnewpackage==1.0\n")
+    assert "lacks ['newpackage==1.0']" in validate.image_problems(requirements=newer)[0][0]
