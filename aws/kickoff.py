@@ -6,7 +6,8 @@ Runs hold at most MAX_ITEMS_PER_RUN items; more files start several executions.
 
 Resume: a file is skipped only when done/<params_hash>/<key>.json says it was clustered with the
 same parameters and options from the same bytes (ETag), and that run's summary still exists. The
-new run lists those earlier results in its run.json, so fetching it returns the whole prefix.
+new run gets server-side copies of those earlier results (and lists them in its run.json), so
+fetching it returns the whole prefix.
 
 As a Lambda the event is {"input_bucket"?, "prefix", "output_bucket"?, "params", optional
 "params_by_key", "params_by_column", "weight_field", "epsg", "keep_null_geometries", "force",
