@@ -12,20 +12,13 @@ import warnings
 
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
-from threadpoolctl import ThreadpoolController
 
-_openmp_pools = []  # made on first use, once scikit-learn has loaded its OpenMP library
+from .threads import single_native_thread
 
 
 def kmeans_labels(x, y, w, k, reassignment_ratio, random_state):
-    """The seed's partitioner: weighted MiniBatchKMeans, exactly as the original set it up.
-
-    It runs on one OpenMP thread. Each mini-batch step is a parallel region over at most
-    1,024 points, too little work to share: on a busy 2-core machine two threads made
-    fits 10-30 times slower (waiting at barriers), and our own threads (n_jobs) would
-    oversubscribe the cores. Labels do not depend on the thread count; only a batch's
-    inertia sum, used for early stopping, is added up in another order.
-    """
+    """The seed's partitioner: weighted MiniBatchKMeans, exactly as the original set it up
+    (on one native thread: see core/threads.py)."""
     if k <= 1:
         return np.zeros(len(x), dtype=np.int64)
     model = MiniBatchKMeans(
@@ -35,9 +28,7 @@ def kmeans_labels(x, y, w, k, reassignment_ratio, random_state):
         reassignment_ratio=reassignment_ratio,
         random_state=random_state,
     )
-    if not _openmp_pools:  # OpenMP only: BLAS settings are process-wide and left alone
-        _openmp_pools.append(ThreadpoolController().select(user_api="openmp"))
-    with warnings.catch_warnings(), _openmp_pools[0].limit(limits=1):
+    with warnings.catch_warnings(), single_native_thread():
         # Duplicate points can leave fewer distinct centres than k; the seed accepted that.
         warnings.simplefilter("ignore")
         return model.fit_predict(np.column_stack([x, y]), sample_weight=w).astype(np.int64)
