@@ -66,7 +66,7 @@ package:
 	@echo "built dist/wrok_plugin.zip"
 
 bench: setup
-	$(PY) tests/benchmarks/bench_engine.py
+	$(PY) tests/benchmarks/bench.py
 
 lint: setup
 	$(PY) -m ruff check core wrok_plugin aws tests
