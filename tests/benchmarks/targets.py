@@ -20,48 +20,43 @@ class Target:
     bound: float
     at_most: bool  # True: figure <= bound; False: figure >= bound
     label: str
-    unit: str = ""  # "%" prints shares as percentages, "s", " m", " MB"
+    pattern: str = "{:,.0f}"  # how the figure prints; "pct" for shares
 
     def check(self, value: Optional[float]) -> bool:
         if value is None:
             return False
         return (operator.le if self.at_most else operator.ge)(value, self.bound)
 
-    def show(self, value) -> str:
-        if value is None:
-            return "not measured"
-        if self.unit == "%":
-            return cell(value, "pct")
-        return f"{value:,.2f}{self.unit}" if isinstance(value, float) and abs(value) < 100 else f"{value:,.0f}{self.unit}"
-
     def line(self, value, original: Optional[float] = None) -> str:
         sign = "≤" if self.at_most else "≥"
-        bound = self.show(float(self.bound))
-        reference = "" if original is None else f"; original {self.show(original)}"
-        return (f"- {'PASS' if self.check(value) else 'FAIL'}: {self.dataset}: {self.label} {self.show(value)} "
-                f"({sign} {bound}{reference})")
+        shown = "not measured" if value is None else cell(value, self.pattern)
+        reference = "" if original is None else f"; original {cell(original, self.pattern)}"
+        return (f"- {'PASS' if self.check(value) else 'FAIL'}: {self.dataset}: {self.label} {shown} "
+                f"({sign} {cell(self.bound, self.pattern)}{reference})")
 
 
+SHARE, METRES, SECONDS, SCORE = "pct", "{:,.0f} m", "{:,.2f} s", "{:,.1f}"
 TARGETS = [
-    Target("grids", "in_band", 0.99, False, "clusters within ±20 %", "%"),
+    Target("grids", "in_band", 0.99, False, "clusters within ±20 %", SHARE),
     Target("grids", "over_max", 0, True, "clusters over max"),
-    Target("grids", "hull_overlap", 0.005, True, "hull overlap", "%"),
-    Target("grids", "connected", 0.99, False, "clusters 8-connected", "%"),
-    Target("grids", "rms_m", 1160, True, "weighted RMS spread", " m"),
-    Target("grids", "median_radius", 1450, True, "median radius", " m"),
-    Target("grids", "score", 420, True, "seed score (aim ≤ 400)"),
-    Target("grids", "seconds", 1.5, True, "engine time", " s"),
-    Target("rooftops", "in_band", 0.995, False, "clusters within ±20 %", "%"),
+    Target("grids", "hull_overlap", 0.005, True, "hull overlap", SHARE),
+    Target("grids", "connected", 0.99, False, "clusters 8-connected", SHARE),
+    Target("grids", "rms_m", 1160, True, "weighted RMS spread", METRES),
+    Target("grids", "median_radius", 1450, True, "median radius", METRES),
+    Target("grids", "score", 420, True, "seed score (aim ≤ 400)", SCORE),
+    Target("grids", "seconds", 1.5, True, "engine time", SECONDS),
+    Target("rooftops", "in_band", 0.995, False, "clusters within ±20 %", SHARE),
     Target("rooftops", "over_max", 0, True, "clusters over max"),
-    Target("rooftops", "hull_overlap", 0.005, True, "hull overlap", "%"),
-    Target("rooftops", "rms_m", 500, True, "weighted RMS spread", " m"),
-    Target("rooftops", "score", 215.5, True, "seed score"),
-    Target("rooftops", "seconds", 2.0, True, "engine time", " s"),
-    Target("1M synthetic", "seconds", 30, True, "whole CLI run", " s"),
-    Target("1M synthetic", "peak_mb", 2048, True, "CLI peak RSS", " MB"),
-    Target("1M synthetic", "in_band", 0.95, False, "clusters within ±20 %", "%"),
+    Target("rooftops", "hull_overlap", 0.005, True, "hull overlap", SHARE),
+    Target("rooftops", "rms_m", 500, True, "weighted RMS spread", METRES),
+    Target("rooftops", "score", 215.5, True, "seed score", SCORE),
+    Target("rooftops", "seconds", 2.0, True, "engine time", SECONDS),
+    Target("1M synthetic", "seconds", 30, True, "whole CLI run", "{:,.1f} s"),
+    Target("1M synthetic", "peak_mb", 2048, True, "CLI peak RSS", "{:,.0f} MB"),
+    Target("1M synthetic", "in_band", 0.95, False, "clusters within ±20 %", SHARE),
     Target("1M synthetic", "over_max", 0, True, "clusters over max"),
-    Target("demo", "hull_overlap", 1e-9, True, "hull overlap (no outline crosses another; 1e-9 is float noise)", "%"),
+    Target("demo", "hull_overlap", 1e-9, True, "hull overlap, no outline crossing another (1e-9: float noise)",
+           SHARE),
 ]
 
 # Checks that hold by construction, with the test that enforces each: printed, not judged.
