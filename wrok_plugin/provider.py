@@ -6,6 +6,8 @@ from qgis.PyQt.QtGui import QIcon
 from .algorithm import TunedClusteringAlgorithm
 from .aws_algorithm import SubmitAwsAlgorithm
 from .plugin_files import icon_path
+from .pps_algorithm import PpsSampleAlgorithm
+from .raster_algorithm import ClusterRasterAlgorithm
 
 
 class WrokProvider(QgsProcessingProvider):
@@ -27,3 +29,5 @@ class WrokProvider(QgsProcessingProvider):
     def loadAlgorithms(self):
         self.addAlgorithm(TunedClusteringAlgorithm())
         self.addAlgorithm(SubmitAwsAlgorithm())
+        self.addAlgorithm(ClusterRasterAlgorithm())
+        self.addAlgorithm(PpsSampleAlgorithm())
