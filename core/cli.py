@@ -7,6 +7,7 @@ import json
 import sys
 
 from . import cli_frame
+from .classify_cli import add_classify_command
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
 from .postgis import is_database
 from .sample_cli import add_sample_command
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_frame.add_arguments(run)
     run.epilog = cli_frame.EXAMPLES
     add_sample_command(commands)
+    add_classify_command(commands)
     return parser
 
 

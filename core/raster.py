@@ -73,8 +73,11 @@ def open_band(path, band: int = 1):
 
 
 def read_pixels(path, band: int = 1, progress: Optional[Callable[[float], None]] = None,
-                is_cancelled: Callable[[], bool] = lambda: False) -> RasterPixels:
-    """The raster's weighted pixels (value > 0, not nodata, finite), read a block of rows at a time."""
+                is_cancelled: Callable[[], bool] = lambda: False, positive_only: bool = True) -> RasterPixels:
+    """The raster's weighted pixels (value > 0, not nodata, finite), read a block of rows at a time.
+
+    positive_only=False keeps every finite value that is not nodata (values as features, e.g. NDVI).
+    """
     dataset, raster_band = open_band(path, band)
     geotransform = dataset.GetGeoTransform()
     if geotransform[2] != 0 or geotransform[4] != 0:
@@ -90,7 +93,7 @@ def read_pixels(path, band: int = 1, progress: Optional[Callable[[float], None]]
             raise ClusteringCancelled("cancelled while reading the raster")
         count = min(_ROWS_PER_READ, height - top)
         block = raster_band.ReadAsArray(0, top, width, count).astype(np.float64, copy=False)
-        keep = np.isfinite(block) & (block > 0)
+        keep = np.isfinite(block) & (block > 0) if positive_only else np.isfinite(block)
         if nodata is not None:
             keep &= block != nodata
         r, c = np.nonzero(keep)
@@ -102,7 +105,8 @@ def read_pixels(path, band: int = 1, progress: Optional[Callable[[float], None]]
     pixels = RasterPixels(np.concatenate(rows), np.concatenate(cols), np.concatenate(values), geotransform, crs_wkt,
                           width, height)
     if len(pixels) == 0:
-        raise ClusteringInputError(f"{path} has no pixel with a positive value (nodata and zeros are skipped)")
+        raise ClusteringInputError(f"{path} has no pixel with a {'positive ' if positive_only else ''}value "
+                                   "(nodata is skipped)")
     return pixels
 
 

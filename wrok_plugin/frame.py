@@ -85,6 +85,21 @@ def plain(value):
     return None if value is None or (hasattr(value, "isNull") and value.isNull()) else value
 
 
+def strata_parameter_problem(algorithm, parameters, context, layer_name=None) -> str:
+    """Why the strata parameters do not fit together ("" if they do), for checkParameterValues.
+
+    layer_name: the strata polygon parameter of a raster algorithm, which stratum fields need.
+    """
+    has_fields = bool(algorithm.parameterAsFields(parameters, STRATUM_FIELDS, context))
+    has_targets = parameters.get(STRATA_TABLE) not in (None, "") or any(
+        algorithm.parameterAsString(parameters, name, context) for name in SETTING_FIELDS)
+    if has_targets and not has_fields:
+        return "A strata table or per-stratum fields need stratum field(s) naming each stratum."
+    if layer_name is not None and has_fields != (parameters.get(layer_name) not in (None, "")):
+        return "Strata on a raster need both the strata polygons and the stratum field(s)."
+    return ""
+
+
 def strata_options(algorithm, parameters, context):
     """A core.strata.StrataOptions from the parameters, or None when no stratum field is chosen."""
     from .core.strata import StrataOptions
@@ -134,8 +149,10 @@ def write_centroids(algorithm, parameters, context, result, to_measuring, output
 
 
 def report(feedback, result) -> None:
-    """Warnings the user must see: strata table rows unused, clusters still wider than the cap."""
-    for warning in getattr(result, "warnings", []):
+    """Warnings the user must see: strata table rows unused, fixed counts split, clusters still too wide."""
+    from .core.strata import count_notes
+
+    for warning in [*getattr(result, "warnings", []), *count_notes(result)]:
         feedback.pushWarning(warning)
     wide = [str(name) for name in result.over_max_radius]
     if wide:

@@ -5,6 +5,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .algorithm import TunedClusteringAlgorithm
 from .aws_algorithm import SubmitAwsAlgorithm
+from .classify_algorithm import ClassifyRasterAlgorithm
 from .plugin_files import icon_path
 from .pps_algorithm import PpsSampleAlgorithm
 from .raster_algorithm import ClusterRasterAlgorithm
@@ -30,4 +31,5 @@ class WrokProvider(QgsProcessingProvider):
         self.addAlgorithm(TunedClusteringAlgorithm())
         self.addAlgorithm(SubmitAwsAlgorithm())
         self.addAlgorithm(ClusterRasterAlgorithm())
+        self.addAlgorithm(ClassifyRasterAlgorithm())
         self.addAlgorithm(PpsSampleAlgorithm())

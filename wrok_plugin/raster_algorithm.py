@@ -16,7 +16,6 @@ from qgis.core import (
     QgsField,
     QgsGeometry,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
@@ -30,13 +29,10 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
-from qgis.PyQt.QtGui import QIcon
 
 from . import frame
 from .algorithm import TunedClusteringAlgorithm, shared_settings
-from .dependencies import install_hint, missing_packages
-from .help_text import HELP_URL
-from .plugin_files import icon_path
+from .algorithm_base import WrokClusteringAlgorithm
 
 Local = TunedClusteringAlgorithm
 # Cloned from wrok:tunedclustering so labels, defaults and ranges stay the same.
@@ -51,12 +47,16 @@ in the cluster radius. The raster is read a block of rows at a time.</p>
 clusters tile without overlap, with the cluster table's figures (cluster_number matches the
 raster); <b>Cluster numbers</b>, a raster aligned to the input holding each pixel's cluster
 number (0 = no cluster); optionally the <b>Cluster centroids</b> as points.</p>
+<p><b>Strata polygons</b> (e.g. districts) with <b>Stratum field(s)</b>: each pixel takes the
+stratum of the polygon holding its centre and each stratum is clustered on its own; a
+<b>Strata table</b> gives targets per stratum as in <i>Tuned Weight/Radius Clustering</i>.
+Populated pixels outside every polygon are an error that counts them.</p>
 <p>The other parameters mean what they mean in <i>Tuned Weight/Radius Clustering</i>. Pixels
 cluster exactly as points at their centres would; radii and the maximum radius include the
 pixel squares.</p>"""
 
 
-class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
+class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
     INPUT = "INPUT"
     BAND = "BAND"
     CLUSTERS = "CLUSTERS"
@@ -69,33 +69,14 @@ class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
     def displayName(self):
         return "Cluster a population raster"
 
-    def group(self):
-        return "Clustering"
-
-    def groupId(self):
-        return "clustering"
-
     def tags(self):
         return ["raster", "worldpop", "population", "pixels", "cluster", "psu", "survey"]
 
     def shortHelpString(self):
         return HELP
 
-    def helpUrl(self):
-        return HELP_URL
-
-    def icon(self):
-        return QIcon(icon_path())
-
-    def svgIconPath(self):
-        return icon_path()
-
     def createInstance(self):
         return ClusterRasterAlgorithm()
-
-    def canExecute(self):
-        missing = missing_packages()
-        return (False, install_hint(missing)) if missing else (True, "")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Population raster"))
@@ -116,6 +97,19 @@ class ClusterRasterAlgorithm(QgsProcessingAlgorithm):
         for name, label in (("CLUSTER_COUNT", "Number of clusters"), ("PIXELS", "Pixels clustered"),
                             ("CLUSTERS_OVER_MAX_RADIUS", "Clusters wider than the maximum radius (single pixels)")):
             self.addOutput(QgsProcessingOutputNumber(name, label))
+
+    def checkParameterValues(self, parameters, context):
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = frame.strata_parameter_problem(self, parameters, context, self.STRATA_LAYER)
+        if problem:
+            return False, problem
+        try:  # the engine's own validation, e.g. a maximum weight below the target
+            shared_settings(self, parameters, context, **frame.cap_values(self, parameters, context)).engine_params()
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return True, ""
 
     def _measuring_epsg(self, parameters, context):
         crs = self.parameterAsCrs(parameters, Local.MEASURING_CRS, context)

@@ -169,3 +169,28 @@ def test_raster_strata_from_polygons(grids_raster, tmp_path):
     outside = int((points.geometry.x >= middle).sum())
     assert done.returncode == 2 and f"{outside:,} populated pixel(s)" in done.stderr
     assert not (tmp_path / "none.gpkg").exists()
+
+
+def test_classify_splits_pixel_values_into_ordered_classes(tmp_path):
+    from raster_data import write_geotiff
+
+    rng = np.random.default_rng(4)
+    ndvi = np.where(np.arange(120)[None, :] < 40, -0.2, np.where(np.arange(120)[None, :] < 80, 0.3, 0.75))
+    ndvi = (np.repeat(ndvi, 90, axis=0) + rng.normal(0, 0.03, (90, 120))).astype(np.float32)
+    ndvi[:5, :5] = -99999.0  # nodata: in no class
+    write_geotiff(tmp_path / "ndvi.tif", ndvi, (300_000.0, 10.0, 0.0, 5_000_000.0, 0.0, -10.0), epsg=32633)
+    done = run_cli("classify", tmp_path / "ndvi.tif", tmp_path / "classes.gpkg", "--classes", 3, "--class-raster",
+                   tmp_path / "classes.tif", "--summary", tmp_path / "classes.csv")
+    assert done.returncode == 0, done.stderr
+    source = gdal.Open(str(tmp_path / "classes.tif"))
+    classes = source.GetRasterBand(1).ReadAsArray()
+    assert (classes[:5, :5] == 0).all()
+    # the three vertical bands, lowest NDVI first, whatever the noise
+    assert (classes[5:, :40] == 1).all() and (classes[:, 40:80] == 2).all() and (classes[:, 80:] == 3).all()
+    table = pd.read_csv(tmp_path / "classes.csv")
+    assert list(table["n_pixels"]) == [90 * 40 - 25, 90 * 40, 90 * 40]
+    assert list(np.round(table["mean_value"], 1)) == [-0.2, 0.3, 0.8]
+    polygons = gpd.read_file(tmp_path / "classes.gpkg")
+    np.testing.assert_allclose(polygons.area, table["n_pixels"] * 100.0)  # 10 m pixels, dissolved
+    done = run_cli("classify", tmp_path / "ndvi.tif", tmp_path / "x.gpkg", "--classes", 50000)
+    assert done.returncode == 2 and "distinct value" in done.stderr

@@ -152,6 +152,10 @@ def test_raster_clusters_like_its_pixel_points(wrok_plugin, grids_tif):
 def test_raster_errors_are_named(wrok_plugin, grids_tif, tmp_path):
     with pytest.raises(QgsProcessingException, match="band 3 does not exist"):
         run_raster(grids_tif / "grids.tif", BAND=3)
+    with pytest.raises(QgsProcessingException, match="max cluster weight .*below the target"):
+        run_raster(grids_tif / "grids.tif", MAX_WEIGHT=100)
+    with pytest.raises(QgsProcessingException, match="max cluster radius must be > 0|MAX_RADIUS"):
+        run_raster(grids_tif / "grids.tif", MAX_RADIUS=-5)
 
 
 def test_qgis_process_runs_raster_and_strata(enabled_env, grids_tif, tmp_path):  # noqa: F811
@@ -195,5 +199,24 @@ def test_raster_strata_from_a_polygon_layer(wrok_plugin, grids_tif):
     counts = dict(zip(column(clusters, "cluster_id"), column(clusters, "n_features")))
     assert sum(n for i, n in counts.items() if i.startswith("f0_CLUSTER_")) == west
     assert sum(counts.values()) == points.featureCount()
-    with pytest.raises(QgsProcessingException, match="need the strata polygons"):
+    with pytest.raises(QgsProcessingException, match="need both the strata polygons and the stratum field"):
         run_raster(grids_tif / "grids.tif", STRATUM_FIELDS=["name"])
+    with pytest.raises(QgsProcessingException, match="need both the strata polygons and the stratum field"):
+        run_raster(grids_tif / "grids.tif", STRATA_LAYER=districts)
+
+
+def test_classify_raster_values(wrok_plugin, tmp_path):
+    from raster_data import write_geotiff
+
+    ndvi = np.repeat(np.where(np.arange(60)[None, :] < 30, 0.1, 0.8), 20, axis=0).astype(np.float32)
+    ndvi[0, 0] = -99999.0  # nodata
+    write_geotiff(tmp_path / "ndvi.tif", ndvi, (300_000.0, 10.0, 0.0, 5_000_000.0, 0.0, -10.0), epsg=32633)
+    results = processing.run("wrok:classifyraster", {"INPUT": str(tmp_path / "ndvi.tif"), "CLASSES": 2,
+                                                     "OUTPUT": "TEMPORARY_OUTPUT", "CLASS_RASTER": "TEMPORARY_OUTPUT"})
+    classes = results["OUTPUT"]
+    assert column(classes, "n_pixels") == [20 * 30 - 1, 20 * 30] and results["PIXELS"] == 20 * 60 - 1
+    assert [round(v, 3) for v in column(classes, "mean_value")] == [0.1, 0.8]
+    assert [round(f.geometry().area()) for f in classes.getFeatures()] == [(20 * 30 - 1) * 100, 20 * 30 * 100]
+    raster = QgsRasterLayer(results["CLASS_RASTER"], "classes")
+    block = raster.dataProvider().block(1, raster.extent(), raster.width(), raster.height())
+    assert [block.value(5, c) for c in (0, 29, 30, 59)] == [1, 1, 2, 2]

@@ -51,7 +51,7 @@ def test_model_runs_through_processing(wrok_plugin, tmp_path):
 def test_model_runs_through_qgis_process(qgis_process_env, tmp_path):
     enable = subprocess.run(["qgis_process.bin", "plugins", "enable", "wrok_plugin"], env=qgis_process_env,
                             capture_output=True, text=True, timeout=300)
-    assert enable.returncode == 0, enable.stderr
+    assert enable.returncode == 0 or "already enabled" in enable.stdout + enable.stderr, enable.stderr  # shared profile
     out = {name: tmp_path / name for name in ("clusters.gpkg", "report.html", "sample.gpkg", "members.gpkg",
                                                   "sample.html")}
     done = subprocess.run(
