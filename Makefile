@@ -31,11 +31,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PY) -c 'import numpy, osgeo.gdal_array; assert numpy.__version__ < "2", numpy.__version__'
 	touch $@
 
+# CI's Hypothesis profile: the same examples every run (tests/conftest.py).
 test: setup
-	$(PY) -m pytest -q tests
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests
 
 test-core: setup
-	$(PY) -m pytest -q tests/core
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests/core
 
 # The main job: the plugin's algorithm through the real qgis_process on the shipped demo population,
 # then a QGIS-rendered map and the summary. A throwaway profile keeps ~/.local/share/QGIS untouched.
@@ -73,7 +74,7 @@ package:
 	@echo "built dist/wrok_plugin.zip"
 
 bench: setup
-	$(PY) tests/benchmarks/bench_engine.py
+	$(PY) tests/benchmarks/bench.py
 
 lint: setup
 	$(PY) -m ruff check core wrok_plugin aws tests

@@ -149,8 +149,10 @@ def write_centroids(algorithm, parameters, context, result, to_measuring, output
 
 
 def report(feedback, result) -> None:
-    """Warnings the user must see: strata table rows unused, clusters still wider than the cap."""
-    for warning in getattr(result, "warnings", []):
+    """Warnings the user must see: strata table rows unused, fixed counts split, clusters still too wide."""
+    from .core.strata import count_notes
+
+    for warning in [*getattr(result, "warnings", []), *count_notes(result)]:
         feedback.pushWarning(warning)
     wide = [str(name) for name in result.over_max_radius]
     if wide:
