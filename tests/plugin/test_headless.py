@@ -107,7 +107,7 @@ def test_zip_holds_only_the_plugin(plugin_zip):
                 or n.endswith((".gpkg", ".md"))]
     # the AWS submit algorithm's client, but none of the pipeline's infrastructure
     vendored = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("wrok_plugin/vendor/aws/") and n[-1] != "/")
-    assert vendored == ["__init__.py", "client.py", "kickoff.py", "overrides.py", "split.py", "storage.py"]
+    assert vendored == ["__init__.py", "client.py", "kickoff.py", "merge.py", "overrides.py", "split.py", "storage.py"]
     assert not [n for n in names if n.rsplit("/", 1)[-1] in (
         "template.yaml", "Dockerfile", "Dockerfile.dockerignore", "handler.py", "statemachine.asl.json", "validate.py",
         "samconfig.toml")]
