@@ -101,7 +101,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         return ["pps", "sample", "sampling", "psu", "survey", "systematic", "stratum", "design weight"]
 
     def shortHelpString(self):
-        return HELP
+        return HELP.replace("\n", " ")  # the dialog turns newlines into line breaks
 
     def icon(self):
         return QIcon(icon_path())

@@ -13,6 +13,7 @@ MODEL = HERE / "survey_frame.model3"
 
 def build_model():
     from qgis.core import (
+        QgsApplication,
         QgsProcessing,
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
@@ -56,38 +57,48 @@ def build_model():
                      minValue=0), 600)
     parameter(Number("seed", "Random seed", Number.Integer, 42), 660)
 
-    def output(child, name, child_output, description):
+    def output(child, name, child_output, description, position):
         out = QgsProcessingModelOutput(name, description)
+        out.setPosition(QPointF(*position))
         out.setChildId(child.childId())
         out.setChildOutputName(child_output)
         outputs = child.modelOutputs()
         outputs[name] = out
         child.setModelOutputs(outputs)
 
+    def with_defaults(child):
+        """Every other parameter at its default, as the modeler sets them (else it flags the child invalid)."""
+        algorithm = QgsApplication.processingRegistry().algorithmById(child.algorithmId())
+        for definition in algorithm.parameterDefinitions():
+            if not definition.isDestination() and definition.name() not in child.parameterSources():
+                child.addParameterSources(definition.name(), [Source.fromStaticValue(definition.defaultValue())])
+
     cluster = QgsProcessingModelChildAlgorithm("wrok:clusterraster")
     cluster.setChildId("cluster")
     cluster.setDescription("Cluster each stratum")
-    cluster.setPosition(QPointF(480, 250))
+    cluster.setPosition(QPointF(480, 300))
     for name, source in {"INPUT": "population", "STRATA_LAYER": "strata", "STRATUM_FIELDS": "stratum_field",
                          "STRATA_TABLE": "strata_table", "TARGET_WEIGHT": "target_weight",
                          "TARGET_RADIUS": "target_radius", "MAX_WEIGHT": "max_weight"}.items():
         cluster.addParameterSources(name, [Source.fromModelParameter(source)])
-    output(cluster, "clusters", "CLUSTERS", "Clusters")
-    output(cluster, "cluster_numbers", "CLUSTER_RASTER", "Cluster numbers")
-    output(cluster, "report", "REPORT", "Clustering report")
+    output(cluster, "clusters", "CLUSTERS", "Clusters", (560, 80))
+    output(cluster, "cluster_numbers", "CLUSTER_RASTER", "Cluster numbers", (560, 140))
+    output(cluster, "report", "REPORT", "Clustering report", (560, 200))
+    with_defaults(cluster)
     model.addChildAlgorithm(cluster)
 
     sample = QgsProcessingModelChildAlgorithm("wrok:ppssample")
     sample.setChildId("sample")
     sample.setDescription("Draw the PPS sample")
-    sample.setPosition(QPointF(820, 400))
+    sample.setPosition(QPointF(800, 420))
     sample.addParameterSources("INPUT", [Source.fromChildOutput("cluster", "CLUSTERS")])
     sample.addParameterSources("STRATUM_FIELD", [Source.fromStaticValue("stratum")])  # the clusters' stratum key
     for name, source in {"SIZE_TABLE": "sample_sizes", "N": "psus", "REPLACEMENTS": "replacements",
                          "SEED": "seed"}.items():
         sample.addParameterSources(name, [Source.fromModelParameter(source)])
-    output(sample, "sample", "OUTPUT", "Selected clusters (PSUs)")
-    output(sample, "sample_report", "REPORT", "Sample report")
+    output(sample, "sample", "OUTPUT", "Selected clusters (PSUs)", (1000, 480))
+    output(sample, "sample_report", "REPORT", "Sample report", (1000, 540))
+    with_defaults(sample)
     model.addChildAlgorithm(sample)
     return model
 
@@ -104,6 +115,10 @@ if __name__ == "__main__":
     Processing.initialize()
     from wrok_plugin import classFactory
 
-    classFactory(None).initProcessing()
-    assert build_model().toFile(str(MODEL)), f"could not write {MODEL}"
+    plugin = classFactory(None)  # held: the provider goes with the plugin object
+    plugin.initProcessing()
+    model = build_model()
+    valid, problems = model.validate()
+    assert valid, problems
+    assert model.toFile(str(MODEL)), f"could not write {MODEL}"
     print(f"wrote {MODEL}")
