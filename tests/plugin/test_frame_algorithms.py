@@ -265,3 +265,39 @@ def test_raster_clustering_chains_in_a_model(wrok_plugin, grids_tif):
     direct = run_raster(grids_tif / "grids.tif", MEASURING_CRS=None, MAX_RADIUS=3000, INITIAL_TRIALS=10)
     assert sorted(column(layer, "cluster_id")) == sorted(column(direct["CLUSTERS"], "cluster_id"))
     assert max(column(layer, "radius_m")) <= 3000
+
+
+WITHOUT_GEOPANDAS = """
+import sys
+for name in ("geopandas", "pyproj", "shapely", "pyogrio"):  # must never load in the QGIS desktop process
+    sys.modules[name] = None
+sys.path[:0] = [sys.argv[1], "/usr/share/qgis/python/plugins"]
+from qgis.core import QgsApplication
+app = QgsApplication([], False)
+app.initQgis()
+from processing.core.Processing import Processing
+Processing.initialize()
+import wrok_plugin
+plugin = wrok_plugin.classFactory(None)  # held: the provider goes with it
+plugin.initProcessing()
+import processing
+folder = sys.argv[2]
+quick = {"INITIAL_TRIALS": 5, "SUBSEQUENT_TRIALS": 3, "TARGET_WEIGHT": 240, "TARGET_RADIUS": 1000, "MAX_WEIGHT": 300}
+raster = processing.run("wrok:clusterraster", {"INPUT": folder + "/grids.tif", "MAX_RADIUS": 2000, **quick,
+                        "CLUSTERS": "TEMPORARY_OUTPUT", "CLUSTER_RASTER": "TEMPORARY_OUTPUT"})
+strata = processing.run("wrok:tunedclustering", {"INPUT": folder + "/grids.gpkg", "WEIGHT_FIELD": "population",
+                        "STRATUM_FIELDS": ["PSGC", "urban"], "STRATA_TABLE": folder + "/strata.csv", **quick,
+                        "CENTROIDS": "TEMPORARY_OUTPUT", "OUTPUT": "TEMPORARY_OUTPUT", "CLUSTERS": "TEMPORARY_OUTPUT"})
+classes = processing.run("wrok:classifyraster", {"INPUT": folder + "/grids.tif", "CLASSES": 3,
+                         "OUTPUT": "TEMPORARY_OUTPUT", "CLASS_RASTER": "TEMPORARY_OUTPUT"})
+print("RESULT", raster["CLUSTER_COUNT"], strata["CENTROIDS"].featureCount(), classes["OUTPUT"].featureCount())
+"""
+
+
+def test_frame_algorithms_run_without_geopandas_pyproj_or_shapely(qgis_process_env, grids_tif):
+    done = subprocess.run([sys.executable, "-c", WITHOUT_GEOPANDAS, str(REPO), str(grids_tif)], env=qgis_process_env,
+                          capture_output=True, text=True, timeout=600)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("RESULT")), None)
+    assert line, done.stderr[-3000:]
+    raster_clusters, strata_centroids, classes = map(int, line.split()[1:])
+    assert raster_clusters > 0 and strata_centroids > 0 and classes == 3
