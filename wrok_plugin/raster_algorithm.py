@@ -190,7 +190,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         wkb = [bytes(f.geometry().asWkb()) for f in features]
         crs_wkt = source.sourceCrs().toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
         keys, by_stratum, warnings = pixel_strata(pixels, wkb, crs_wkt, columns, options, params)
-        return keys, by_stratum, 1, warnings
+        return keys, by_stratum, options.n_jobs, warnings
 
     def _write_polygons(self, parameters, context, crs, result, polygons):
         from .outputs import cluster_row_values, cluster_table_fields
