@@ -180,3 +180,15 @@ def test_invalid_geometries_stay_in_the_frame_whatever_the_setting(wrok_plugin):
     assert len(sample) == 2
     for feature in sample:  # the total is all four clusters, the two invalid ones included
         assert feature["inclusion_prob"] == pytest.approx(2 * feature["weight"] / 12.0)
+
+
+def test_frame_order_field_sets_the_order_of_the_systematic_draw(clustered):
+    from wrok_plugin.core.pps import select_pps
+
+    _, hulls = clustered
+    sample = run_pps(hulls, N=4, SEED=5, SORT_FIELD="radius_m")["OUTPUT"]
+    frame = sorted(hulls.getFeatures(), key=lambda f: f["radius_m"])
+    expected = select_pps([f["cluster_id"] for f in frame], [f["weight"] for f in frame], 4, seed=5)
+    assert column(sample, "cluster_id") == [frame[i]["cluster_id"] for i in expected.index]
+    by_id_order = run_pps(hulls, N=4, SEED=5)["OUTPUT"]
+    assert column(sample, "cluster_id") != column(by_id_order, "cluster_id")  # the order matters to the draw

@@ -52,3 +52,18 @@ def test_raster_run_report_maps_the_dissolved_pixel_polygons(wrok_plugin, tmp_pa
     text = report.read_text()
     assert "pixel squares dissolved per cluster" in text and "<td>all</td><td>2</td>" in text
     assert text.count("data:image/png;base64,") == 3 and "(0 of 2)" in text
+
+
+def test_stratified_run_report_has_a_row_and_targets_per_stratum(wrok_plugin, tmp_path):
+    xy, weights = sample_points(n=300)
+    points = processing.run("native:fieldcalculator", {
+        "INPUT": point_layer(xy, weights), "FIELD_NAME": "side", "FIELD_TYPE": 2, "FIELD_LENGTH": 10,
+        "FORMULA": f"if($x < {float(np.median(xy[:, 0]))}, 'west', 'east')", "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
+    report = tmp_path / "strata.html"
+    results = run_algorithm(points, TARGET_WEIGHT=60, MAX_WEIGHT=80, STRATUM_FIELDS=["side"], REPORT=str(report))
+    text = report.read_text()
+    hulls = list(results["CLUSTERS"].getFeatures())
+    assert "Targets per stratum" in text
+    for side in ("west", "east"):
+        count = sum(1 for f in hulls if f["cluster_id"].startswith(f"{side}_"))
+        assert count and f"<td>{side}</td><td>{count}</td>" in text
