@@ -46,8 +46,8 @@ HELP = """<p>Selects primary sampling units (PSUs) from a cluster layer, such as
 <b>Tuned Weight/Radius Clustering</b>, by <b>systematic sampling with probability proportional to size</b>
 (PPS), in each stratum.</p>
 <ul>
-<li>The frame is the clusters sorted by the <i>frame order field</i> (default: the cluster ID, which keeps
-neighbouring clusters together: an implicit geographic stratification).</li>
+<li>The frame is the clusters sorted by the <i>frame order field</i> (default: the cluster ID). Sort by a
+field that follows the map (a serpentine number, an admin code) to spread the PSUs over each stratum.</li>
 <li>A cluster at least as heavy as the sampling interval (stratum total / n) is a <b>certainty</b> selection;
 it is taken out and the interval recomputed on the rest, until no cluster reaches it.</li>
 <li>The others are hit from a random start drawn from the seed; each stratum has its own random stream,
