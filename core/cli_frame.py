@@ -84,7 +84,9 @@ def strata_options(args):
 
 def report_notes(result) -> None:
     """Warnings a user must see even when the run succeeds, on stderr."""
-    for warning in getattr(result, "warnings", []):
+    from .strata import count_notes
+
+    for warning in [*getattr(result, "warnings", []), *count_notes(result)]:
         print(f"note: {warning}", file=sys.stderr)
     wide = list(result.over_max_radius)
     if wide:

@@ -237,6 +237,19 @@ class StrataResult(ClusteringResult):
         return {key: result.stats() for key, (_, result) in self.strata.items()}
 
 
+def count_notes(result) -> List[str]:
+    """Messages where a fixed number of clusters was asked for but caps split some (strata or one run)."""
+    runs = result.strata.items() if getattr(result, "strata", None) else [(None, (result.params, result))]
+    notes = []
+    for key, (params, run) in runs:
+        got = len(run.clusters)
+        if params.n_clusters is not None and got != params.n_clusters:
+            where = f"stratum {key}: " if key is not None else ""
+            notes.append(f"{where}{got} clusters instead of the {params.n_clusters} asked for: the maximum weight or "
+                         "radius split some")
+    return notes
+
+
 def cluster_strata(x, y, weights, keys, params_by_stratum: Dict[str, ClusteringParams],
                    base: Optional[ClusteringParams] = None, *, vertex_xy=None, vertex_owner=None, footprint=None,
                    n_jobs: int = 1, progress=None, is_cancelled=None) -> StrataResult:

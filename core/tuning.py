@@ -56,11 +56,13 @@ def worker_threads(n_jobs: int) -> int:
 def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray], n_trials: int,
            params: ClusteringParams, context: RunContext, on_trial: Callable[[int], None],
            k_values=None) -> list:
-    """Run an Optuna grid study over k; return the k values tried, best first (ties: smaller k).
+    """Run an Optuna grid study over k; return the k values tried, best first.
 
-    k_values defaults to the seed's range. Optuna threads (n_jobs) run trials in
-    parallel; picking the winner ourselves from (score, k) keeps the answer identical
-    whatever order the threads finished in.
+    k_values defaults to the seed's range. Ties go to the earlier trial, as Optuna's
+    `study.best_trial` picks them in the original's one-thread run: GridSampler gives
+    trial number t the t-th value of its seeded shuffle of the grid, so the order is
+    fixed. Optuna threads (n_jobs) finish trials in any order; ranking by (score,
+    trial number) ourselves keeps the answer identical whatever that order was.
     """
     if k_values is None:
         low, high = k_search_range(features.w.sum(), len(features), params.desired_cluster_weight)
@@ -82,5 +84,5 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
 
     study.optimize(objective, n_trials=n_trials, n_jobs=worker_threads(params.n_jobs), callbacks=[after_trial])
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    ranked = sorted({(t.value, t.params["n_clusters"]) for t in done})
-    return [int(k) for _, k in ranked]
+    ranked = sorted(done, key=lambda t: (t.value, t.number))
+    return [int(t.params["n_clusters"]) for t in ranked]

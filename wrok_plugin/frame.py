@@ -118,7 +118,8 @@ def strata_options(algorithm, parameters, context):
     if table is not None:
         names = table.fields().names()
         rows = [dict(zip(names, map(plain, feature.attributes()))) for feature in table.getFeatures()]
-    return StrataOptions(list(fields), rows, setting_fields)
+    # Strata run in parallel threads (one per core); the result is the same as one at a time.
+    return StrataOptions(list(fields), rows, setting_fields, n_jobs=-1)
 
 
 def feature_column(features, fields, name: str):
@@ -149,8 +150,10 @@ def write_centroids(algorithm, parameters, context, result, to_measuring, output
 
 
 def report(feedback, result) -> None:
-    """Warnings the user must see: strata table rows unused, clusters still wider than the cap."""
-    for warning in getattr(result, "warnings", []):
+    """Warnings the user must see: strata table rows unused, fixed counts split, clusters still too wide."""
+    from .core.strata import count_notes
+
+    for warning in [*getattr(result, "warnings", []), *count_notes(result)]:
         feedback.pushWarning(warning)
     wide = [str(name) for name in result.over_max_radius]
     if wide:

@@ -122,3 +122,18 @@ def test_more_clusters_than_features_names_the_stratum():
     with pytest.raises(ClusteringInputError, match="stratum b: 5 clusters asked but it has only 1"):
         cluster_strata([0, 1, 2], [0, 0, 0], [1, 1, 1], ["a", "a", "b"],
                        {"a": base, "b": dataclasses.replace(base, n_clusters=5)}, base)
+
+
+def test_count_notes_say_when_caps_split_a_fixed_count():
+    from core.strata import StrataResult, count_notes
+
+    x, y = np.arange(40.0) * 100, np.zeros(40)
+    base = fast_params(max_cluster_weight=None, max_passes=1)
+    wide = cluster(x, y, None, base, max_cluster_radius=300)  # the radius cap adds clusters
+    asked = dataclasses.replace(wide, params=dataclasses.replace(base, n_clusters=2))
+    assert count_notes(asked) == [f"{len(wide.clusters)} clusters instead of the 2 asked for: the maximum weight "
+                                  "or radius split some"]
+    assert count_notes(wide) == []
+    strata = StrataResult(wide.cluster_id, wide.cluster_weight, wide.cluster_pass, wide.clusters, base,
+                          strata={"north": (asked.params, asked), "south": (base, wide)})
+    assert count_notes(strata)[0].startswith(f"stratum north: {len(wide.clusters)} clusters instead of the 2")
