@@ -62,7 +62,7 @@ package:
 	# `from core...` imports pointed at the plugin's own engine (wrok_plugin/aws_client.py explains).
 	mkdir -p dist/build/wrok_plugin/vendor/aws
 	echo '"""Client-side modules of aws/, copied by make package."""' > dist/build/wrok_plugin/vendor/__init__.py
-	for module in __init__ client kickoff split storage overrides; do \
+	for module in __init__ client kickoff merge split storage overrides; do \
 	  sed -E 's/^([[:space:]]*)from core([. ])/\1from ...core\2/' aws/$$module.py \
 	    > dist/build/wrok_plugin/vendor/aws/$$module.py || exit 1; done
 	@if grep -nE '^[[:space:]]*(import core|from core[. ])' dist/build/wrok_plugin/vendor/aws/*.py; then \

@@ -171,8 +171,10 @@ def run_cluster(args) -> int:
         from .report_io import write_cli_report
 
         clusters = raster_clusters if clusters is None else clusters
+        weights = "pixel values" if raster_clusters is not None else args.weight_field or "(every feature weighs 1)"
         write_cli_report(args.report, clusters, result, metric_crs(clusters, args.epsg),
-                         {"input": args.input, "weight field": args.weight_field or "(every feature weighs 1)"})
+                         {"input": args.input, "weight field": weights},
+                         "pixel squares dissolved per cluster" if raster_clusters is not None else "convex hulls")
     if not args.quiet:
         stats = {**result.stats(), **extra}
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}))
