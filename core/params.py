@@ -9,6 +9,7 @@ from typing import Optional
 
 STRATEGIES = ("balanced", "seed")
 DEFAULT_STRATEGY = "balanced"
+INVALID_GEOMETRY_CHOICES = ("repair", "error")  # what the front ends do with self-intersecting polygons
 
 
 class ClusteringInputError(ValueError):
@@ -27,8 +28,13 @@ _NUMBERS = {
     "min_cluster_weight": "min cluster weight",
     "weight_importance_factor": "weight importance factor",
     "minibatch_reassignment_ratio": "reassignment ratio",
+    "max_cluster_radius": "max cluster radius",
 }
-_OPTIONAL = {"max_cluster_weight", "min_cluster_weight"}
+_OPTIONAL = {"max_cluster_weight", "min_cluster_weight", "max_cluster_radius"}
+
+
+# Largest whole-number parameter any front end accepts: QGIS stores integers in 32 bits.
+MAX_WHOLE_NUMBER = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class ClusteringParams:
     random_state: int = 42
     strategy: str = DEFAULT_STRATEGY
     min_cluster_weight: Optional[float] = None
+    n_clusters: Optional[int] = None  # exactly this many clusters: tuning is skipped
+    max_cluster_radius: Optional[float] = None  # metres; larger clusters are split (core/max_radius.py)
 
     def __post_init__(self):
         self.validate()
@@ -78,12 +86,18 @@ class ClusteringParams:
                     f"min cluster weight ({self.min_cluster_weight}) is above the target weight "
                     f"({self.desired_cluster_weight})"
                 )
+        if self.max_cluster_radius is not None and not self.max_cluster_radius > 0:
+            fail(f"max cluster radius must be > 0 metres (got {self.max_cluster_radius})")
+        if self.n_clusters is not None and (
+                not isinstance(self.n_clusters, numbers.Integral) or isinstance(self.n_clusters, bool)
+                or self.n_clusters < 1):
+            fail(f"number of clusters must be a whole number >= 1 (got {self.n_clusters!r})")
         if self.weight_importance_factor < 0:
             fail(f"weight importance factor must be >= 0 (got {self.weight_importance_factor})")
         for name in ("max_passes", "initial_max_trials", "subsequent_max_trials"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                fail(f"{name} must be a whole number >= 1 (got {value!r})")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_WHOLE_NUMBER:
+                fail(f"{name} must be a whole number from 1 to {MAX_WHOLE_NUMBER} (got {value!r})")
         if self.max_passes > 1 and self.max_cluster_weight is None:
             fail("max cluster weight is required when more than one pass is allowed")
         if not 0 <= self.minibatch_reassignment_ratio <= 1:
@@ -110,3 +124,12 @@ class ClusteringParams:
         if missing:
             raise ClusteringInputError(f"missing clustering parameter(s): {', '.join(missing)}")
         return cls(**values)
+
+
+# Starting values every front end offers (CLI, QGIS dialogs, Lambda): the targets have no engine
+# default (they are the user's survey design), the rest are ClusteringParams' own defaults.
+SUGGESTED_TARGETS = {"desired_cluster_weight": 240.0, "desired_cluster_radius": 1000.0, "max_cluster_weight": 300.0}
+DEFAULTS = {
+    **{f.name: f.default for f in fields(ClusteringParams) if f.default is not MISSING},
+    **SUGGESTED_TARGETS,
+}

@@ -9,7 +9,8 @@ weight and size sit near your targets, e.g. primary sampling units of about 240 
 about 1 km. Every input feature is written out with its cluster.</p>
 <h3>Parameters</h3>
 <ul>
-<li><b>Input layer</b>: points or polygons (single or multi part). Lines are not accepted.
+<li><b>Input layer</b>: points, lines, polygons or mixed collections (measured by their full shapes, as
+in the command line). QGIS 3.22 cannot read Parquet: convert it to GeoPackage first.
 Tick <i>Selected features only</i> to cluster just the selection.</li>
 <li><b>Weight field</b>: numeric field with each feature's weight (people, households). Empty:
 every feature weighs 1. NULL weights are an error; fill them with 0 first.</li>
@@ -27,24 +28,46 @@ the target radius (see the score below); 0 ignores weight, larger values favour 
 Leave empty for no cap (then a single pass runs). A single feature heavier than this on its own
 stays a cluster of one.</li>
 <li><b>Maximum passes</b>: how many times oversized clusters are re-clustered.</li>
+<li><b>Number of clusters</b>: exactly this many clusters (in each stratum), weights balanced;
+the tuner is skipped. Empty: the number is tuned.</li>
+<li><b>Maximum cluster radius</b> (metres): a hard cap. A cluster wider than it is cut in two
+(halves of equal weight) until none is; a single feature wider than the cap on its own stays a
+cluster of one and is listed in the log.</li>
+<li><b>Stratum field(s)</b>: cluster each stratum (e.g. each PSGC code and urban/rural) on its own;
+IDs start with a readable stratum key, e.g. <code>PSGC1102305007_urban_CLUSTER_03</code>.</li>
+<li><b>Strata table</b>: a table layer or CSV with one row per stratum, keyed by the stratum
+fields (same column names) or by a <code>stratum</code> column holding the key, with any of the
+columns target_weight, target_radius, max_weight, max_radius, n_clusters. Empty cells keep the
+values above; a bad value is an error naming its stratum.</li>
+<li>Advanced: <b>Per-stratum target weight field</b>, <b>Per-stratum target radius field</b>,
+<b>Per-stratum maximum weight field</b>, <b>Per-stratum maximum radius field</b> and
+<b>Per-stratum number of clusters field</b> take those settings from fields on the features
+instead of a table (one value per stratum, e.g. 500 m where urban, 2,000 m elsewhere).</li>
 <li><b>Update the input layer in place</b>: also write the cluster fields into the input layer's
 own data source (e.g. a GeoPackage). Needs a file or database layer, not a temporary one;
-existing cluster fields are overwritten, features outside the selection keep their values.</li>
+only earlier cluster fields of the same type are overwritten (a clash with another field, e.g.
+<i>population</i>, is refused before any work); Shapefile names are cut to 10 characters
+(cluster_we, cluster_pa). Every feature is read back and checked; on any failure the layer is put back.</li>
 </ul>
 <h3>Advanced parameters</h3>
 <ul>
+<li><b>Minimum cluster weight</b>: clusters lighter than this merge into a neighbour. Empty: none.</li>
 <li><b>Trials in the first pass</b> and <b>Trials per re-clustered cluster in later passes</b>: how
 many cluster counts the tuner (Optuna) tries; more trials search longer for a better score.</li>
 <li><b>Reassignment ratio</b> (seed strategy): MiniBatchKMeans setting, used by the <i>seed</i> strategy.</li>
 <li><b>Strategy</b>: <i>balanced</i> (default, fast, even weights) or <i>seed</i> (the original
 k-means method, slower).</li>
 <li><b>Random seed</b>: the same input, parameters and seed give the same clusters.</li>
+<li><b>Parallel threads</b>: threads the tuner uses; -1 for all cores.</li>
+<li><b>Invalid geometries</b>: self-intersecting polygons are repaired (makeValid) for measuring, with a
+count in the log (the outputs keep the original geometries), or stop the run with an error.</li>
 <li><b>Measuring CRS in metres</b>: projected CRS in metres in which radii are measured. Empty: the layer's
 own CRS if it is in metres, else, for longitude/latitude layers, the UTM zone at the centre of
 the features' extent (the same rule as the command line, so both give the same radii). A CRS in
-degrees or feet is rejected.</li>
-<li><b>Cluster ID field name</b>: name of the new ID field (default cluster_id). Existing input
-fields with the names of the cluster fields are replaced.</li>
+degrees or feet is rejected. A layer wider than one UTM zone has each cluster's radius measured
+around its own centre. For a layer without CRS, this says the CRS its coordinates are in.</li>
+<li><b>Cluster ID field name</b>: name of the new ID field (default cluster_id). An existing input
+field of the same name and type (an earlier run's) is replaced; one of another type is refused.</li>
 </ul>
 <h3>Outputs</h3>
 <ul>
@@ -53,6 +76,8 @@ fields with the names of the cluster fields are replaced.</li>
 total weight) and cluster_pass (the pass that made its cluster).</li>
 <li><b>Clusters</b>: one convex-hull polygon per cluster with its ID, weight, number of features,
 radius in metres and pass.</li>
+<li><b>Cluster centroids</b> (optional): each cluster's weighted centroid as a point, with its
+figures.</li>
 <li><b>Report</b> (HTML, optional): the parameters, a summary table (per stratum), a histogram of
 cluster weights with the ±20 % band and the maximum, weight against radius with the targets, a map of
 the clusters, and the clusters out of the band or over a maximum with the reason. One file (plots
