@@ -365,7 +365,9 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if self._update_target is not None:
             layer = context.project().mapLayer(self._update_target[0]) if context.project() else None
             if layer is not None:  # show the new fields and values in the open project
-                layer.reload()
+                from .postgis_update import show_new_fields
+
+                show_new_fields(layer)
                 layer.triggerRepaint()
         return {}
 

@@ -168,12 +168,12 @@ def test_refusals_before_work_name_the_way_out(wrok_plugin, postgres_server, pos
                     "CREATE TABLE no_key AS SELECT * FROM population; "
                     "CREATE TABLE clash AS SELECT *, now()::date AS cluster_pass FROM population; "
                     "ALTER TABLE clash ADD PRIMARY KEY (fid); "
-                    "CREATE ROLE reader LOGIN PASSWORD 'reader-secret-1'; GRANT SELECT ON population TO reader")
+                    f"CREATE ROLE reader_{db} LOGIN PASSWORD 'reader-secret-1'; GRANT SELECT ON population TO reader_{db}")
     cases = [
         (layer_of(server, db, "population_view"), "not a table \\(a view\\?\\).*new"),
         (layer_of(server, db, "no_key", key=""), "no single-column primary key.*new"),
         (layer_of(server, db, "clash"), "cluster_pass"),
-        (layer_of(server, db, "population", user="reader", password="reader-secret-1"), "lacks UPDATE.*new"),
+        (layer_of(server, db, "population", user=f"reader_{db}", password="reader-secret-1"), "lacks UPDATE.*new"),
     ]
     for layer, message in cases:
         before = server.psql(db, f"SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {layer.name()} t")
