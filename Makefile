@@ -44,20 +44,15 @@ demo: setup
 	$(PY) tests/plugin/demo_map.py demo_output/clustered.gpkg demo_output/clusters.gpkg \
 	  demo_output/clusters.png demo_output/run.json
 
-# The Plugin Manager zip: the plugin with the engine core/ and metadata.txt dereferenced, its icon, and the
-# AWS pipeline's client modules (vendor/aws).
+# The Plugin Manager zip: the plugin, its icon, and in vendor/ the engine core/ and the AWS pipeline's client
+# modules, unchanged: wrok_plugin/engine_path.py puts vendor/ on sys.path so they import as `core` and `aws`,
+# exactly as in a checkout and in the Lambda.
 package:
-	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build
-	cp -rL wrok_plugin dist/build/wrok_plugin
-	# The AWS submit algorithm's client only (no template, Dockerfile or Lambda handler), with its
-	# `from core...` imports pointed at the plugin's own engine (wrok_plugin/aws_client.py explains).
-	mkdir -p dist/build/wrok_plugin/vendor/aws
-	echo '"""Client-side modules of aws/, copied by make package."""' > dist/build/wrok_plugin/vendor/__init__.py
+	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build/wrok_plugin/vendor/aws
+	cp -r wrok_plugin/. dist/build/wrok_plugin/
+	cp -r core dist/build/wrok_plugin/vendor/core
 	for module in __init__ client kickoff split storage overrides; do \
-	  sed -E 's/^([[:space:]]*)from core([. ])/\1from ...core\2/' aws/$$module.py \
-	    > dist/build/wrok_plugin/vendor/aws/$$module.py || exit 1; done
-	@if grep -nE '^[[:space:]]*(import core|from core[. ])' dist/build/wrok_plugin/vendor/aws/*.py; then \
-	  echo "the vendored AWS client still imports the top-level core package" >&2; exit 1; fi
+	  cp aws/$$module.py dist/build/wrok_plugin/vendor/aws/ || exit 1; done
 	mkdir -p dist/build/wrok_plugin/resources && cp resources/wrok.svg dist/build/wrok_plugin/resources/
 	find dist/build -name __pycache__ -prune -exec rm -rf {} + ; find dist/build -name '*.pyc' -delete
 	cd dist/build && /usr/bin/python3 -m zipfile -c ../wrok_plugin.zip wrok_plugin

@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -174,14 +175,19 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(why)
         # numpy and the engine load only here, so the plugin itself loads without them.
         from .clustering import run_engine
-        from .core import ClusteringCancelled
+        from core import ClusteringCancelled
         from .layer_arrays import layer_arrays
 
         settings = self.settings(parameters, context)
         self._update_target = self._in_place_target(parameters, context)
+        if self._update_target is not None:
+            parameters = self._without_temporary_outputs(parameters, feedback)
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
+        if not settings.weight_field:
+            feedback.pushInfo("No weight field: every feature weighs 1 (clusters hold about "
+                              f"{settings.target_weight:g} features each).")
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         try:
             steps.setCurrentStep(0)
@@ -202,6 +208,19 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if self._update_target is not None:
             results["UPDATED_FEATURES"] = self._update_in_place(arrays, result, settings)
         return results
+
+    def _without_temporary_outputs(self, parameters, feedback):
+        """Updating in place, the input layer is the result: temporary layers would only clutter the project."""
+        kept = dict(parameters)
+        for name in (self.OUTPUT, self.CLUSTERS):
+            value = kept.get(name)
+            if isinstance(value, QgsProcessingOutputLayerDefinition):
+                value = value.sink.staticValue()
+            if isinstance(value, str) and (value == "TEMPORARY_OUTPUT" or value.startswith("memory:")):
+                kept[name] = None
+                feedback.pushInfo(f"'{self.parameterDefinition(name).description()}' skipped: the input layer is "
+                                  "updated in place (give a file to get this output as well).")
+        return kept
 
     @staticmethod
     def _engine_progress(steps):
@@ -240,6 +259,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                     raise QgsProcessingException(self.writeFeatureError(clusters_sink, parameters, self.CLUSTERS))
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
+        from .styling import style_output
+
+        style_output(context, output_id, "Clustered features", settings, hulls=False)
+        style_output(context, clusters_id, "Clusters", settings, hulls=True)
         feedback.setProgress(100)
         stats = result.stats()
         feedback.pushInfo(

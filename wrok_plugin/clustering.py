@@ -8,7 +8,24 @@ from typing import Optional
 from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 
 # core.params needs no numpy, scikit-learn or Optuna, so the choices show even when those are missing.
-from .core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
+from core.params import DEFAULT_STRATEGY
+from core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
+
+
+# Numeric fields picked as the weight when the user has not chosen one, best first.
+WEIGHT_FIELD_NAMES = ("population", "pop", "weight", "households", "count")
+
+
+def preferred_weight_field(fields) -> Optional[str]:
+    """The numeric field whose name matches WEIGHT_FIELD_NAMES best: exact name first, then a name
+    that starts with one of them (pop_2020, households_total); None when nothing fits."""
+    numeric = [field.name() for field in fields if field.isNumeric()]
+    for matches in (lambda name, wanted: name == wanted, lambda name, wanted: name.startswith(wanted)):
+        for wanted in WEIGHT_FIELD_NAMES:
+            found = next((name for name in numeric if matches(name.lower(), wanted)), None)
+            if found:
+                return found
+    return None
 
 
 @dataclass
@@ -21,7 +38,7 @@ class ClusterSettings:
     initial_trials: int = 100
     subsequent_trials: int = 20
     reassignment_ratio: float = 0.1
-    strategy: str = "balanced"
+    strategy: str = DEFAULT_STRATEGY
     random_seed: int = 42
     weight_field: Optional[str] = None
     measuring_crs: QgsCoordinateReferenceSystem = field(default_factory=QgsCoordinateReferenceSystem)
@@ -29,7 +46,7 @@ class ClusterSettings:
     selected_only: bool = False
 
     def engine_params(self):
-        from .core import ClusteringInputError, ClusteringParams
+        from core import ClusteringInputError, ClusteringParams
 
         try:
             return ClusteringParams(
@@ -47,7 +64,7 @@ class ClusterSettings:
 
 def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
     """The engine's result for LayerArrays; its input errors become QgsProcessingException with its message."""
-    from .core import ClusteringInputError, cluster
+    from core import ClusteringInputError, cluster
 
     params = settings.engine_params()
     try:

@@ -82,7 +82,7 @@ def weight_field_index(fields: QgsFields, weight_field: Optional[str]) -> int:
 
 
 def _cancelled():
-    from .core import ClusteringCancelled
+    from core import ClusteringCancelled
 
     return ClusteringCancelled("cancelled while reading features")
 
@@ -164,7 +164,7 @@ def measuring_crs_for(requested: Optional[QgsCoordinateReferenceSystem], source_
             "choose a measuring CRS in metres under Advanced parameters."
         )
     if source_crs.isGeographic():
-        from .core import utm_epsg
+        from core import utm_epsg
 
         wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
         box = extent

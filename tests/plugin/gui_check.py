@@ -64,9 +64,9 @@ def main():
         "provider": QgsApplication.processingRegistry().providerById("wrok") is not None,
         "toolbar": [a.text() for a in iface.toolbar_actions],
         "vector_menu": [(m, a.text()) for m, a in iface.vector_menu],
-        "install_buttons": [b.text() for b in iface.bar.findChildren(QPushButton) if b.text() == "Install now"],
+        "install_buttons": [b.text() for b in iface.bar.findChildren(QPushButton) if b.text() == "Install…"],
         "install_tooltip": next((b.toolTip() for b in iface.bar.findChildren(QPushButton)
-                                 if b.text() == "Install now"), ""),
+                                 if b.text() == "Install…"), ""),
     }
     layer = QgsVectorLayer(str(REPO / "resources" / "demo_population.gpkg"), "demo", "ogr")
     QgsProject.instance().addMapLayer(layer)

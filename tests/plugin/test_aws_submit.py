@@ -318,7 +318,7 @@ def test_without_boto3_the_plugin_loads_and_says_what_to_install(qgis_process_en
     assert line, done.stderr[-2000:]
     assert line.startswith("RESULT False True refused ")  # the local algorithm still runs
     assert "package(s) boto3 in the Python that QGIS runs" in line
-    assert "-m pip install --user boto3\\n" in line and "restart QGIS" in line
+    assert "-m pip install boto3\\n" in line and "restart QGIS" in line
 
 
 MENU_CHECK = f"""
