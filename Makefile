@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-core demo bench lint package aws-validate clean
+.PHONY: setup test test-core test-debian-versions screenshots bench-qgis-process demo bench lint package aws-validate clean
 
 setup: $(VENV)/.installed
 
@@ -23,8 +23,31 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PY) -c 'import numpy, osgeo.gdal_array; assert numpy.__version__ < "2", numpy.__version__'
 	touch $@
 
-test: setup
+test: setup $(DEBIAN_VENV)/.installed
 	$(PY) -m pytest -q tests
+	$(MAKE) -s test-debian-versions
+
+# The engine on the oldest versions we support: Debian 12's own python3-numpy 1.24, python3-sklearn 1.2,
+# python3-optuna 3.1 and python3-scipy, in a venv that gets no pip packages at all.
+DEBIAN_VENV := .venv-debian
+DEBIAN_PACKAGES := python3-numpy python3-scipy python3-sklearn python3-optuna python3-pandas python3-shapely \
+  python3-hypothesis python3-pytest
+$(DEBIAN_VENV)/.installed:
+	@dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; }
+	/usr/bin/python3 -m venv --system-site-packages $(DEBIAN_VENV)
+	touch $@
+
+test-debian-versions: $(DEBIAN_VENV)/.installed
+	$(DEBIAN_VENV)/bin/python -c 'import numpy, sklearn, optuna; \
+	  v = (numpy.__version__[:4], sklearn.__version__[:3], optuna.__version__[:3]); \
+	  assert v == ("1.24", "1.2", "3.1"), v; print("engine on Debian 12 versions: numpy %s, scikit-learn %s, Optuna %s" % v)'
+	$(DEBIAN_VENV)/bin/python -m pytest -q -o addopts="-p no:cacheprovider" \
+	  tests/core/test_engine_on_system_versions.py
+
+# The README's desktop screenshot, from the real QGIS desktop smoke test.
+screenshots: setup
+	WROK_SCREENSHOT_DIR=$(CURDIR)/resources/screenshots $(PY) -m pytest -q tests/desktop
 
 test-core: setup
 	$(PY) -m pytest -q tests/core

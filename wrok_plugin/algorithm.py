@@ -174,8 +174,9 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if not ok:
             raise QgsProcessingException(why)
         # numpy and the engine load only here, so the plugin itself loads without them.
-        from .clustering import run_engine
         from core import ClusteringCancelled
+
+        from .clustering import run_engine
         from .layer_arrays import layer_arrays
 
         settings = self.settings(parameters, context)

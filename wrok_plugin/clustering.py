@@ -11,7 +11,6 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 from core.params import DEFAULT_STRATEGY
 from core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
 
-
 # Numeric fields picked as the weight when the user has not chosen one, best first.
 WEIGHT_FIELD_NAMES = ("population", "pop", "weight", "households", "count")
 

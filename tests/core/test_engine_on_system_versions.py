@@ -1,0 +1,69 @@
+"""The engine with numpy, SciPy, scikit-learn and Optuna only (no pandas, shapely or geopandas).
+
+`make test` also runs this file in .venv-debian, on Debian 12's own packages (numpy 1.24,
+scikit-learn 1.2, Optuna 3.1), the oldest versions metadata.txt says work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import STRATEGIES, ClusteringCancelled, ClusteringParams, cluster
+from core.synthetic import clumped_population
+
+TARGET_WEIGHT, TARGET_RADIUS, MAX_WEIGHT = 60.0, 1500.0, 90.0
+
+
+@pytest.fixture(scope="module")
+def population():
+    return clumped_population(3000, seed=3)
+
+
+def params(strategy, **overrides):
+    values = dict(desired_cluster_weight=TARGET_WEIGHT, desired_cluster_radius=TARGET_RADIUS,
+                  max_cluster_weight=MAX_WEIGHT, initial_max_trials=10, subsequent_max_trials=5, strategy=strategy)
+    values.update(overrides)
+    return ClusteringParams(**values)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_feature_gets_one_cluster_and_the_table_adds_up(population, strategy):
+    x, y, weights = population
+    result = cluster(x, y, weights, params(strategy))
+    assert len(result.cluster_id) == len(x) and all(str(i) for i in result.cluster_id)
+    table = result.clusters
+    ids, inverse = np.unique(result.cluster_id.astype(str), return_inverse=True)
+    assert sorted(ids) == sorted(str(i) for i in table["cluster_id"])
+    assert np.isclose(table["weight"].sum(), weights.sum())
+    per_cluster = np.bincount(inverse, weights=weights)
+    by_id = dict(zip((str(i) for i in table["cluster_id"]), table["weight"]))
+    assert np.allclose([by_id[i] for i in ids], per_cluster)
+    assert np.allclose(result.cluster_weight, per_cluster[inverse])
+    assert 0.5 * TARGET_WEIGHT < np.median(table["weight"]) < 1.5 * TARGET_WEIGHT
+    for row, name in enumerate(table["cluster_id"]):  # each radius covers its members
+        members = result.cluster_id.astype(str) == str(name)
+        cx, cy = table["centroid_x"][row], table["centroid_y"][row]
+        assert table["radius_m"][row] >= 0 and members.sum() == table["n_features"][row]
+        assert np.isfinite(cx) and np.isfinite(cy)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_same_seed_gives_the_same_clusters(population, strategy):
+    x, y, weights = population
+    first = cluster(x, y, weights, params(strategy))
+    again = cluster(x, y, weights, params(strategy))
+    assert np.array_equal(first.cluster_id, again.cluster_id)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_cancel_stops_the_run(population, strategy):
+    x, y, weights = population
+    calls = []
+
+    def cancel_after_a_few_checks():
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(ClusteringCancelled):
+        cluster(x, y, weights, params(strategy), is_cancelled=cancel_after_a_few_checks)
