@@ -25,7 +25,8 @@ class ClusterTable(dict):
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame({name: self[name] for name in CLUSTER_COLUMNS})
+        extra = [name for name in self if name not in CLUSTER_COLUMNS]  # e.g. "stratum"
+        return pd.DataFrame({name: self[name] for name in CLUSTER_COLUMNS + extra})
 
 
 @dataclass
@@ -38,6 +39,8 @@ class ClusteringResult:
     heavy_features: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     passes_run: int = 1
     merged_clusters: int = 0
+    # IDs of clusters still wider than max_cluster_radius: single features wider than it on their own.
+    over_max_radius: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
 
     @property
     def score(self) -> float:
@@ -63,6 +66,7 @@ class ClusteringResult:
             "score": self.score,
             "heavy_features": len(self.heavy_features),
             "passes_run": self.passes_run,
+            "clusters_over_max_radius": len(self.over_max_radius),
         }
 
 
@@ -81,6 +85,15 @@ def factorize_ids(ids):
     return names[order], rank[codes]
 
 
+def name_pieces(ids, passes, parent: str, members, pieces) -> None:
+    """In place: the pieces of cluster `parent` become parent_1..parent_k (zero-padded), one pass later."""
+    width = len(str(len(pieces)))
+    next_pass = int(passes[members].max()) + 1
+    for number, piece in enumerate(pieces, start=1):
+        ids[piece] = f"{parent}_{str(number).zfill(width)}"
+        passes[piece] = next_pass
+
+
 def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: ClusteringParams,
               **extra) -> ClusteringResult:
     names, inverse = factorize_ids(ids)
@@ -88,7 +101,7 @@ def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: C
     weights = np.bincount(inverse, weights=features.w, minlength=g)
     counts = np.bincount(inverse, minlength=g)
     centroid_x, centroid_y = weighted_centroids(features.x, features.y, features.w, inverse, g, weights, counts)
-    radii = features.circles(inverse, g)[2]
+    radii = features.outer_circles(inverse, g)[2]
     cluster_pass = np.zeros(g, dtype=np.int64)
     np.maximum.at(cluster_pass, inverse, passes)
     table = ClusterTable({

@@ -11,6 +11,7 @@ profile (`python/wrok-packages`) that the plugin appends to sys.path, so package
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import importlib.util
 import shutil
 import subprocess
@@ -37,11 +38,11 @@ def is_available(module: str) -> bool:
 
 def missing_packages(required=REQUIRED_PACKAGES) -> list:
     """pip names of the packages (the engine's by default) that are not installed here."""
-    return [package for module, package, _ in required if not is_available(module)]
+    return [package for module, package, *_ in required if not is_available(module)]
 
 
 def debian_packages(pip_names, required=REQUIRED_PACKAGES + AWS_PACKAGES) -> list:
-    return [debian for _, package, debian in required if package in pip_names]
+    return [extra[0] for _, package, *extra in required if package in pip_names and extra]
 
 
 def system_python_is_managed() -> bool:
@@ -152,10 +153,12 @@ def _remove_duplicates(folder: Path, installed_elsewhere: set) -> set:
         record = info / "RECORD"
         files = [line.split(",")[0] for line in record.read_text().splitlines()] if record.is_file() else []
         for relative in files:
-            (folder / relative).unlink(missing_ok=True)
-        for directory in sorted({(folder / relative).parent for relative in files}, key=lambda p: -len(p.parts)):
-            if directory != folder and directory.is_dir() and not any(directory.iterdir()):
-                directory.rmdir()
+            # Scripts are recorded relative to pip's temporary prefix (../../bin/f2py): they land in bin/.
+            path = folder / "bin" / Path(relative).name if relative.startswith("../") else folder / relative
+            path.unlink(missing_ok=True)
         shutil.rmtree(info, ignore_errors=True)
         removed.add(name)
+    for directory, _, _ in sorted(os.walk(folder), key=lambda entry: -len(Path(entry[0]).parts)):
+        if Path(directory) != folder and not any(Path(directory).iterdir()):
+            Path(directory).rmdir()
     return removed

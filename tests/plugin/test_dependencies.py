@@ -11,17 +11,17 @@ from wrok_plugin.dependencies import install_hint, missing_packages, pip_install
 def test_pip_install_adds_the_package_and_leaves_numpy_alone(tmp_path):
     folder = tmp_path / "profile" / "python" / "wrok-packages"
     numpy_before = numpy.__file__
-    ok, log = pip_install(["numexpr"], folder)  # small, and it depends on numpy
+    ok, log = pip_install(["numpy-financial"], folder)  # small, not installed here, depends on numpy
     assert ok, log
-    assert (folder / "numexpr").is_dir()
+    assert (folder / "numpy_financial").is_dir()
     assert not (folder / "numpy").exists() and not list(folder.glob("numpy-*"))  # pip's copy was removed
     assert "kept QGIS's own numpy" in log
     # appended like the plugin does: the package loads, with the numpy that was already there
-    probe = (f"import sys; sys.path.append({str(folder)!r}); import numexpr, numpy; "
-             "print(numexpr.__file__); print(numpy.__file__)")
+    probe = (f"import sys; sys.path.append({str(folder)!r}); import numpy_financial, numpy; "
+             "print(numpy_financial.__file__); print(numpy.__file__)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    numexpr_file, numpy_file = done.stdout.split()
-    assert numexpr_file.startswith(str(folder)) and numpy_file == numpy_before
+    package_file, numpy_file = done.stdout.split()
+    assert package_file.startswith(str(folder)) and numpy_file == numpy_before
 
 
 def test_checks_only_look_and_the_hint_names_versions():

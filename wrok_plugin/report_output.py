@@ -1,0 +1,21 @@
+"""The HTML report of a wrok:tunedclustering run, drawn by core.report from the layer's own arrays."""
+
+from __future__ import annotations
+
+
+def write_run_report(path, arrays, result, settings, layer_name: str) -> str:
+    """Write the report to path (cluster outlines from the features' vertices in the measuring CRS)."""
+    import numpy as np
+
+    from core.hulls import convex_hulls
+    from core.report import write_report
+
+    coords, owner = arrays.hull_coordinates()
+    row_of = {name: row for row, name in enumerate(result.clusters["cluster_id"].astype(str))}
+    feature_row = np.fromiter((row_of[name] for name in result.cluster_id.astype(str)), dtype=np.int64,
+                              count=len(result.cluster_id))
+    outlines = convex_hulls(coords[:, 0], coords[:, 1], feature_row[owner], len(row_of))
+    inputs = {"input layer": layer_name, "weight field": settings.weight_field or "(every feature weighs 1)",
+              "measuring CRS": arrays.measuring_crs.authid()}
+    write_report(path, result, outlines=outlines, inputs=inputs, title=f"wrok clustering report: {layer_name}")
+    return str(path)
