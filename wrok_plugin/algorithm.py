@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from qgis.core import (
+    Qgis,
     QgsFeatureSink,
     QgsProcessing,
     QgsProcessingAlgorithm,
@@ -101,9 +102,12 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.INPUT, "Input layer (points or polygons; a table with an H3 field)", [QgsProcessing.TypeVector]))
-        self.addParameter(QgsProcessingParameterField(
+        weight = QgsProcessingParameterField(
             self.WEIGHT_FIELD, "Weight field (empty: every feature weighs 1)", parentLayerParameterName=self.INPUT,
-            type=QgsProcessingParameterField.Numeric, optional=True))
+            type=QgsProcessingParameterField.Numeric, optional=True)
+        if Qgis.QGIS_VERSION_INT < 40000:  # the dialog preselects population, pop, weight, households or count
+            weight.setMetadata({"widget_wrapper": {"class": f"{__package__}.weight_widget.WeightFieldWrapper"}})
+        self.addParameter(weight)
         self.addParameter(QgsProcessingParameterField(
             self.H3_FIELD, "H3 cell field (each row one H3 cell; empty: use the layer's geometry)",
             parentLayerParameterName=self.INPUT, type=QgsProcessingParameterField.Any, optional=True))

@@ -80,6 +80,10 @@ def test_each_algorithm_opens_from_the_toolbox(desktop):
     assert desktop["opened"]["wrok:submitaws"][0] in ("AlgorithmDialog", "MessageDialog")
 
 
+def test_processing_dialog_preselects_the_weight_field(desktop):
+    assert desktop["preselected_weight"] == "population"
+
+
 def test_clustering_outputs_are_styled_and_named(desktop):
     renderer, categories, hulls, labelled, fill_alpha = desktop["styled"]["clusters"]
     assert renderer == "categorizedSymbol" and categories == hulls > 1 and labelled and 0 < fill_alpha < 255
