@@ -81,8 +81,8 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     first_pass_share = 0.6 if params.max_passes > 1 else 0.9
     ids = clusterer.split_group(
         np.arange(n), "CLUSTER_", params.initial_max_trials,
-        lambda done: context.report(first_pass_share * done / params.initial_max_trials,
-                                    f"pass 1: trial {done} of {params.initial_max_trials}"),
+        lambda done, planned: context.report(first_pass_share * done / planned,
+                                             f"pass 1: trial {done} of {planned}"),
     )
     passes = np.ones(n, dtype=np.int64)
     passes_run = 1
@@ -130,7 +130,7 @@ def _recluster(clusterer: _Clusterer, groups, pass_number: int, span_start: floa
     def recluster(group):
         members, prefix = group
         new_ids = clusterer.split_group(members, prefix, clusterer.params.subsequent_max_trials,
-                                        lambda _: context.check_cancelled())
+                                        lambda *_: context.check_cancelled())
         done[0] += 1
         context.report(span_start + span * done[0] / len(groups),
                        f"pass {pass_number}: re-clustered {done[0]} of {len(groups)} oversized")

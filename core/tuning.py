@@ -54,13 +54,14 @@ def worker_threads(n_jobs: int) -> int:
 
 
 def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray], n_trials: int,
-           params: ClusteringParams, context: RunContext, on_trial: Callable[[int], None],
+           params: ClusteringParams, context: RunContext, on_trial: Callable[[int, int], None],
            k_values=None) -> list:
     """Run an Optuna grid study over k; return the k values tried, best first (ties: smaller k).
 
     k_values defaults to the seed's range. Optuna threads (n_jobs) run trials in
     parallel; picking the winner ourselves from (score, k) keeps the answer identical
-    whatever order the threads finished in.
+    whatever order the threads finished in. on_trial(done, planned) follows the trials that
+    really run: the grid stops Optuna once every k was tried, often well before n_trials.
     """
     if k_values is None:
         low, high = k_search_range(features.w.sum(), len(features), params.desired_cluster_weight)
@@ -70,6 +71,7 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
     sampler = optuna.samplers.GridSampler({"n_clusters": [int(k) for k in k_values]}, seed=params.random_state)
     study = optuna.create_study(sampler=sampler, direction="minimize")
     finished = [0]
+    planned = min(n_trials, len(set(int(k) for k in k_values)))
 
     def objective(trial):
         context.check_cancelled()
@@ -78,7 +80,7 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
 
     def after_trial(study, trial):
         finished[0] += 1
-        on_trial(finished[0])
+        on_trial(min(finished[0], planned), planned)
 
     study.optimize(objective, n_trials=n_trials, n_jobs=worker_threads(params.n_jobs), callbacks=[after_trial])
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

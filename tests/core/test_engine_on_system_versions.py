@@ -67,3 +67,18 @@ def test_cancel_stops_the_run(population, strategy):
 
     with pytest.raises(ClusteringCancelled):
         cluster(x, y, weights, params(strategy), is_cancelled=cancel_after_a_few_checks)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_progress_moves_evenly_with_the_trials_that_really_run(strategy):
+    x, y, weights = clumped_population(600, seed=5)  # a k grid of about 20 values: fewer than 100 trials
+    reports = []
+    cluster(x, y, weights, params(strategy, initial_max_trials=100),
+            progress=lambda fraction, message: reports.append((fraction, message)))
+    trials = [(fraction, message) for fraction, message in reports if message.startswith("pass 1: trial ")]
+    planned = {int(message.rsplit(" ", 1)[1]) for _, message in trials}
+    assert len(planned) == 1 and planned.pop() == len(trials) < 100  # the grid of k ran out before 100
+    fractions = np.array([fraction for fraction, _ in trials])
+    assert np.allclose(np.diff(fractions), fractions[0])  # equal steps
+    assert np.isclose(fractions[-1], 0.6)  # the first pass's whole share, not 9 % of it
+    assert [fraction for fraction, _ in reports] == sorted(fraction for fraction, _ in reports)
