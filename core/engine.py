@@ -14,6 +14,7 @@ import numpy as np
 
 from .balanced import balanced_split
 from .data import Features, RunContext
+from .interruptible import cancellable_fits
 from .max_radius import split_wide_clusters
 from .params import ClusteringParams
 from .partition import bisection_labels, kmeans_labels
@@ -36,8 +37,9 @@ class _Clusterer:
         self.context = context
 
     def seed_partition(self, group: Features, k: int) -> np.ndarray:
-        return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
-                             self.params.random_state)
+        with cancellable_fits(self.context.check_cancelled):  # cancel lands within one mini-batch
+            return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
+                                 self.params.random_state)
 
     def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial) -> np.ndarray:
         """Tune k for the features at idx and return their new IDs (prefix + number)."""

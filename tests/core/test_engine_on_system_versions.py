@@ -82,3 +82,24 @@ def test_progress_moves_evenly_with_the_trials_that_really_run(strategy):
     assert np.allclose(np.diff(fractions), fractions[0])  # equal steps
     assert np.isclose(fractions[-1], 0.6)  # the first pass's whole share, not 9 % of it
     assert [fraction for fraction, _ in reports] == sorted(fraction for fraction, _ in reports)
+
+
+def test_seed_fits_check_cancel_between_mini_batches_and_keep_their_labels():
+    seed = next(s for s in STRATEGIES if s == "seed")  # the original's MiniBatchKMeans mode
+    x, y, weights = clumped_population(20_000, seed=11)  # more rows than one mini-batch of 1024
+    one_trial = params(seed, initial_max_trials=1, max_cluster_weight=None, max_passes=1)
+    checks = []
+    watched = cluster(x, y, weights, one_trial, is_cancelled=lambda: checks.append(1) and False)
+    plain = cluster(x, y, weights, one_trial)
+    assert np.array_equal(watched.cluster_id, plain.cluster_id)  # checking changes no arithmetic
+    # one trial and one final fit: the many checks come from inside the fits, batch by batch
+    assert len(checks) > 40, len(checks)
+    seen = []
+
+    def cancel_inside_the_first_fit():
+        seen.append(1)
+        return len(seen) > 10
+
+    with pytest.raises(ClusteringCancelled):
+        cluster(x, y, weights, one_trial, is_cancelled=cancel_inside_the_first_fit)
+    assert len(seen) == 11  # stopped at the first check after the request: no further batch ran
