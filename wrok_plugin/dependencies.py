@@ -11,8 +11,8 @@ profile (`python/wrok-packages`) that the plugin appends to sys.path, so package
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
