@@ -31,8 +31,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PY) -c 'import numpy, osgeo.gdal_array; assert numpy.__version__ < "2", numpy.__version__'
 	touch $@
 
+# CI's Hypothesis profile: the same examples every run (tests/conftest.py).
 test: setup $(DEBIAN_VENV)/.installed
-	$(PY) -m pytest -q tests
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests
 	$(MAKE) -s test-debian-versions
 
 # The engine on the oldest versions we support: Debian 12's own python3-numpy 1.24, python3-sklearn 1.2,
@@ -58,7 +59,7 @@ screenshots: setup
 	WROK_SCREENSHOT_DIR=$(CURDIR)/resources/screenshots $(PY) -m pytest -q tests/desktop
 
 test-core: setup
-	$(PY) -m pytest -q tests/core
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests/core
 
 # The main job: the plugin's algorithm through the real qgis_process on the shipped demo population,
 # then a QGIS-rendered map and the summary. A throwaway profile keeps ~/.local/share/QGIS untouched.
@@ -82,7 +83,7 @@ package:
 	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build/wrok_plugin/vendor/aws
 	cp -r wrok_plugin/. dist/build/wrok_plugin/
 	cp -r core dist/build/wrok_plugin/vendor/core
-	for module in __init__ client kickoff split storage overrides; do \
+	for module in __init__ client kickoff merge split storage overrides; do \
 	  cp aws/$$module.py dist/build/wrok_plugin/vendor/aws/ || exit 1; done
 	mkdir -p dist/build/wrok_plugin/resources && cp resources/wrok.svg dist/build/wrok_plugin/resources/
 	find dist/build -name __pycache__ -prune -exec rm -rf {} + ; find dist/build -name '*.pyc' -delete
@@ -91,7 +92,7 @@ package:
 	@echo "built dist/wrok_plugin.zip"
 
 bench: setup
-	$(PY) tests/benchmarks/bench_engine.py
+	$(PY) tests/benchmarks/bench.py
 
 lint: setup
 	$(PY) -m ruff check core wrok_plugin aws tests

@@ -88,13 +88,19 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     )
     passes = np.ones(n, dtype=np.int64)
     passes_run = 1
-    history = []
+    history = []  # oversized counts of the passes that ran
     for pass_number in range(2, params.max_passes + 1):
         names, inverse, cluster_weights = _weights_by_id(ids, features.w)
-        oversized = np.flatnonzero(cluster_weights > params.max_cluster_weight)
-        history.append(len(oversized))
-        if len(oversized) == 0 or (len(history) >= 3 and len(set(history[-3:])) == 1):
+        cluster_passes = np.zeros(len(names), dtype=np.int64)
+        cluster_passes[inverse] = passes
+        # As the original: only clusters the previous pass made are re-clustered, so one that
+        # came out in one piece (same ID and pass) is not tried again with the same result.
+        oversized = np.flatnonzero((cluster_weights > params.max_cluster_weight)
+                                   & (cluster_passes == pass_number - 1))
+        # The original's stop: none left, or the same count as the two passes before.
+        if len(oversized) == 0 or (len(history) >= 2 and len(oversized) == history[-1] == history[-2]):
             break
+        history.append(len(oversized))
         passes_run = pass_number
         # Later passes share what is left of the bar below 0.9, halving each time.
         span_start = first_pass_share + (0.9 - first_pass_share) * (1 - 0.5 ** (pass_number - 2))

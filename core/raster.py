@@ -215,14 +215,32 @@ def cluster_polygons(cluster_raster_path):
         parts.setdefault(feature.GetField(0), []).append(feature.GetGeometryRef().Clone())
     polygons = {}
     for number, pieces in parts.items():
-        if len(pieces) == 1:
-            polygons[number] = bytes(pieces[0].ExportToWkb())
-            continue
         multi = ogr.Geometry(ogr.wkbMultiPolygon)
         for piece in pieces:
             multi.AddGeometry(piece)
-        polygons[number] = bytes(multi.ExportToWkb())
+        polygons[number] = bytes(_valid(multi).ExportToWkb())
     return polygons
+
+
+def _valid(multi):
+    """Polygonize traces a hole or part that touches another at a pixel corner as one self-touching
+    ring, which GEOS (and Processing's invalid-geometry check) rejects; MakeValid splits it there."""
+    gdal.PushErrorHandler("CPLQuietErrorHandler")  # IsValid would print each self-touch found
+    try:
+        if multi.IsValid():
+            return multi
+        fixed = multi.MakeValid()
+    finally:
+        gdal.PopErrorHandler()
+    out, stack = ogr.Geometry(ogr.wkbMultiPolygon), [fixed]
+    while stack:  # keep the polygons of whatever collection MakeValid returns
+        geometry = stack.pop()
+        kind = ogr.GT_Flatten(geometry.GetGeometryType())
+        if kind == ogr.wkbPolygon:
+            out.AddGeometry(geometry)
+        elif kind in (ogr.wkbMultiPolygon, ogr.wkbGeometryCollection):
+            stack += [geometry.GetGeometryRef(i) for i in reversed(range(geometry.GetGeometryCount()))]
+    return out
 
 
 def cluster_numbers(result) -> np.ndarray:

@@ -190,23 +190,35 @@ def weight_radius_scatter(clusters, targets: Targets) -> str:
     return png(figure)
 
 
-def map_thumbnail(outlines: Sequence[np.ndarray], status: Sequence[str], colours: Mapping = COLOURS,
+def degree_stretch(latitudes) -> float:
+    """y_stretch for longitude/latitude coordinates: a degree of longitude is shorter than one of latitude."""
+    return 1.0 / max(math.cos(math.radians(float(np.mean(latitudes)))), 0.01)
+
+
+def map_thumbnail(outlines: Sequence, status: Sequence[str], colours: Mapping = COLOURS,
                   y_stretch: float = 1.0) -> str:
-    """Outlines (core.hulls.convex_hulls output) filled by their status' colour; hulls of one or two
-    vertices (no area) show as dots. y_stretch: height of a y unit against an x unit (1 when metric)."""
+    """One outline per cluster, filled with its status' colour: a (k, 2) ring (e.g. core.hulls.convex_hulls
+    output) or a list of rings (the parts of a dissolved polygon). Rings of one or two vertices (no area)
+    show as dots. y_stretch: height of a y unit against an x unit (1 when the coordinates are metres)."""
     from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
 
+    rings, kinds = [], []
+    for outline, kind in zip(outlines, status):
+        for ring in outline if isinstance(outline, (list, tuple)) else [outline]:
+            if len(ring):
+                rings.append(np.asarray(ring, dtype=float))
+                kinds.append(kind)
     figure = new_figure(6.0, 6.0)
     axes = figure.add_subplot()
-    areas = [k for k, ring in enumerate(outlines) if len(ring) >= 3]
-    axes.add_collection(PolyCollection([outlines[k] for k in areas], facecolors=[colours[status[k]] for k in areas],
+    areas = [k for k, ring in enumerate(rings) if len(ring) >= 3]
+    axes.add_collection(PolyCollection([rings[k] for k in areas], facecolors=[colours[kinds[k]] for k in areas],
                                        edgecolors="#333333", linewidths=0.3, alpha=0.7))
-    dots = [k for k, ring in enumerate(outlines) if 0 < len(ring) < 3]
+    dots = [k for k, ring in enumerate(rings) if len(ring) < 3]
     if dots:
-        points = np.vstack([outlines[k].mean(axis=0) for k in dots])
-        axes.scatter(points[:, 0], points[:, 1], s=6, c=[colours[status[k]] for k in dots])
-    everything = np.vstack([ring for ring in outlines if len(ring)])
+        points = np.vstack([rings[k].mean(axis=0) for k in dots])
+        axes.scatter(points[:, 0], points[:, 1], s=6, c=[colours[kinds[k]] for k in dots])
+    everything = np.vstack(rings)
     axes.set_xlim(everything[:, 0].min(), everything[:, 0].max())
     axes.set_ylim(everything[:, 1].min(), everything[:, 1].max())
     axes.set_aspect(y_stretch, adjustable="datalim")
@@ -238,9 +250,11 @@ th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}img{max-width:100%}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.note{color:#555;font-size:.9em}"""
 
 
-def render_report(result, *, outlines: Optional[Sequence[np.ndarray]] = None, cluster_strata=None,
-                  inputs: Optional[Mapping] = None, title: str = "wrok clustering report") -> str:
-    """The report as HTML text. outlines: one hull (k, 2) per row of result.clusters, in metres.
+def render_report(result, *, outlines: Optional[Sequence] = None, cluster_strata=None,
+                  inputs: Optional[Mapping] = None, title: str = "wrok clustering report",
+                  outline_kind: str = "convex hulls", y_stretch: float = 1.0) -> str:
+    """The report as HTML text. outlines: one per row of result.clusters (see map_thumbnail), in metres
+    or with y_stretch for degrees.
 
     cluster_strata: each cluster's stratum (default: the cluster table's `stratum` column, if any).
     """
@@ -261,9 +275,10 @@ def render_report(result, *, outlines: Optional[Sequence[np.ndarray]] = None, cl
               f"<img alt='weight against radius' src='data:image/png;base64,"
               f"{weight_radius_scatter(clusters, targets)}'>", "</div>"]
     if outlines is not None:
-        parts += ["<h2>Map</h2><p class=note>Cluster outlines (convex hulls), coloured by whether the weight is in the band.</p>",
+        parts += [f"<h2>Map</h2><p class=note>Cluster outlines ({html.escape(outline_kind)}), coloured by whether "
+                  "the weight is in the band.</p>",
                   f"<img alt='map of the clusters' src='data:image/png;base64,"
-                  f"{map_thumbnail(outlines, _status(clusters, targets))}'>"]
+                  f"{map_thumbnail(outlines, _status(clusters, targets), y_stretch=y_stretch)}'>"]
     parts.append(f"<h2>Clusters out of band or over a maximum ({len(flagged)} of {len(clusters['weight'])})</h2>")
     rows = []
     for row, reasons in flagged:

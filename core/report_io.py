@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import shapely
 
 from .hulls import convex_hulls
@@ -21,13 +22,21 @@ def check_report_path(path) -> None:
 
 
 def outlines_in_metres(geometry, measuring_crs) -> list:
-    """One convex hull per row of a GeoSeries, in the measuring CRS."""
-    projected = geometry.to_crs(measuring_crs)
-    coords, owner = shapely.get_coordinates(projected.values, return_index=True)
-    return convex_hulls(coords[:, 0], coords[:, 1], owner, len(geometry))
+    """Per row of a GeoSeries, in the measuring CRS: its polygons' outer rings (hulls or dissolved pixel
+    polygons, drawn as they are), or the convex hull of its points."""
+    outlines = []
+    for shape in geometry.to_crs(measuring_crs).values:
+        parts = shapely.get_parts(shape)
+        rings = [np.asarray(part.exterior.coords) for part in parts if part.geom_type == "Polygon"]
+        if not rings:
+            points = shapely.get_coordinates(shape)
+            rings = convex_hulls(points[:, 0], points[:, 1], np.zeros(len(points), dtype=np.int64), 1)
+        outlines.append(rings)
+    return outlines
 
 
-def write_cli_report(path, clusters, result, measuring_crs, inputs: dict) -> None:
-    """clusters: the hull GeoDataFrame in result.clusters order (io.clusters_frame)."""
+def write_cli_report(path, clusters, result, measuring_crs, inputs: dict, outline_kind: str) -> None:
+    """clusters: the clusters GeoDataFrame in result.clusters order (io.clusters_frame, or raster polygons)."""
     outlines = outlines_in_metres(clusters.geometry, measuring_crs)
-    write_report(path, result, outlines=outlines, inputs={**inputs, "measuring CRS": measuring_crs.to_string()})
+    write_report(path, result, outlines=outlines, inputs={**inputs, "measuring CRS": measuring_crs.to_string()},
+                 outline_kind=outline_kind)

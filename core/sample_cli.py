@@ -108,6 +108,10 @@ def run_sample(args) -> int:
 
     if (args.members is None) != (args.members_output is None):
         raise ClusteringInputError("--members and --members-output go together")
+    inputs = {Path(p).resolve() for p in (args.clusters, args.members) if p}
+    for target in filter(None, (args.output, args.members_output, args.report)):
+        if Path(target).resolve() in inputs:
+            raise ClusteringInputError(f"{target} is an input of this run: write the sample to a new file")
     if args.report:
         from .report_io import check_report_path
 

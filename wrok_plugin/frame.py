@@ -118,7 +118,8 @@ def strata_options(algorithm, parameters, context):
     if table is not None:
         names = table.fields().names()
         rows = [dict(zip(names, map(plain, feature.attributes()))) for feature in table.getFeatures()]
-    return StrataOptions(list(fields), rows, setting_fields)
+    # Strata run in parallel threads (one per core); the result is the same as one at a time.
+    return StrataOptions(list(fields), rows, setting_fields, n_jobs=-1)
 
 
 def feature_column(features, fields, name: str):

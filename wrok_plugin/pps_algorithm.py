@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingFeatureSource,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSink,
@@ -23,6 +24,7 @@ from qgis.core import (
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
+    QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
@@ -44,8 +46,8 @@ HELP = """<p>Selects primary sampling units (PSUs) from a cluster layer, such as
 <b>Tuned Weight/Radius Clustering</b>, by <b>systematic sampling with probability proportional to size</b>
 (PPS), in each stratum.</p>
 <ul>
-<li>The frame is the clusters sorted by the <i>frame order field</i> (default: the cluster ID, which keeps
-neighbouring clusters together: an implicit geographic stratification).</li>
+<li>The frame is the clusters sorted by the <i>frame order field</i> (default: the cluster ID). Sort by a
+field that follows the map (a serpentine number, an admin code) to spread the PSUs over each stratum.</li>
 <li>A cluster at least as heavy as the sampling interval (stratum total / n) is a <b>certainty</b> selection;
 it is taken out and the interval recomputed on the rest, until no cluster reaches it.</li>
 <li>The others are hit from a random start drawn from the seed; each stratum has its own random stream,
@@ -99,7 +101,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         return ["pps", "sample", "sampling", "psu", "survey", "systematic", "stratum", "design weight"]
 
     def shortHelpString(self):
-        return HELP
+        return HELP.replace("\n", " ")  # the dialog turns newlines into line breaks
 
     def icon(self):
         return QIcon(icon_path())
@@ -174,7 +176,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             _check_fields(members, "member features layer", [id_field])
         try:
             sizes = self._sample_sizes(parameters, context, stratum_field)
-            features = sorted(source.getFeatures(), key=lambda f: _sort_key(f[sort_field]))
+            features = sorted(every_feature(source), key=lambda f: _sort_key(f[sort_field]))
             ids = [str(f[id_field]) for f in features]
             if members is not None:
                 _check_members_cover(members, id_field, ids)
@@ -191,7 +193,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         if members is None and parameters.get(self.MEMBERS_OUTPUT):
             feedback.pushInfo("No member features layer given: the member output is not written.")
         if members is not None:
-            chosen = (f for f in members.getFeatures() if str(f[id_field]) in values)
+            chosen = (f for f in every_feature(members) if str(f[id_field]) in values)
             counted = _Counter(chosen)
             results[self.MEMBERS_OUTPUT] = self._write(parameters, self.MEMBERS_OUTPUT, context, members, counted,
                                                        id_field, values, feedback)
@@ -220,7 +222,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             return self.parameterAsInt(parameters, self.N, context), replacements
         table = self._source(parameters, self.SIZE_TABLE, context)
         names = table.fields().names()
-        rows = [dict(zip(names, (None if v == NULL else v for v in f.attributes()))) for f in table.getFeatures()]
+        rows = [dict(zip(names, (None if v == NULL else v for v in f.attributes()))) for f in every_feature(table)]
         return sample_sizes_from_rows(rows, stratum_field, f"'{table.sourceName()}'", replacements), 0
 
     def _write(self, parameters, name, context, source, features, id_field, values, feedback):
@@ -237,6 +239,12 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             if not sink.addFeature(out, QgsFeatureSink.FastInsert):
                 raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
         return sink_id
+
+
+def every_feature(source, request=None):
+    """All features, whatever the invalid-geometry setting: a PPS frame that silently lost a cluster would
+    give every other cluster a wrong probability, and geometry plays no part in the draw."""
+    return source.getFeatures(request or QgsFeatureRequest(), QgsProcessingFeatureSource.FlagSkipGeometryValidityChecks)
 
 
 class _Counter:
@@ -268,7 +276,7 @@ def _check_members_cover(members, id_field, ids):
 
     request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setSubsetOfAttributes([id_field],
                                                                                               members.fields())
-    present = {str(f[id_field]) for f in members.getFeatures(request)}
+    present = {str(f[id_field]) for f in every_feature(members, request)}
     absent = [name for name in ids if name not in present]
     if absent:
         raise ClusteringInputError(f"{len(absent)} cluster(s) have no member features: {', '.join(absent[:5])}; "
@@ -305,28 +313,29 @@ def _output_fields(input_fields):
 
 
 def _write_report(path, sample, features, ids, weights, source, inputs) -> str:
-    """The sample report; the map from the cluster outlines' vertices (in the layer's CRS)."""
-    import math
-
+    """The sample report; its map draws the clusters' polygons (outer rings), or the hulls of their points."""
     import numpy as np
 
     from core.hulls import convex_hulls
+    from core.report import degree_stretch
     from core.sample_report import write_sample_report
 
-    xy, owner = [], []
-    for row, feature in enumerate(features):
-        for vertex in feature.geometry().vertices():
-            xy.append((vertex.x(), vertex.y()))
-            owner.append(row)
-    outlines, stretch = None, 1.0
-    if xy:
-        xy = np.array(xy)
-        outlines = convex_hulls(xy[:, 0], xy[:, 1], np.array(owner), len(features))
-        if source.sourceCrs().isGeographic():  # a degree of longitude is shorter than one of latitude
-            stretch = 1 / max(math.cos(math.radians(float(np.mean(xy[:, 1])))), 0.01)
-    write_sample_report(path, sample, ids, weights, outlines=outlines, y_stretch=stretch, inputs=inputs,
-                        title=f"wrok PPS sample: {source.sourceName()}")
+    outlines = [_rings(feature.geometry(), np, convex_hulls) for feature in features]
+    latitudes = [ring[:, 1].mean() for rings in outlines for ring in rings if len(ring)]
+    stretch = degree_stretch(latitudes) if latitudes and source.sourceCrs().isGeographic() else 1.0
+    write_sample_report(path, sample, ids, weights, outlines=outlines if latitudes else None, y_stretch=stretch,
+                        inputs=inputs, title=f"wrok PPS sample: {source.sourceName()}")
     return str(path)
+
+
+def _rings(geometry, np, convex_hulls):
+    if geometry.isNull():
+        return []
+    if geometry.type() == QgsWkbTypes.PolygonGeometry:
+        polygons = geometry.asMultiPolygon() if geometry.isMultipart() else [geometry.asPolygon()]
+        return [np.array([(p.x(), p.y()) for p in polygon[0]]) for polygon in polygons if polygon]
+    points = np.array([(v.x(), v.y()) for v in geometry.vertices()])
+    return convex_hulls(points[:, 0], points[:, 1], np.zeros(len(points), dtype=np.int64), 1)
 
 
 def _describe(sample) -> str:

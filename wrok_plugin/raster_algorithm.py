@@ -94,6 +94,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
             self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, createByDefault=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.CLUSTER_RASTER, "Cluster numbers"))
         frame.add_centroids_sink(self)
+        self.addParameter(local.parameterDefinition(Local.REPORT).clone())
         for name, label in (("CLUSTER_COUNT", "Number of clusters"), ("PIXELS", "Pixels clustered"),
                             ("CLUSTERS_OVER_MAX_RADIUS", "Clusters wider than the maximum radius (single pixels)")):
             self.addOutput(QgsProcessingOutputNumber(name, label))
@@ -153,7 +154,8 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         raster_path = self.parameterAsOutputLayer(parameters, self.CLUSTER_RASTER, context)
         driver = QgsRasterFileWriter.driverForExtension(raster_path.rsplit(".", 1)[-1]) or "GTiff"
         write_cluster_raster(raster_path, pixels, numbers, driver)
-        clusters_id = self._write_polygons(parameters, context, layer.crs(), result, cluster_polygons(raster_path))
+        polygons = cluster_polygons(raster_path)
+        clusters_id = self._write_polygons(parameters, context, layer.crs(), result, polygons)
         measuring = QgsCoordinateReferenceSystem(f"EPSG:{measured_in}") if measured_in else layer.crs()
         to_measuring = QgsCoordinateTransform(layer.crs(), measuring, QgsProject.instance().transformContext())
         centroids_id = frame.write_centroids(self, parameters, context, result, to_measuring, layer.crs(),
@@ -162,7 +164,12 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         stats = result.stats()
         feedback.pushInfo(f"{stats['clusters']} clusters; median weight {stats['median_weight']:.1f}, median "
                           f"radius {stats['median_radius_m']:.0f} m (pixel squares included)")
-        return {self.CLUSTERS: clusters_id, self.CLUSTER_RASTER: raster_path, frame.CENTROIDS: centroids_id,
+        report = self.parameterAsFileOutput(parameters, Local.REPORT, context)
+        if report:
+            from .report_output import write_raster_report
+
+            write_raster_report(report, result, polygons, layer.crs(), layer.name(), measuring.authid())
+        return {Local.REPORT: report or None, self.CLUSTERS: clusters_id, self.CLUSTER_RASTER: raster_path, frame.CENTROIDS: centroids_id,
                 "CLUSTER_COUNT": stats["clusters"], "PIXELS": len(pixels),
                 "CLUSTERS_OVER_MAX_RADIUS": stats["clusters_over_max_radius"]}
 
@@ -183,7 +190,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         wkb = [bytes(f.geometry().asWkb()) for f in features]
         crs_wkt = source.sourceCrs().toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
         keys, by_stratum, warnings = pixel_strata(pixels, wkb, crs_wkt, columns, options, params)
-        return keys, by_stratum, 1, warnings
+        return keys, by_stratum, options.n_jobs, warnings
 
     def _write_polygons(self, parameters, context, crs, result, polygons):
         from .outputs import cluster_row_values, cluster_table_fields

@@ -46,6 +46,7 @@ def test_raster_clusters_like_its_points(grids_raster, tmp_path):
     assert raster_ids == list(by_points["cluster_id"])  # the same clusters, pixel for pixel
     # Polygons are the pixel squares dissolved: they tile (no overlap, no gap inside a cluster).
     cell_area = abs(source.GetGeoTransform()[1] * source.GetGeoTransform()[5])
+    assert shapely.is_valid(polygons.geometry.values).all()  # corner-touching holes split, not self-touching rings
     counts = polygons.set_index("cluster_id")["n_features"]
     np.testing.assert_allclose(shapely.area(polygons.geometry.values), counts.to_numpy() * cell_area, rtol=1e-6)
     assert shapely.union_all(polygons.geometry.values).area == pytest.approx(len(points) * cell_area, rel=1e-6)

@@ -83,6 +83,16 @@ def test_bad_requests_fail_before_writing(clustered, tmp_path, arguments, messag
     assert out.read_bytes() == b"keep me"
 
 
+def test_an_input_is_never_the_output(clustered):
+    folder, members, hulls = clustered
+    before = hulls.read_bytes()
+    done = run_cli("sample", hulls, hulls, "--n", 3)
+    assert done.returncode == 2 and "is an input of this run" in done.stderr
+    done = run_cli("sample", hulls, folder / "s.gpkg", "--n", 3, "--members", members, "--members-output", members)
+    assert done.returncode == 2 and "is an input of this run" in done.stderr
+    assert hulls.read_bytes() == before
+
+
 def test_zero_weight_clusters_are_named(clustered, tmp_path):
     _, _, hulls = clustered
     frame = gpd.read_file(hulls)

@@ -1,8 +1,9 @@
 """The README's survey-frame pictures: a QGIS map of the PPS sample and the two HTML reports as PNG.
 
-usage: python tests/plugin/survey_pictures.py RUN_FOLDER PICTURE_FOLDER
-RUN_FOLDER holds the survey model's outputs: clusters.gpkg, sample.gpkg, members.gpkg, report.html,
-sample.html. The reports are photographed with headless chromium (apt-get install chromium).
+usage: python tests/plugin/survey_pictures.py RUN_FOLDER PICTURE_FOLDER [STRATA_POLYGONS]
+RUN_FOLDER holds the survey model's outputs: clusters.gpkg, sample.gpkg, report.html, sample.html (and
+members.gpkg if there are member features). The reports are photographed with headless chromium
+(apt-get install chromium).
 """
 
 import subprocess
@@ -39,21 +40,29 @@ def metric_crs(layer):
     return QgsCoordinateReferenceSystem(f"EPSG:{utm_epsg(centre.x(), centre.y())}")
 
 
-def sample_map(run: Path, png: Path):
+def sample_map(run: Path, png: Path, strata=None):
     clusters = QgsVectorLayer(str(run / "clusters.gpkg"), "clusters", "ogr")
     sample = QgsVectorLayer(str(run / "sample.gpkg"), "sample", "ogr")
-    members = QgsVectorLayer(str(run / "members.gpkg"), "members", "ogr")
     clusters.renderer().setSymbol(QgsFillSymbol.createSimple(
-        {"color": "235,235,235,255", "outline_color": "#999999", "outline_width": "0.3"}))
+        {"color": "215,215,215,255", "outline_color": "#aaaaaa", "outline_width": "0.1"}))
     expression = "CASE WHEN \"replacement\" THEN 'replacement' WHEN \"certainty\" THEN 'certainty' ELSE 'selected' END"
     categories = [QgsRendererCategory(kind, QgsFillSymbol.createSimple(
-        {"color": f"{QColor(colour).red()},{QColor(colour).green()},{QColor(colour).blue()},110",
-         "outline_color": colour, "outline_width": "0.7"}), kind) for kind, colour in KINDS.items()]
+        {"color": colour, "outline_color": QColor(colour).darker(130).name(), "outline_width": "0.1"}), kind)
+        for kind, colour in KINDS.items()]
     sample.setRenderer(QgsCategorizedSymbolRenderer(expression, categories))
-    members.renderer().setSymbol(QgsMarkerSymbol.createSimple(
-        {"name": "circle", "size": "0.9", "color": "#222222", "outline_style": "no"}))
+    layers = [sample, clusters]  # first is drawn on top
+    if (run / "members.gpkg").exists():
+        members = QgsVectorLayer(str(run / "members.gpkg"), "members", "ogr")
+        members.renderer().setSymbol(QgsMarkerSymbol.createSimple(
+            {"name": "circle", "size": "0.9", "color": "#222222", "outline_style": "no"}))
+        layers.insert(0, members)
+    if strata is not None:
+        borders = QgsVectorLayer(str(strata), "strata", "ogr")
+        borders.renderer().setSymbol(QgsFillSymbol.createSimple(
+            {"style": "no", "outline_color": "#222222", "outline_width": "0.8", "outline_style": "dash"}))
+        layers.insert(0, borders)
     settings = QgsMapSettings()
-    settings.setLayers([members, sample, clusters])  # first is drawn on top
+    settings.setLayers(layers)
     settings.setDestinationCrs(metric_crs(clusters))  # metres: no stretched distances
     settings.setOutputSize(QSize(1200, 1000))
     settings.setBackgroundColor(QColor("white"))
@@ -78,15 +87,15 @@ def photograph(html: Path, png: Path, width=1100, height=3200):
     image.crop((0, 0, width, min(height, box[3] + 20))).save(png)
 
 
-def main(run, pictures):
+def main(run, pictures, strata=None):
     run, pictures = Path(run), Path(pictures)
     app = QgsApplication([], False)
     app.initQgis()
-    sample_map(run, pictures / "survey_sample_map.png")
+    sample_map(run, pictures / "survey_sample_map.png", strata)
     app.exitQgis()
     photograph(run / "report.html", pictures / "survey_cluster_report.png")
     photograph(run / "sample.html", pictures / "survey_sample_report.png")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

@@ -39,6 +39,9 @@ class Messages(QgsProcessingFeedback):
     def pushInfo(self, text):
         self.infos.append(text)
 
+    def reportError(self, text, fatal=False):
+        self.warnings.append(text)
+
 
 @pytest.fixture(scope="module")
 def grids_gpkg(tmp_path_factory):
@@ -146,6 +149,7 @@ def test_raster_clusters_like_its_pixel_points(wrok_plugin, grids_tif):
     counts = column(polygons, "n_features")
     areas = [feature.geometry().area() for feature in polygons.getFeatures()]
     np.testing.assert_allclose(areas, np.array(counts) * cell, rtol=1e-6)  # dissolved squares: they tile
+    assert all(feature.geometry().isGeosValid() for feature in polygons.getFeatures())
     assert results["CENTROIDS"].featureCount() == polygons.featureCount()
 
 
@@ -220,3 +224,80 @@ def test_classify_raster_values(wrok_plugin, tmp_path):
     raster = QgsRasterLayer(results["CLASS_RASTER"], "classes")
     block = raster.dataProvider().block(1, raster.extent(), raster.width(), raster.height())
     assert [block.value(5, c) for c in (0, 29, 30, 59)] == [1, 1, 2, 2]
+
+
+def test_raster_clustering_chains_in_a_model(wrok_plugin, grids_tif):
+    """Modeler use: a raster model parameter feeds wrok:clusterraster, whose polygons feed native:centroids."""
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    model = QgsProcessingModelAlgorithm("raster frame", "tests")
+    model.addModelParameter(QgsProcessingParameterRasterLayer("population", "Population"),
+                            QgsProcessingModelParameter("population"))
+    static = QgsProcessingModelChildParameterSource.fromStaticValue
+    clustering = QgsProcessingModelChildAlgorithm("wrok:clusterraster")
+    clustering.setChildId("clustering")
+    clustering.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("population")])
+    for name, value in (("TARGET_WEIGHT", 240), ("TARGET_RADIUS", 1000), ("MAX_WEIGHT", 300), ("MAX_RADIUS", 3000),
+                        ("INITIAL_TRIALS", 10)):
+        clustering.addParameterSources(name, [static(value)])
+    model.addChildAlgorithm(clustering)
+    centres = QgsProcessingModelChildAlgorithm("native:centroids")
+    centres.setChildId("centres")
+    centres.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromChildOutput("clustering",
+                                                                                                 "CLUSTERS")])
+    output = QgsProcessingModelOutput("centres", "Cluster centres")
+    output.setChildId("centres")
+    output.setChildOutputName("OUTPUT")
+    centres.setModelOutputs({"centres": output})
+    model.addChildAlgorithm(centres)
+    feedback = Messages()
+    # Processing's default invalid-geometry check stops the chain on any invalid cluster polygon.
+    results = processing.run(model, {"population": str(grids_tif / "grids.tif"), "centres:centres": "TEMPORARY_OUTPUT"},
+                             feedback=feedback)
+    layer = results["centres:centres"]
+    direct = run_raster(grids_tif / "grids.tif", MEASURING_CRS=None, MAX_RADIUS=3000, INITIAL_TRIALS=10)
+    assert sorted(column(layer, "cluster_id")) == sorted(column(direct["CLUSTERS"], "cluster_id"))
+    assert max(column(layer, "radius_m")) <= 3000
+
+
+WITHOUT_GEOPANDAS = """
+import sys
+for name in ("geopandas", "pyproj", "shapely", "pyogrio"):  # must never load in the QGIS desktop process
+    sys.modules[name] = None
+sys.path[:0] = [sys.argv[1], "/usr/share/qgis/python/plugins"]
+from qgis.core import QgsApplication
+app = QgsApplication([], False)
+app.initQgis()
+from processing.core.Processing import Processing
+Processing.initialize()
+import wrok_plugin
+plugin = wrok_plugin.classFactory(None)  # held: the provider goes with it
+plugin.initProcessing()
+import processing
+folder = sys.argv[2]
+quick = {"INITIAL_TRIALS": 5, "SUBSEQUENT_TRIALS": 3, "TARGET_WEIGHT": 240, "TARGET_RADIUS": 1000, "MAX_WEIGHT": 300}
+raster = processing.run("wrok:clusterraster", {"INPUT": folder + "/grids.tif", "MAX_RADIUS": 2000, **quick,
+                        "CLUSTERS": "TEMPORARY_OUTPUT", "CLUSTER_RASTER": "TEMPORARY_OUTPUT"})
+strata = processing.run("wrok:tunedclustering", {"INPUT": folder + "/grids.gpkg", "WEIGHT_FIELD": "population",
+                        "STRATUM_FIELDS": ["PSGC", "urban"], "STRATA_TABLE": folder + "/strata.csv", **quick,
+                        "CENTROIDS": "TEMPORARY_OUTPUT", "OUTPUT": "TEMPORARY_OUTPUT", "CLUSTERS": "TEMPORARY_OUTPUT"})
+classes = processing.run("wrok:classifyraster", {"INPUT": folder + "/grids.tif", "CLASSES": 3,
+                         "OUTPUT": "TEMPORARY_OUTPUT", "CLASS_RASTER": "TEMPORARY_OUTPUT"})
+print("RESULT", raster["CLUSTER_COUNT"], strata["CENTROIDS"].featureCount(), classes["OUTPUT"].featureCount())
+"""
+
+
+def test_frame_algorithms_run_without_geopandas_pyproj_or_shapely(qgis_process_env, grids_tif):
+    done = subprocess.run([sys.executable, "-c", WITHOUT_GEOPANDAS, str(REPO), str(grids_tif)], env=qgis_process_env,
+                          capture_output=True, text=True, timeout=600)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("RESULT")), None)
+    assert line, done.stderr[-3000:]
+    raster_clusters, strata_centroids, classes = map(int, line.split()[1:])
+    assert raster_clusters > 0 and strata_centroids > 0 and classes == 3

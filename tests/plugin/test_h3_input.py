@@ -92,7 +92,7 @@ def test_qgis_process_loads_h3_and_clusters_a_geopackage_table(qgis_process_env,
     env = qgis_process_env
     enable = subprocess.run(["qgis_process.bin", "plugins", "enable", "wrok_plugin"], env=env,
                             capture_output=True, text=True, timeout=120)
-    assert enable.returncode == 0 or "already enabled" in enable.stdout + enable.stderr  # shared profile
+    assert enable.returncode == 0 or "already enabled" in enable.stdout + enable.stderr  # the profile is shared
     done = subprocess.run(["qgis_process.bin", "--json", "run", ALGORITHM_ID, "--", f"INPUT={tmp_path / 'kontur.gpkg'}",
                            "H3_FIELD=h3", "WEIGHT_FIELD=population", "TARGET_WEIGHT=30", "MAX_WEIGHT=40",
                            "TARGET_RADIUS=1500", "INITIAL_TRIALS=5", "SUBSEQUENT_TRIALS=3",

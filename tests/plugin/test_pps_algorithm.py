@@ -156,3 +156,39 @@ def test_sample_report_lists_the_design_and_the_psus(clustered, tmp_path):
     for side in ("west", "east"):
         total = sum(f["weight"] for f in hulls.getFeatures() if f["side"] == side)
         assert text.count(f"<td>{total:,.1f}</td>") == 2  # the stratum total, and its estimate from the PSUs
+
+
+def test_invalid_geometries_stay_in_the_frame_whatever_the_setting(wrok_plugin):
+    """A frame that silently lost a cluster would give every other cluster a wrong probability."""
+    from qgis.core import QgsFeatureRequest, QgsGeometry, QgsProcessingContext, QgsProcessingFeedback
+
+    bowtie = "POLYGON((0 0, 10 10, 10 0, 0 10, 0 0))"  # self-intersecting: invalid
+    square = "POLYGON((20 0, 30 0, 30 10, 20 10, 20 0))"
+    layer = QgsVectorLayer("Polygon?crs=EPSG:32633&field=cluster_id:string&field=weight:double", "frame", "memory")
+    features = []
+    for i, (wkt, weight) in enumerate([(bowtie, 5.0), (square, 1.0), (square, 1.0), (bowtie, 5.0)]):
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(QgsGeometry.fromWkt(wkt))
+        feature.setAttributes([f"C{i}", weight])
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    context = QgsProcessingContext()
+    context.setInvalidGeometryCheck(QgsFeatureRequest.GeometrySkipInvalid)
+    results = processing.run(PPS, {"INPUT": layer, "N": 2, "SEED": 1, "OUTPUT": "TEMPORARY_OUTPUT"},
+                             context=context, feedback=QgsProcessingFeedback())
+    sample = list(results["OUTPUT"].getFeatures())
+    assert len(sample) == 2
+    for feature in sample:  # the total is all four clusters, the two invalid ones included
+        assert feature["inclusion_prob"] == pytest.approx(2 * feature["weight"] / 12.0)
+
+
+def test_frame_order_field_sets_the_order_of_the_systematic_draw(clustered):
+    from core.pps import select_pps
+
+    _, hulls = clustered
+    sample = run_pps(hulls, N=4, SEED=5, SORT_FIELD="radius_m")["OUTPUT"]
+    frame = sorted(hulls.getFeatures(), key=lambda f: f["radius_m"])
+    expected = select_pps([f["cluster_id"] for f in frame], [f["weight"] for f in frame], 4, seed=5)
+    assert column(sample, "cluster_id") == [frame[i]["cluster_id"] for i in expected.index]
+    by_id_order = run_pps(hulls, N=4, SEED=5)["OUTPUT"]
+    assert column(sample, "cluster_id") != column(by_id_order, "cluster_id")  # the order matters to the draw

@@ -1,5 +1,7 @@
-"""The survey-frame model (population -> clusters -> PPS sample -> report) by processing.run and qgis_process."""
+"""The survey-frame model (population raster -> clusters per stratum -> PPS sample -> reports), run by
+processing.run and by the real qgis_process on the walk-through's demo data in resources/."""
 
+import csv
 import json
 import subprocess
 from pathlib import Path
@@ -9,62 +11,65 @@ from qgis import processing
 from qgis.core import QgsProcessingModelAlgorithm, QgsVectorLayer
 
 from .conftest import REPO
-from .layers import point_layer, sample_points
+from .test_headless import enabled_env  # noqa: F401  (module fixture)
 
 MODEL = Path(__file__).resolve().parent / "survey_frame.model3"
-DEMO = REPO / "resources" / "demo_population.gpkg"
+RESOURCES = REPO / "resources"
+INPUTS = {"population": RESOURCES / "demo_population.tif", "strata": RESOURCES / "demo_districts.geojson",
+          "stratum_field": "district", "strata_table": RESOURCES / "demo_strata.csv",
+          "sample_sizes": RESOURCES / "demo_sample_sizes.csv", "seed": 7}
 
 
-def check_chain(clusters, sample, members, report, sample_report, psus, replacements):
-    """The sample comes from these clusters, the members from the sample, the reports describe both."""
+def planned():
+    with open(RESOURCES / "demo_sample_sizes.csv") as table:
+        return {row["stratum"]: (int(row["n"]), int(row["replacements"])) for row in csv.DictReader(table)}
+
+
+def check_chain(clusters, sample, report, sample_report):
+    """Clusters per district with their own targets; n PSUs and r replacements per district drawn from them."""
     hulls = {f["cluster_id"]: f for f in clusters.getFeatures()}
+    assert {f["stratum"] for f in hulls.values()} == {"North", "South"}
     chosen = list(sample.getFeatures())
-    assert sum(not f["replacement"] for f in chosen) == psus and sum(f["replacement"] for f in chosen) == replacements
-    assert {f["cluster_id"] for f in chosen} <= set(hulls)
-    total = sum(f["weight"] for f in hulls.values())
-    for feature in chosen:
-        if not feature["certainty"]:
-            assert feature["inclusion_prob"] == pytest.approx(psus * feature["weight"] / total)
-    assert members.featureCount() == sum(hulls[f["cluster_id"]]["n_features"] for f in chosen)
+    for stratum, (n, r) in planned().items():
+        mine = [f for f in chosen if f["stratum"] == stratum]
+        assert [f["replacement"] for f in mine if f["selection_order"] <= n] == [False] * n
+        assert sum(f["replacement"] for f in mine) == r and len(mine) == n + r
+        total = sum(f["weight"] for f in hulls.values() if f["stratum"] == stratum)
+        for feature in mine:
+            assert feature["cluster_id"] in hulls
+            if not feature["certainty"]:
+                assert feature["inclusion_prob"] == pytest.approx(n * feature["weight"] / total)
     text = Path(report).read_text()
+    assert "Targets per stratum" in text and "<td>South</td><td>300.0</td><td>1,500.0</td>" in text
     assert f"<td>all</td><td>{len(hulls)}</td>" in text and text.count("data:image/png;base64,") == 3
     text = Path(sample_report).read_text()
-    assert f"PSUs ({psus} selected, {replacements} replacements)" in text
+    assert f"PSUs ({sum(n for n, _ in planned().values())} selected, 2 replacements)" in text
     assert all(f"<td>{f['cluster_id']}</td>" in text for f in chosen)
 
 
 def test_model_runs_through_processing(wrok_plugin, tmp_path):
     model = QgsProcessingModelAlgorithm()
     assert model.fromFile(str(MODEL))
-    xy, weights = sample_points(n=300)
     report, sample_report = tmp_path / "report.html", tmp_path / "sample.html"
     results = processing.run(model, {
-        "population": point_layer(xy, weights), "weight_field": "population", "target_weight": 60,
-        "target_radius": 1000, "max_weight": 80, "psus": 4, "replacements": 1, "seed": 3,
-        "cluster:clusters": "TEMPORARY_OUTPUT", "cluster:report": str(report),
-        "sample:sample": "TEMPORARY_OUTPUT", "sample:sample_members": "TEMPORARY_OUTPUT",
-        "sample:sample_report": str(sample_report)})
-    check_chain(results["cluster:clusters"], results["sample:sample"], results["sample:sample_members"],
-                results["cluster:report"], results["sample:sample_report"], psus=4, replacements=1)
+        **{name: str(value) for name, value in INPUTS.items()},
+        "cluster:clusters": "TEMPORARY_OUTPUT", "cluster:cluster_numbers": str(tmp_path / "numbers.tif"),
+        "cluster:report": str(report), "sample:sample": "TEMPORARY_OUTPUT", "sample:sample_report": str(sample_report)})
+    check_chain(results["cluster:clusters"], results["sample:sample"], results["cluster:report"],
+                results["sample:sample_report"])
 
 
-def test_model_runs_through_qgis_process(qgis_process_env, tmp_path):
-    enable = subprocess.run(["qgis_process.bin", "plugins", "enable", "wrok_plugin"], env=qgis_process_env,
-                            capture_output=True, text=True, timeout=300)
-    assert enable.returncode == 0 or "already enabled" in enable.stdout + enable.stderr, enable.stderr  # shared profile
-    out = {name: tmp_path / name for name in ("clusters.gpkg", "report.html", "sample.gpkg", "members.gpkg",
-                                                  "sample.html")}
+def test_model_runs_through_qgis_process(enabled_env, tmp_path):  # noqa: F811
+    out = {name: tmp_path / name for name in ("clusters.gpkg", "numbers.tif", "report.html", "sample.gpkg",
+                                              "sample.html")}
     done = subprocess.run(
-        ["qgis_process.bin", "--json", "run", str(MODEL), "--", f"population={DEMO}", "weight_field=population",
-         "target_weight=240", "target_radius=1000", "max_weight=300", "psus=8", "replacements=2", "seed=7",
-         f"cluster:clusters={out['clusters.gpkg']}", f"cluster:report={out['report.html']}",
-         f"sample:sample={out['sample.gpkg']}", f"sample:sample_members={out['members.gpkg']}",
+        ["qgis_process.bin", "--json", "run", str(MODEL), "--", *(f"{k}={v}" for k, v in INPUTS.items()),
+         f"cluster:clusters={out['clusters.gpkg']}", f"cluster:cluster_numbers={out['numbers.tif']}",
+         f"cluster:report={out['report.html']}", f"sample:sample={out['sample.gpkg']}",
          f"sample:sample_report={out['sample.html']}"],
-        env=qgis_process_env, capture_output=True, text=True, timeout=600)
+        env=enabled_env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout)["results"]
-    assert results["cluster:report"] == str(out["report.html"])
-    layers = {name: QgsVectorLayer(str(out[name]), name, "ogr") for name in ("clusters.gpkg", "sample.gpkg",
-                                                                              "members.gpkg")}
-    check_chain(layers["clusters.gpkg"], layers["sample.gpkg"], layers["members.gpkg"], out["report.html"],
-                out["sample.html"], psus=8, replacements=2)
+    assert results["cluster:report"] == str(out["report.html"]) and out["numbers.tif"].exists()
+    check_chain(QgsVectorLayer(str(out["clusters.gpkg"]), "clusters", "ogr"),
+                QgsVectorLayer(str(out["sample.gpkg"]), "sample", "ogr"), out["report.html"], out["sample.html"])
