@@ -91,6 +91,10 @@ package:
 	rm -rf dist/build
 	@echo "built dist/wrok_plugin.zip"
 
+# qgis_process against the CLI on 1M points (time and peak memory; the plugin's target is 1.5x).
+bench-qgis-process: setup
+	cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) bench_qgis_process.py
+
 bench: setup
 	$(PY) tests/benchmarks/bench.py
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from qgis.core import Qgis, QgsApplication, QgsFieldProxyModel, QgsMapLayerProxyModel, QgsSettings, QgsTask
 from qgis.gui import QgsFieldComboBox, QgsMapLayerComboBox
 from qgis.PyQt import sip
@@ -126,6 +128,9 @@ class WrokGui:
             self.aws_action = None
 
     def message(self, level, text):
+        # The bar's title already says "wrok": texts shared with Processing ("wrok needs ...") drop theirs.
+        text = re.sub(r"^wrok:?\s+", "", text)
+        text = text[:1].upper() + text[1:]
         self.iface.messageBar().pushMessage("wrok", text, MESSAGE_LEVELS[level], 0 if level == "error" else 10)
 
     def offer_install(self, missing):

@@ -42,3 +42,5 @@ def test_missing_package_offers_install(qgis_process_env, module, packages):
     seen = observe(qgis_process_env, module)
     assert seen["provider"] and seen["toolbar"] and seen["install_buttons"] == ["Install…"]
     assert f"-m pip install {packages}\n" in seen["install_tooltip"]  # the venv's pip: no apt command
+    needs = [text for text in seen["bar_texts"] if "needs the Python package(s)" in text]
+    assert needs and not [text for text in needs if text.lower().startswith("wrok")]  # the bar's title says wrok
