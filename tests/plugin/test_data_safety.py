@@ -330,3 +330,57 @@ def test_geopackage_trigger_functions_match_gdals_rtree(tmp_path):
 def squares_of(xy):
     return [QgsGeometry.fromPolygonXY([[QgsPointXY(x - 40, y - 40), QgsPointXY(x + 40, y - 40),
                                         QgsPointXY(x + 40, y + 40), QgsPointXY(x - 40, y + 40)]]) for x, y in xy]
+
+
+def test_wide_layer_radii_are_within_one_percent_of_geodesic(wrok_plugin):
+    """80 degrees of longitude: each cluster is measured around its own centre (the CLI's rule)."""
+    from qgis.core import QgsCoordinateTransform, QgsProject
+
+    from wrok_plugin.core.radius import minimum_bounding_circles
+
+    rng = np.random.default_rng(5)
+    centres = np.column_stack([np.linspace(-40, 40, 9), np.full(9, 50.0)])
+    lonlat = np.concatenate([c + rng.normal(0, 0.01, (40, 2)) for c in centres])
+    layer = point_layer(lonlat, np.ones(len(lonlat)), crs="EPSG:4326")
+    feedback = Recording()
+    results = run_algorithm(layer, feedback=feedback, TARGET_WEIGHT=40, MAX_WEIGHT=45, TARGET_RADIUS=3000)
+    ids = np.array(column(results["OUTPUT"], "cluster_id"))
+    radii = dict(zip(column(results["CLUSTERS"], "cluster_id"), column(results["CLUSTERS"], "radius_m")))
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    for name, radius in radii.items():
+        members = lonlat[ids == name]
+        lon0, lat0 = members.mean(axis=0)
+        aeqd = QgsCoordinateReferenceSystem.fromProj(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m")
+        transform = QgsCoordinateTransform(wgs84, aeqd, QgsProject.instance())
+        xy = np.array([[p.x(), p.y()] for p in (transform.transform(QgsPointXY(*m)) for m in members)])
+        geodesic = minimum_bounding_circles(xy[:, 0], xy[:, 1], np.zeros(len(xy), dtype=int), 1)[2][0]
+        assert radius == pytest.approx(geodesic, rel=0.01), name
+
+
+def test_seed_mode_over_the_max_is_named_in_a_warning(wrok_plugin):
+    stacked = np.tile([[500_000.0, 4_650_000.0]], (200, 1))
+    feedback = Recording()
+    results = run_algorithm(point_layer(stacked, np.full(200, 10.0)), feedback=feedback, STRATEGY=1,
+                            INITIAL_TRIALS=3, SUBSEQUENT_TRIALS=2, MAX_PASSES=3)
+    weights = dict(zip(column(results["CLUSTERS"], "cluster_id"), column(results["CLUSTERS"], "weight")))
+    over = {name: weight for name, weight in weights.items() if weight > 300}
+    assert over
+    for name, weight in over.items():
+        assert f"Cluster {name} weighs {weight:g}, over the max weight of 300." in feedback.warnings
+
+
+def test_qgis_process_refuses_a_clashing_field_once_and_leaves_the_file(wrok_plugin, qgis_process_env, tmp_path):
+    import subprocess
+
+    source = copy_demo(tmp_path)
+    before = digest(source)
+    subprocess.run(["qgis_process.bin", "plugins", "enable", "wrok_plugin"], env=qgis_process_env,
+                   capture_output=True, timeout=120)
+    done = subprocess.run(["qgis_process.bin", "run", "wrok:tunedclustering", "--", f"INPUT={source}",
+                           "WEIGHT_FIELD=population", "UPDATE_INPUT=true", "CLUSTER_ID_FIELD=population",
+                           f"OUTPUT={tmp_path / 'out.gpkg'}"], env=qgis_process_env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0
+    message = "already has a field 'population' holding real values"
+    assert (done.stdout + done.stderr).count(message) == 1, done.stderr
+    assert digest(source) == before and not (tmp_path / "out.gpkg").exists()
