@@ -20,7 +20,7 @@ from pathlib import Path
 from qgis.core import QgsFeatureRequest, QgsField, QgsFields, QgsProcessingException, QgsVectorDataProvider
 from qgis.PyQt.QtCore import QVariant
 
-from .core.fields import INTEGER, OTHER, REAL, SHAPEFILE_NAME_LENGTH, TEXT, cluster_field_kinds, plan_cluster_fields
+from core.fields import INTEGER, OTHER, REAL, SHAPEFILE_NAME_LENGTH, TEXT, cluster_field_kinds, plan_cluster_fields
 
 VARIANT_OF_KIND = {TEXT: QVariant.String, REAL: QVariant.Double, INTEGER: QVariant.Int}
 _KIND_OF_VARIANT = {QVariant.String: TEXT, QVariant.Double: REAL, QVariant.Int: INTEGER, QVariant.LongLong: INTEGER,
@@ -80,7 +80,7 @@ def name_limit(layer):
 
 def planned_names(fields: QgsFields, id_field: str, max_name_length=None):
     """The three names to write to (core.fields' rule); QgsProcessingException naming any clash."""
-    from .core import ClusteringInputError
+    from core import ClusteringInputError
 
     try:
         return plan_cluster_fields([(f.name(), field_kind(f)) for f in fields], id_field, max_name_length)
@@ -197,7 +197,7 @@ def _close_enough(stored, expected) -> bool:
 
 def verify(layer, names, feature_ids, result, is_cancelled) -> int:
     """Read every updated feature back; the count of features holding exactly the computed values."""
-    from .core import ClusteringCancelled
+    from core import ClusteringCancelled
 
     indices = [layer.fields().lookupField(name) for name in names]
     if min(indices) < 0:
@@ -226,7 +226,8 @@ def write_through_provider(layer, names, feature_ids, result, is_cancelled=lambd
 
     Any failure, cancel included, puts the source back as it was.
     """
-    from .core import ClusteringCancelled
+    from core import ClusteringCancelled
+
     from .geopackage_update import geopackage_table, update_geopackage
 
     check_values_fit(layer, names, result)

@@ -46,10 +46,11 @@ class ClusterLayerTask(QgsTask):
         self.feature_ids = None
         self.result = None
         self.error = None
+        self.cancelled = False
         self.updated = 0
 
     def run(self):
-        from .core import ClusteringCancelled
+        from core import ClusteringCancelled
 
         try:
             # Field clashes are found before any work; the layer itself is not touched here.
@@ -69,20 +70,23 @@ class ClusterLayerTask(QgsTask):
             self.feature_ids = arrays.feature_ids
             return True
         except ClusteringCancelled:
-            return False
+            # A cancel is not a failure: finishing normally keeps QGIS from announcing "Task failed".
+            self.cancelled = True
+            return True
         except Exception as exc:  # reported on the main thread in finished()
             self.error = exc
             return False
 
     def finished(self, succeeded):
         name = self.layer.name()
-        if not succeeded or self.isCanceled():
-            if self.error is None:
-                self.on_message("info", f"wrok: clustering {name} was cancelled; the layer is unchanged.")
-            else:
-                message = str(self.error) if isinstance(self.error, QgsProcessingException) else repr(self.error)
-                QgsMessageLog.logMessage(f"{name}: {message}", "wrok")
-                self.on_message("error", f"wrok could not cluster {name}: {message}")
+        if self.cancelled or self.isCanceled():
+            self.on_message("info", f"Cancelled: clustering {name} stopped; the layer is unchanged.")
+            return
+        if not succeeded:
+            error = self.error or RuntimeError("the task stopped without saying why")
+            message = str(error) if isinstance(error, QgsProcessingException) else repr(error)
+            QgsMessageLog.logMessage(f"{name}: {message}", "wrok")
+            self.on_message("error", f"Could not cluster {name}: {message}")
             return
         try:
             if self.postgis:
@@ -93,11 +97,11 @@ class ClusterLayerTask(QgsTask):
                                                                   self.result)
         except Exception as exc:
             self.error = exc
-            self.on_message("error", f"wrok could not write the cluster fields to {name}: {exc}")
+            self.on_message("error", f"Could not write the cluster fields to {name}: {exc}")
             return
         stats = self.result.stats()
         self.on_message(
-            "success", f"wrok: {stats['clusters']} clusters written to {name} ({self.updated} features, "
+            "success", f"{stats['clusters']} clusters written to {name} ({self.updated} features, "
             f"median weight {stats['median_weight']:.0f}, median radius {stats['median_radius_m']:.0f} m). "
             + ("Written to the database in one transaction (no undo)." if self.postgis else
                "The changes are in the edit buffer: save or undo them."))
