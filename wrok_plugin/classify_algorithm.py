@@ -64,9 +64,9 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
         ok, why = self.canExecute()
         if not ok:
             raise QgsProcessingException(why)
-        from .core import ClusteringInputError
-        from .core.raster import check_raster_target, cluster_polygons, read_pixels, write_cluster_raster
-        from .core.raster_values import VALUE_COLUMNS, value_classes
+        from core import ClusteringInputError
+        from core.raster import check_raster_target, cluster_polygons, read_pixels, write_cluster_raster
+        from core.raster_values import VALUE_COLUMNS, value_classes
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None or layer.providerType() != "gdal":

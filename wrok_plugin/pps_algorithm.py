@@ -178,7 +178,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(why)
         import numpy as np
 
-        from .core.params import ClusteringInputError
+        from core.params import ClusteringInputError
 
         self._check_destinations(parameters, context)  # again: a model runs its children unchecked
         source = self._source(parameters, self.INPUT, context)
@@ -231,7 +231,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         return source
 
     def _sample_sizes(self, parameters, context, stratum_field):
-        from .core.pps import sample_sizes_from_rows
+        from core.pps import sample_sizes_from_rows
 
         replacements = self.parameterAsInt(parameters, self.REPLACEMENTS, context)
         if not parameters.get(self.SIZE_TABLE):
@@ -288,7 +288,7 @@ def _check_fields(source, what, names):
 
 def _check_members_cover(members, id_field, ids):
     """Every cluster must have member features there, or the layers do not belong together."""
-    from .core.params import ClusteringInputError
+    from core.params import ClusteringInputError
 
     request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setSubsetOfAttributes([id_field],
                                                                                               members.fields())
@@ -308,7 +308,7 @@ def _number(value):
 
 
 def _select(features, ids, weights, stratum_field, sizes, parameters, algorithm, context):
-    from .core.pps import select_pps
+    from core.pps import select_pps
 
     n, replacements = sizes
     strata = [None if f[stratum_field] == NULL else f[stratum_field] for f in features] if stratum_field else None
@@ -332,9 +332,9 @@ def _write_report(path, sample, features, ids, weights, source, inputs) -> str:
     """The sample report; its map draws the clusters' polygons (outer rings), or the hulls of their points."""
     import numpy as np
 
-    from .core.hulls import convex_hulls
-    from .core.report import degree_stretch
-    from .core.sample_report import write_sample_report
+    from core.hulls import convex_hulls
+    from core.report import degree_stretch
+    from core.sample_report import write_sample_report
 
     outlines = [_rings(feature.geometry(), np, convex_hulls) for feature in features]
     latitudes = [ring[:, 1].mean() for rings in outlines for ring in rings if len(ring)]

@@ -124,14 +124,8 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         ok, why = self.canExecute()
         if not ok:
             raise QgsProcessingException(why)
-        from .core import ClusteringCancelled, ClusteringInputError
-        from .core.raster import (
-            check_raster_target,
-            cluster_polygons,
-            cluster_raster,
-            read_pixels,
-            write_cluster_raster,
-        )
+        from core import ClusteringCancelled, ClusteringInputError
+        from core.raster import check_raster_target, cluster_polygons, cluster_raster, read_pixels, write_cluster_raster
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None or layer.providerType() != "gdal":
@@ -185,7 +179,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
 
     def _strata(self, parameters, context, pixels, params):
         """(keys per pixel, params by stratum, n_jobs, warnings) from the strata polygons, or None."""
-        from .core.raster_strata import pixel_strata
+        from core.raster_strata import pixel_strata
 
         options = frame.strata_options(self, parameters, context)
         source = self.parameterAsSource(parameters, self.STRATA_LAYER, context)

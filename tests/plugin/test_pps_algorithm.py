@@ -80,7 +80,7 @@ def test_stratified_sample_from_a_table_layer_with_members(clustered):
 
 
 def test_same_sample_as_the_engine_on_the_sorted_frame(clustered):
-    from wrok_plugin.core.pps import select_pps
+    from core.pps import select_pps
 
     _, hulls = clustered
     sample = run_pps(hulls, N=5, SEED=17, REPLACEMENTS=1)["OUTPUT"]
@@ -183,7 +183,7 @@ def test_invalid_geometries_stay_in_the_frame_whatever_the_setting(wrok_plugin):
 
 
 def test_frame_order_field_sets_the_order_of_the_systematic_draw(clustered):
-    from wrok_plugin.core.pps import select_pps
+    from core.pps import select_pps
 
     _, hulls = clustered
     sample = run_pps(hulls, N=4, SEED=5, SORT_FIELD="radius_m")["OUTPUT"]
