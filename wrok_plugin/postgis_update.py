@@ -23,7 +23,7 @@ def _uri(layer):
 
 
 def _table(layer):
-    from .core.postgis import TableName
+    from core.postgis import TableName
 
     uri = _uri(layer)
     if uri.sql() or not uri.table() or uri.table().startswith("("):
@@ -36,7 +36,7 @@ def _table(layer):
 def _transaction(layer):
     import importlib.util
 
-    from .core.postgis import transaction
+    from core.postgis import transaction
 
     if importlib.util.find_spec("psycopg2") is None:
         raise QgsProcessingException("Updating a PostGIS layer in place needs psycopg2 (python3-psycopg2); "
@@ -53,8 +53,8 @@ def _engine_error(exc) -> QgsProcessingException:
 def check_postgis_layer(layer, names) -> None:
     """Refuse, before any work, what the update would fail on: a view, no primary key, missing rights,
     an existing column of a clashing type. Each message names the way out."""
-    from .core import ClusteringInputError
-    from .core.postgis import check_in_place
+    from core import ClusteringInputError
+    from core.postgis import check_in_place
 
     table = _table(layer)
     try:
@@ -82,8 +82,8 @@ def _primary_keys(layer, feature_ids, key_column: str):
 
 def write_postgis(layer, names, feature_ids, result, is_cancelled=lambda: False) -> int:
     """Write the three cluster fields of every feature in one transaction; returns the rows updated."""
-    from .core import ClusteringInputError
-    from .core.postgis import primary_key, update_in_place
+    from core import ClusteringInputError
+    from core.postgis import primary_key, update_in_place
 
     table = _table(layer)
     try:
