@@ -96,6 +96,8 @@ bench-qgis-process: setup
 	cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) bench_qgis_process.py
 
 bench: setup
+	$(PY) tests/benchmarks/bench_h3.py
+	$(PY) tests/benchmarks/bench_postgis.py
 	$(PY) tests/benchmarks/bench.py
 
 lint: setup

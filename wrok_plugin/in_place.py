@@ -90,6 +90,12 @@ def planned_names(fields: QgsFields, id_field: str, max_name_length=None):
 
 def check_layer_can_be_updated(layer, id_field: str):
     """Everything that can be checked before clustering; returns the planned field names."""
+    from .postgis_update import check_postgis_layer, is_postgis
+
+    if is_postgis(layer):  # the database names the reason: a view, no primary key, rights, column types
+        names = planned_names(layer.fields(), id_field, name_limit(layer))
+        check_postgis_layer(layer, names)
+        return names
     provider = layer.dataProvider()
     needed = QgsVectorDataProvider.ChangeAttributeValues | QgsVectorDataProvider.AddAttributes
     if (provider.capabilities() & needed) != needed:
@@ -225,6 +231,12 @@ def write_through_provider(layer, names, feature_ids, result, is_cancelled=lambd
     from .geopackage_update import geopackage_table, update_geopackage
 
     check_values_fit(layer, names, result)
+    from .postgis_update import is_postgis, show_new_fields, write_postgis
+
+    if is_postgis(layer):  # one database transaction: any failure rolls everything back
+        count = write_postgis(layer, names, feature_ids, result, is_cancelled)
+        show_new_fields(layer)
+        return count
     geopackage = geopackage_table(layer)
     if geopackage is not None:
         rows = [cluster_values(result, i) for i in range(len(feature_ids))]

@@ -303,7 +303,7 @@ def test_postgis_write_back_action_gets_native_column_types(wrok_plugin, postgre
                             on_message=lambda level, text: messages.append((level, text)))
     task.finished(task.run())
     assert messages[0][0] == "success", messages
-    assert layer.commitChanges(), layer.commitErrors()
+    assert not layer.isEditable()  # written in one database transaction, not through the edit buffer
     types = column_types(postgres_server, postgis_db)
     assert (types["cluster_id"], types["cluster_weight"], types["cluster_pass"]) == ("text", "double precision",
                                                                                      "integer")
@@ -386,3 +386,18 @@ def test_qgis_process_refuses_a_clashing_field_once_and_leaves_the_file(wrok_plu
     message = "already has a field 'population' holding real values"
     assert (done.stdout + done.stderr).count(message) == 1, done.stderr
     assert digest(source) == before and not (tmp_path / "out.gpkg").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["WEIGHT_FIELD=people"], "Weight field 'people' is not in the input layer"),
+    (["MEASURING_CRS=EPSG:4326"], "EPSG:4326 is geographic (degrees)"),
+])
+def test_qgis_process_prints_a_layer_problem_once(wrok_plugin, qgis_process_env, tmp_path, arguments, message):
+    import subprocess
+
+    subprocess.run(["qgis_process.bin", "plugins", "enable", "wrok_plugin"], env=qgis_process_env,
+                   capture_output=True, timeout=120)
+    done = subprocess.run(["qgis_process.bin", "run", "wrok:tunedclustering", "--", f"INPUT={DEMO}", *arguments,
+                           f"OUTPUT={tmp_path / 'out.gpkg'}"], env=qgis_process_env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and (done.stdout + done.stderr).count(message) == 1, done.stderr
