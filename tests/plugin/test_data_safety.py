@@ -401,3 +401,15 @@ def test_qgis_process_prints_a_layer_problem_once(wrok_plugin, qgis_process_env,
                            f"OUTPUT={tmp_path / 'out.gpkg'}"], env=qgis_process_env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode != 0 and (done.stdout + done.stderr).count(message) == 1, done.stderr
+
+
+def test_geometry_collections_are_clustered_like_in_the_cli(wrok_plugin):
+    xy, weights = sample_points(n=60)
+    shapes = [QgsGeometry.fromWkt(f"GeometryCollection (Point ({x} {y}), LineString ({x} {y}, {x + 60} {y + 20}))")
+              for x, y in xy]
+    layer = memory_layer("GeometryCollection", UTM_33N, shapes, weights)
+    layer.setCrs(QgsCoordinateReferenceSystem(UTM_33N))  # the memory provider ignores ?crs= for collections
+    results = run_algorithm(layer, TARGET_WEIGHT=60, MAX_WEIGHT=80)
+    assert results["OUTPUT"].featureCount() == 60 and None not in column(results["OUTPUT"], "cluster_id")
+    # Radii cover the whole shapes: every segment's far end lies within its cluster's radius of the others.
+    assert min(column(results["CLUSTERS"], "radius_m")) > 0
