@@ -451,8 +451,15 @@ def check_parameters(algorithm, parameters, context) -> None:
     layer = algorithm.parameterAsVectorLayer(parameters, own.INPUT, context)
     if layer is not None:
         from .in_place import planned_names
+        from .layer_arrays import measuring_choice, weight_field_index
 
         planned_names(layer.fields(), settings.id_field)
+        # What the layer's fields, CRS and extent decide, found here print once (errors raised while
+        # running are printed three times by qgis_process 3.22).
+        weight_field_index(layer.fields(), settings.weight_field)
+        if not algorithm.parameterAsString(parameters, own.H3_FIELD, context) and layer.isSpatial() \
+                and layer.featureCount() > 0:
+            measuring_choice(settings.measuring_crs, layer.crs(), layer.extent(), context.transformContext())
         for sink in (own.OUTPUT, own.CLUSTERS):
             check_destination(algorithm.parameterAsOutputLayer(parameters, sink, context), layer)
     algorithm._in_place_target(parameters, context)
