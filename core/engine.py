@@ -13,8 +13,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from .balanced import balanced_split
+from .compact import compact_split
 from .data import Features, RunContext
-from .params import ClusteringParams
+from .params import ClusteringInputError, ClusteringParams
 from .partition import bisection_labels, kmeans_labels
 from .result import ClusteringResult, factorize_ids, summarize
 from .tuning import tune_k, worker_threads
@@ -33,22 +34,37 @@ class _Clusterer:
         self.features = features
         self.params = params
         self.context = context
+        self.trials = []  # (k, score) of the first pass, compact strategy
+        self.hamlet_ids = []  # remote hamlets kept as their own clusters
+        self.placed_alone = []  # features heavier than the band, each its own cluster
 
     def seed_partition(self, group: Features, k: int) -> np.ndarray:
         return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
                              self.params.random_state)
 
-    def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial) -> np.ndarray:
-        """Tune k for the features at idx and return their new IDs (prefix + number)."""
+    def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial, fixed_k=None) -> np.ndarray:
+        """Tune k (or take fixed_k) for the features at idx and return their new IDs (prefix + number)."""
         group = self.features.subset(idx)
-        if group.w.sum() == 0:
+        if group.w.sum() == 0 and fixed_k is None:
             return np.full(len(idx), f"{prefix}0", dtype=object)
         if self.params.strategy == "seed":
-            k = tune_k(group, self.seed_partition, n_trials, self.params, self.context, on_trial)[0]
+            k = fixed_k or tune_k(group, self.seed_partition, n_trials, self.params, self.context, on_trial)[0]
             # Seed numbering: k-means label + 1, padded to k's digits (unused labels leave gaps).
             return _make_ids(prefix, self.seed_partition(group, k), k)
-        compact = balanced_split(group, self.params, n_trials, self.context, on_trial)
+        if self.params.strategy == "compact":
+            return self._compact_ids(idx, group, prefix, n_trials, on_trial, fixed_k)
+        compact = balanced_split(group, self.params, n_trials, self.context, on_trial,
+                                 None if fixed_k is None else [fixed_k])
         return _make_ids(prefix, compact, int(compact.max()) + 1)
+
+    def _compact_ids(self, idx, group, prefix, n_trials, on_trial, fixed_k):
+        split = compact_split(group, self.params, n_trials, self.context, on_trial, fixed_k)
+        ids = _make_ids(prefix, split.labels, int(split.labels.max()) + 1)
+        if prefix == "CLUSTER_":
+            self.trials = split.trials
+        self.hamlet_ids += [ids[np.flatnonzero(split.labels == label)[0]] for label in split.hamlet_labels]
+        self.placed_alone += [int(idx[np.flatnonzero(split.labels == label)[0]]) for label in split.alone_labels]
+        return ids
 
 
 def _weights_by_id(ids: np.ndarray, w: np.ndarray):
@@ -71,6 +87,7 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     elif param_values:  # keywords next to a params object override it, never vanish silently
         params = dataclasses.replace(params, **param_values)
     features = Features.checked(x, y, weights, vertex_xy, vertex_owner)
+    _check_cluster_count(features, params)
     context = RunContext(progress, is_cancelled)
     clusterer = _Clusterer(features, params, context)
     n = len(features)
@@ -81,11 +98,12 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
         np.arange(n), "CLUSTER_", params.initial_max_trials,
         lambda done: context.report(first_pass_share * done / params.initial_max_trials,
                                     f"pass 1: trial {done} of {params.initial_max_trials}"),
+        params.n_clusters,
     )
     passes = np.ones(n, dtype=np.int64)
     passes_run = 1
     history = []
-    for pass_number in range(2, params.max_passes + 1):
+    for pass_number in range(2, (1 if params.n_clusters else params.max_passes) + 1):  # fixed k: one pass
         names, inverse, cluster_weights = _weights_by_id(ids, features.w)
         oversized = np.flatnonzero(cluster_weights > params.max_cluster_weight)
         history.append(len(oversized))
@@ -110,10 +128,27 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
         context.report(0.93, "merging undersized clusters")
         ids, merged_away = _merge_undersized(features, ids, params)
     context.report(0.95, "measuring clusters")
+    surviving = set(ids.tolist()) if clusterer.hamlet_ids else set()
     result = summarize(features, ids, passes, params, heavy_features=heavy, passes_run=passes_run,
-                       merged_clusters=merged_away)
+                       merged_clusters=merged_away, trials=clusterer.trials,
+                       remote_hamlets=sorted(h for h in clusterer.hamlet_ids if h in surviving),
+                       placed_alone=np.array(sorted(clusterer.placed_alone), dtype=np.int64))
     context.report(1.0, f"done: {len(result.clusters)} clusters")
     return result
+
+
+def _check_cluster_count(features: Features, params: ClusteringParams) -> None:
+    """A fixed number of clusters must be possible with these features and this cap."""
+    k = params.n_clusters
+    if k is None:
+        return
+    if k > len(features):
+        raise ClusteringInputError(f"{k} clusters were asked for but the input has only {len(features)} features")
+    cap = params.max_cluster_weight
+    if cap is not None and features.w.sum() / k > cap:
+        raise ClusteringInputError(
+            f"{k} clusters would weigh {features.w.sum() / k:.6g} each on average, above the max cluster "
+            f"weight ({cap:g}); ask for at least {math.ceil(features.w.sum() / cap)} clusters or raise the max")
 
 
 def _recluster(clusterer: _Clusterer, groups, pass_number: int, span_start: float, span: float):

@@ -7,8 +7,8 @@ import numbers
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Optional
 
-STRATEGIES = ("balanced", "seed")
-DEFAULT_STRATEGY = "balanced"
+STRATEGIES = ("compact", "balanced", "seed")  # the first is the default (the plugin's enum relies on it)
+DEFAULT_STRATEGY = STRATEGIES[0]
 
 
 class ClusteringInputError(ValueError):
@@ -45,6 +45,7 @@ class ClusteringParams:
     random_state: int = 42
     strategy: str = DEFAULT_STRATEGY
     min_cluster_weight: Optional[float] = None
+    n_clusters: Optional[int] = None  # exactly this many clusters in the first pass: k is not tuned
 
     def __post_init__(self):
         self.validate()
@@ -92,6 +93,10 @@ class ClusteringParams:
             fail(f"n_jobs must be -1 (all cores) or a positive whole number (got {self.n_jobs!r})")
         if not isinstance(self.random_state, numbers.Integral) or isinstance(self.random_state, bool):
             fail(f"random_state must be a whole number (got {self.random_state!r})")
+        if self.n_clusters is not None and (
+                not isinstance(self.n_clusters, numbers.Integral) or isinstance(self.n_clusters, bool)
+                or self.n_clusters < 1):
+            fail(f"number of clusters must be a whole number >= 1 (got {self.n_clusters!r})")
         if self.strategy not in STRATEGIES:
             fail(f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
 
