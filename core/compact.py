@@ -253,10 +253,10 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     kmeans = _PowerKMeans(points, atoms.w, params, context, fixed_k is not None, grain, exact=False)
     tried = {}
 
-    def solve(k):
-        if tried:  # warm start from the nearest k tried (ties: the smaller)
+    def solve(k, warm=True):
+        if warm and tried:  # warm start from the nearest k tried (ties: the smaller)
             nearest = min(tried, key=lambda j: (abs(j - k), j))
-            centres, prices, labels = tried[nearest][1:]
+            centres, prices, labels = tried[nearest][1:4]
             centres, prices = _resize(centres, prices, labels, points, atoms.w, k)
         else:
             labels = bisection_labels(atoms.x, atoms.y, atoms.w, k, context.check_cancelled)
@@ -268,7 +268,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
         used, compact = np.unique(labels, return_inverse=True)
         radius = np.median(atoms.circles(compact, len(used))[2])
         score = clustering_score(atoms.w.sum() / k, radius, params)
-        tried[k] = (score, centres, prices, labels)
+        tried[k] = (score, centres, prices, labels, warm and len(tried) > 0)
         return score
 
     if fixed_k is not None:
@@ -295,6 +295,10 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
 
         study.optimize(objective, n_trials=len(values), n_jobs=1)
     best = min(tried, key=lambda k: (tried[k][0], k))
+    if tried[best][4]:
+        # A chain of warm starts drifts on clumpy data (clusters that cannot reach the band keep
+        # odd centres): the winner starts again from a fresh bisection before the feature stage.
+        solve(best, warm=False)
     return best, tried[best][1:3], trials
 
 
