@@ -35,11 +35,12 @@ from .tuning import clustering_score, score_labels
 IN_BAND = 0.2  # the band a cluster's weight should sit in: target ± 20 %
 ATOMS_PER_CLUSTER = 8
 LOOSE_TOL, FINAL_TOL = 0.15, 0.15  # balance around the mean weight: during Lloyd rounds, at the end
-ATOM_ROUNDS, FEATURE_ROUNDS = 8, 3
+ATOM_ROUNDS, FEATURE_ROUNDS = 15, 2  # Lloyd rounds: per trial on atoms, then on features (1 when large)
 ROUND_ITERATIONS, FINAL_ITERATIONS = 60, 1500
 TRIAL_FINAL_ITERATIONS = 100
 SETTLED_MOVE = 0.01  # Lloyd rounds stop once no centre moves more than this share of the target radius
-TRIAL_WORK = 3_000_000  # atoms x trials per study: large inputs try fewer k values
+FINALISTS, FINALIST_FEATURES = 2, 100_000  # best k values finished on the features, up to this size
+TRIAL_WORK = 1_000_000  # atoms x trials per study: large inputs try fewer k values
 MIN_TRIALS = 3
 REMOTE_GAP = 4.0  # remote: joining it would make a cluster at least twice the target radius
 _NEIGHBOURS = 6  # nearest neighbours linking features when finding remote hamlets
@@ -248,7 +249,10 @@ def _trial_values(total, n_items, params: ClusteringParams, n_trials):
 
 
 def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
-    """Optuna over k on the atoms; returns (best k, its (centres, prices), trials)."""
+    """Optuna over k on the atoms.
+
+    Returns (k values tried, best first; k -> (centres, prices) from a cold start; trials).
+    """
     points = np.column_stack([atoms.x, atoms.y])
     kmeans = _PowerKMeans(points, atoms.w, params, context, fixed_k is not None, grain, exact=False)
     tried = {}
@@ -294,12 +298,16 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
             return score
 
         study.optimize(objective, n_trials=len(values), n_jobs=1)
-    best = min(tried, key=lambda k: (tried[k][0], k))
-    if tried[best][4]:
+    ranked = sorted(tried, key=lambda k: (tried[k][0], k))
+
+    def fresh_start(k):
         # A chain of warm starts drifts on clumpy data (clusters that cannot reach the band keep
-        # odd centres): the winner starts again from a fresh bisection before the feature stage.
-        solve(best, warm=False)
-    return best, tried[best][1:3], trials
+        # odd centres): a finalist starts again from a fresh bisection before the feature stage.
+        if tried[k][4]:
+            solve(k, warm=False)
+        return tried[k][1:3]
+
+    return ranked, fresh_start, trials
 
 
 def compact_split(group: Features, params: ClusteringParams, n_trials: int, context: RunContext, on_trial,
@@ -348,9 +356,19 @@ def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k
         return PowerPartition(single, centre, np.zeros(1), trials)
     wanted = fixed_k if fixed_k is not None else body.w.sum() / params.desired_cluster_weight
     atom_of, atoms = make_atoms(body, ATOMS_PER_CLUSTER * wanted, context)
-    k, (centres, prices), trials = _tune(atoms, params, context, n_trials, on_trial, fixed_k, granularity(atoms.w))
-    if k <= 1:
-        return PowerPartition(single, centres[:1], np.zeros(1), trials)
+    ranked, fresh_start, trials = _tune(atoms, params, context, n_trials, on_trial, fixed_k,
+                                        granularity(atoms.w))
+    if ranked[0] <= 1:
+        return PowerPartition(single, np.array([[body.x.mean(), body.y.mean()]]), np.zeros(1), trials)
     kmeans = _PowerKMeans(points, body.w, params, context, fixed_k is not None, granularity(body.w))
-    labels, centres, prices = kmeans.run(centres, prices, FEATURE_ROUNDS)
-    return PowerPartition(labels, centres, prices, trials)
+    # Atoms rank k only roughly (the median radius moves tens of metres between neighbouring k):
+    # the best few are finished on the features and scored exactly, when that is affordable.
+    small = n <= FINALIST_FEATURES
+    finalists, rounds = (FINALISTS, FEATURE_ROUNDS) if small else (1, 1)
+    best = None
+    for k in ranked[:finalists]:
+        labels, centres, prices = kmeans.run(*fresh_start(k), rounds)
+        score = score_labels(body, labels, params) if finalists > 1 else 0.0
+        if best is None or (score, k) < (best[0], len(best[2])):
+            best = (score, labels, centres, prices)
+    return PowerPartition(best[1], best[2], best[3], trials)

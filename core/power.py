@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 SHORTLIST = 8  # candidate centres per active feature
+PATIENCE = 300  # iterations without fewer clusters outside the bounds before an exact balance stops
 ACTIVE_SHARE = 0.2  # at least this share of features is re-assigned between exact passes
 STEP_GROWTH, STEP_SHRINK = 1.3, 0.5  # Rprop: grow while the sign holds, halve when it flips
 FIRST_STEP, MAX_STEP = 0.005, 0.05  # price steps, in squared median spacing between centres
@@ -69,6 +70,9 @@ class _Rprop:
     def done(self, weight) -> bool:
         return weight.min() >= self.low and weight.max() <= self.high
 
+    def outside(self, weight) -> int:
+        return int(((weight < self.low) | (weight > self.high)).sum())
+
     def update(self, prices, weight) -> float:
         """Move prices in place for these cluster weights: up when light, down when heavy.
 
@@ -89,6 +93,21 @@ class _Rprop:
                               np.where(same < 0, self.steps * STEP_SHRINK, self.steps))
         self.previous = sign
         return sign * self.steps
+
+
+class _Stall:
+    """Notices when the count of clusters outside the bounds stops falling: the ones left
+    cannot reach the band (a pocket too light or too heavy for its cells), so stop there."""
+
+    def __init__(self):
+        self.fewest, self.since = None, 0
+
+    def record(self, iteration, outside):
+        if self.fewest is None or outside < self.fewest:
+            self.fewest, self.since = outside, iteration
+
+    def stuck(self, iteration) -> bool:
+        return self.fewest is not None and iteration - self.since > PATIENCE
 
 
 class PowerBalancer:
@@ -166,6 +185,7 @@ class PowerBalancer:
         """
         k = len(centres)
         iteration = 0
+        stall = _Stall()
         while True:
             self.exact_passes += 1
             if self.should_stop is not None:
@@ -173,7 +193,7 @@ class PowerBalancer:
             index, cost = power_nearest(self.points, centres, prices, 2)
             labels = index[:, 0]
             weight = np.bincount(labels, self.w, minlength=k)
-            if rprop.done(weight) or iteration >= max_iterations:
+            if rprop.done(weight) or iteration >= max_iterations or stall.stuck(iteration):
                 return labels, rprop.done(weight)
             # Features whose best and second-best centres are far apart in power cannot
             # change label until the prices' relative moves add up to that gap: leave them out.
@@ -186,8 +206,10 @@ class PowerBalancer:
             rows = np.arange(len(active))
             active_w = self.w[active]
             drift = 0.0
-            while not rprop.done(weight) and iteration < max_iterations and drift < threshold:
+            while (not rprop.done(weight) and iteration < max_iterations and drift < threshold
+                   and not stall.stuck(iteration)):
                 iteration += 1
+                stall.record(iteration, rprop.outside(weight))
                 drift += rprop.update(prices, weight)
                 best = short_index[rows, np.argmin(d2 - prices[short_index], axis=1)]
                 weight = base + np.bincount(best, active_w, minlength=k)
