@@ -33,13 +33,13 @@ FINALISTS = 2  # best k values from the atom-level study, scored exactly on the 
 MANY_CLUSTERS = 1000  # beyond this the median is stable between neighbouring k: one finalist
 
 
-def band_k_values(total_weight: float, n_items: int, params: ClusteringParams):
-    """Values of k to try: those that keep the mean cluster weight near the target."""
+def band_k_values(total_weight: float, n_items: int, params: ClusteringParams, band: float = BAND):
+    """Values of k to try: those that keep the mean cluster weight within ±band of the target."""
     expected = total_weight / params.desired_cluster_weight
-    low = max(1, math.ceil(expected / (1 + BAND)))
+    low = max(1, math.ceil(expected / (1 + band)))
     if params.max_cluster_weight:
         low = max(low, math.ceil(total_weight / params.max_cluster_weight))
-    high = max(low, math.floor(expected / (1 - BAND)))
+    high = max(low, math.floor(expected / (1 - band)))
     low, high = min(low, n_items), min(high, n_items)
     values = np.unique(np.round(np.linspace(low, high, min(MAX_K_VALUES, high - low + 1))).astype(int))
     return [int(k) for k in values]

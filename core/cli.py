@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--subsequent-trials", type=int, default=20, help="Optuna trials per re-clustered cluster")
     run.add_argument("--reassignment-ratio", type=float, default=0.1, help="MiniBatchKMeans setting (seed mode)")
     run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
-                     help="balanced (default: even weights, hard cap) or seed (the original k-means)")
+                     help="compact (default: even weights, round non-overlapping clusters, hard cap), "
+                          "balanced (the earlier bisection default) or seed (the original k-means)")
     run.add_argument("--random-state", type=int, default=42, help="seed; same input and seed give same output")
     run.add_argument("--jobs", type=int, default=1, help="parallel threads, -1 for all cores")
     run.add_argument("--epsg", type=int,
@@ -100,6 +101,14 @@ def run_cluster(args) -> int:
         if len(result.heavy_features):
             print(f"note: {len(result.heavy_features)} feature(s) alone outweigh the max weight; "
                   "each is its own cluster", file=sys.stderr)
+        lighter_than_cap = len(result.placed_alone) - len(result.heavy_features)
+        if lighter_than_cap > 0:
+            print(f"note: {lighter_than_cap} feature(s) heavier than the target + 20 % are clusters of their own",
+                  file=sys.stderr)
+        if len(result.remote_hamlets):
+            print(f"note: {len(result.remote_hamlets)} remote hamlet(s) too light for the band and too far to join "
+                  f"a neighbour are kept as their own clusters ({', '.join(result.remote_hamlets)}); "
+                  "--min-weight merges them", file=sys.stderr)
     return 0
 
 

@@ -33,11 +33,13 @@ from .power import PowerBalancer
 from .tuning import clustering_score, score_labels
 
 IN_BAND = 0.2  # the band a cluster's weight should sit in: target ± 20 %
+K_BAND = 0.1  # k is tuned where the mean weight stays within ±10 % (room left to balance inside the band)
 ATOMS_PER_CLUSTER = 8
 LOOSE_TOL, FINAL_TOL = 0.15, 0.15  # balance around the mean weight: during Lloyd rounds, at the end
 ATOM_ROUNDS, FEATURE_ROUNDS = 15, 2  # Lloyd rounds: per trial on atoms, then on features (1 when large)
 ROUND_ITERATIONS, FINAL_ITERATIONS = 60, 1500
 TRIAL_FINAL_ITERATIONS = 100
+STARVED = 0.5  # a cluster under this share of the lowest balanced weight restarts elsewhere
 SETTLED_MOVE = 0.01  # Lloyd rounds stop once no centre moves more than this share of the target radius
 FINALISTS, FINALIST_FEATURES = 2, 100_000  # best k values finished on the features, up to this size
 TRIAL_WORK = 1_000_000  # atoms x trials per study: large inputs try fewer k values
@@ -164,19 +166,27 @@ def _sane_prices(centres, prices):
     return centres, prices
 
 
-def _restart_empty(centres, prices, labels, points, w):
-    """A centre that lost every feature restarts inside the grain cluster (no starved cell)."""
+def _restart_starved(centres, prices, labels, points, w, starved_below):
+    """A centre left (nearly) without weight restarts inside the heaviest cluster.
+
+    Such a centre sits where there is little to take (between clumps, in an empty plain);
+    raising its price would make it reach across the gap. Moved beside the heaviest
+    cluster's farthest member, it splits that cluster instead.
+    """
     k = len(centres)
+    weights = np.bincount(labels, w, minlength=k)
     counts = np.bincount(labels, minlength=k)
-    for empty in np.flatnonzero(counts == 0):
-        weights = np.bincount(labels, w, minlength=k)
-        grain = int(np.argmax(weights))
-        members = np.flatnonzero(labels == grain)
-        far = members[np.argmax(((points[members] - centres[grain]) ** 2).sum(axis=1))]
-        centres[empty] = 0.5 * (centres[grain] + points[far])
-        prices[empty] = prices[grain]
-        labels = labels.copy()
-        labels[far] = empty
+    for starved in np.flatnonzero((weights < starved_below) | (counts == 0)):
+        heaviest = int(np.argmax(weights))
+        if heaviest == starved or weights[heaviest] < 2 * starved_below:
+            break
+        members = np.flatnonzero(labels == heaviest)
+        if len(members) == 0:  # only an estimate was left there
+            break
+        far = members[np.argmax(((points[members] - centres[heaviest]) ** 2).sum(axis=1))]
+        centres[starved] = 0.5 * (centres[heaviest] + points[far])
+        weights[heaviest] /= 2  # roughly what the two will share
+        weights[starved] = weights[heaviest]
     return centres, prices
 
 
@@ -202,7 +212,8 @@ class _PowerKMeans:
             moved = np.column_stack(weighted_centroids(x, y, self.w, labels, k))
             empty = np.bincount(labels, minlength=k) == 0
             moved[empty] = centres[empty]
-            moved, prices = _restart_empty(moved, prices, labels, self.points, self.w)
+            moved, prices = _restart_starved(moved, prices, labels, self.points, self.w,
+                                             STARVED * self.bounds(k, LOOSE_TOL)[0])
             # Prices belong to the old centres. Carried over, a cluster that could not reach the band
             # keeps a price that, once its centre moves into a dense area, swallows its neighbours.
             prices = np.zeros(k)
@@ -240,7 +251,7 @@ def _split_off(group: Features, params: ClusteringParams, fixed_k):
 
 
 def _trial_values(total, n_items, params: ClusteringParams, n_trials):
-    values = band_k_values(total, n_items, params)
+    values = band_k_values(total, n_items, params, K_BAND)
     budget = max(MIN_TRIALS, TRIAL_WORK // max(n_items, 1))
     count = min(n_trials, budget, len(values))
     if count < len(values):  # evenly over the band, so a short study still spans it
@@ -350,7 +361,8 @@ def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k
     n = len(body)
     points = np.column_stack([body.x, body.y])
     single = np.zeros(n, dtype=np.int64)
-    if body.w.sum() <= 0 or (fixed_k is None and band_k_values(body.w.sum(), n, params) == [1]) or fixed_k == 1:
+    if body.w.sum() <= 0 or (fixed_k is None and band_k_values(body.w.sum(), n, params, K_BAND) == [1]) \
+            or fixed_k == 1:
         centre = np.array([[body.x.mean(), body.y.mean()]])
         trials = [(1, score_labels(body, single, params))] if body.w.sum() > 0 else []
         return PowerPartition(single, centre, np.zeros(1), trials)
@@ -360,7 +372,10 @@ def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k
                                         granularity(atoms.w))
     if ranked[0] <= 1:
         return PowerPartition(single, np.array([[body.x.mean(), body.y.mean()]]), np.zeros(1), trials)
-    kmeans = _PowerKMeans(points, body.w, params, context, fixed_k is not None, granularity(body.w))
+    # Features on one spot have equal power distances and always share a cluster: a stack is one item.
+    _, spot = np.unique(points, axis=0, return_inverse=True)
+    stacks = np.bincount(spot.ravel(), body.w)
+    kmeans = _PowerKMeans(points, body.w, params, context, fixed_k is not None, granularity(stacks))
     # Atoms rank k only roughly (the median radius moves tens of metres between neighbouring k):
     # the best few are finished on the features and scored exactly, when that is affordable.
     small = n <= FINALIST_FEATURES

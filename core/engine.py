@@ -36,7 +36,7 @@ class _Clusterer:
         self.context = context
         self.trials = []  # (k, score) of the first pass, compact strategy
         self.hamlet_ids = []  # remote hamlets kept as their own clusters
-        self.placed_alone = []  # features heavier than the band, each its own cluster
+        self.placed_alone = set()  # features heavier than the band, each its own cluster (again in later passes)
 
     def seed_partition(self, group: Features, k: int) -> np.ndarray:
         return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
@@ -63,7 +63,7 @@ class _Clusterer:
         if prefix == "CLUSTER_":
             self.trials = split.trials
         self.hamlet_ids += [ids[np.flatnonzero(split.labels == label)[0]] for label in split.hamlet_labels]
-        self.placed_alone += [int(idx[np.flatnonzero(split.labels == label)[0]]) for label in split.alone_labels]
+        self.placed_alone.update(int(idx[np.flatnonzero(split.labels == label)[0]]) for label in split.alone_labels)
         return ids
 
 

@@ -148,11 +148,16 @@ class PowerBalancer:
         self.steps = rprop.steps
         return labels, prices, converged
 
+    def _poll(self, iteration):
+        if self.should_stop is not None and iteration % 16 == 0:
+            self.should_stop()
+
     def _dense(self, centres, prices, rprop, max_iterations):
         """Small problems: every feature against every centre, every iteration."""
         k = len(centres)
         d2 = ((self.points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
         for iteration in range(max_iterations + 1):
+            self._poll(iteration)
             labels = np.argmin(d2 - prices, axis=1)
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight):
@@ -168,6 +173,7 @@ class PowerBalancer:
         d2 = ((self.points[:, None, :] - centres[candidates]) ** 2).sum(axis=2)
         rows = np.arange(len(self.points))
         for iteration in range(max_iterations + 1):
+            self._poll(iteration)
             labels = candidates[rows, np.argmin(d2 - prices[candidates], axis=1)]
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight):
@@ -188,8 +194,7 @@ class PowerBalancer:
         stall = _Stall()
         while True:
             self.exact_passes += 1
-            if self.should_stop is not None:
-                self.should_stop()
+            self._poll(0)
             index, cost = power_nearest(self.points, centres, prices, 2)
             labels = index[:, 0]
             weight = np.bincount(labels, self.w, minlength=k)

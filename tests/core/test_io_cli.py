@@ -20,7 +20,7 @@ from core.cli import main
 from core.io import OUTPUT_FIELDS, cluster_frame, read_layer
 from core.synthetic import clumped_population, clumped_population_frame
 
-STRATEGIES = ["balanced", "seed"]
+STRATEGIES = ["compact", "balanced", "seed"]
 FAST_CLI = ["--weight-field", "population", "--target-weight", 30, "--target-radius", 1500, "--max-weight", 40,
             "--initial-trials", 5, "--subsequent-trials", 3, "--quiet"]
 
@@ -236,8 +236,8 @@ class _CancelAfter:
 
 # A k-means fit (seed) cannot be interrupted, and with n_jobs=-1 Optuna waits for the trial in
 # flight on the other thread, so seed mode gets a little slack on a loaded 2-core machine.
-STOP_WITHIN = {"balanced": 1.0, "seed": 1.5}
-CANCEL_CASES = [("balanced", 1), ("seed", 1), ("balanced", -1), ("seed", -1)]
+STOP_WITHIN = {"compact": 1.0, "balanced": 1.0, "seed": 1.5}
+CANCEL_CASES = [("compact", 1), ("balanced", 1), ("seed", 1), ("compact", -1), ("balanced", -1), ("seed", -1)]
 
 
 @pytest.fixture
