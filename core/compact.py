@@ -37,15 +37,16 @@ K_BAND = 0.1  # k is tuned where the mean weight stays within ±10 % (room left 
 ATOMS_PER_CLUSTER = 8
 LOOSE_TOL, FINAL_TOL = 0.15, 0.15  # balance around the mean weight: during Lloyd rounds, at the end
 ATOM_ROUNDS, FEATURE_ROUNDS = 15, 2  # Lloyd rounds: per trial on atoms, then on features (1 when large)
+LARGE_ATOM_ROUNDS = 6  # per trial, when the atoms are many
 ROUND_ITERATIONS, FINAL_ITERATIONS = 60, 1500
 TRIAL_FINAL_ITERATIONS = 100
 STARVED = 0.5  # a cluster under this share of the lowest balanced weight restarts elsewhere
 SETTLED_MOVE = 0.01  # Lloyd rounds stop once no centre moves more than this share of the target radius
 FINALISTS, FINALIST_FEATURES = 2, 100_000  # best k values finished on the features, up to this size
-TRIAL_WORK = 1_000_000  # atoms x trials per study: large inputs try fewer k values
+TRIAL_WORK = 150_000  # atoms x trials per study: large inputs try fewer k values (the score is smooth in k there)
 MIN_TRIALS = 3
 REMOTE_GAP = 4.0  # remote: joining it would make a cluster at least twice the target radius
-_NEIGHBOURS = 6  # nearest neighbours linking features when finding remote hamlets
+_NEIGHBOURS = 3  # nearest neighbours linking features when finding remote hamlets (then checked exactly)
 
 
 @dataclass
@@ -266,6 +267,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     """
     points = np.column_stack([atoms.x, atoms.y])
     kmeans = _PowerKMeans(points, atoms.w, params, context, fixed_k is not None, grain, exact=False)
+    rounds = ATOM_ROUNDS if len(atoms) * ATOM_ROUNDS <= TRIAL_WORK else LARGE_ATOM_ROUNDS
     tried = {}
 
     def solve(k, warm=True):
@@ -277,7 +279,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
             labels = bisection_labels(atoms.x, atoms.y, atoms.w, k, context.check_cancelled)
             centres = np.column_stack(weighted_centroids(atoms.x, atoms.y, atoms.w, labels, k))
             prices = np.zeros(k)
-        labels, centres, prices = kmeans.run(centres, prices, ATOM_ROUNDS)
+        labels, centres, prices = kmeans.run(centres, prices, rounds)
         # The final balance holds every cluster near the mean weight, which atoms are too
         # coarse to show: score the mean, with radii measured on the atoms.
         used, compact = np.unique(labels, return_inverse=True)

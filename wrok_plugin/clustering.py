@@ -8,6 +8,7 @@ from typing import Optional
 from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 
 # core.params needs no numpy, scikit-learn or Optuna, so the choices show even when those are missing.
+from .core.params import DEFAULT_STRATEGY
 from .core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
 
 
@@ -21,7 +22,7 @@ class ClusterSettings:
     initial_trials: int = 100
     subsequent_trials: int = 20
     reassignment_ratio: float = 0.1
-    strategy: str = "balanced"
+    strategy: str = DEFAULT_STRATEGY
     random_seed: int = 42
     weight_field: Optional[str] = None
     measuring_crs: QgsCoordinateReferenceSystem = field(default_factory=QgsCoordinateReferenceSystem)
