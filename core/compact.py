@@ -36,7 +36,7 @@ IN_BAND = 0.2  # the band a cluster's weight should sit in: target ± 20 %
 K_BAND = 0.1  # k is tuned where the mean weight stays within ±10 % (room left to balance inside the band)
 ATOMS_PER_CLUSTER = 8
 LOOSE_TOL, FINAL_TOL = 0.15, 0.15  # balance around the mean weight: during Lloyd rounds, at the end
-ATOM_ROUNDS, FEATURE_ROUNDS = 15, 2  # Lloyd rounds: per trial on atoms, then on features (1 when large)
+ATOM_ROUNDS, FEATURE_ROUNDS = 15, 2  # Lloyd rounds: per trial on atoms, then on features (none when large)
 LARGE_ATOM_ROUNDS = 6  # per trial, when the atoms are many
 ROUND_ITERATIONS, FINAL_ITERATIONS = 60, 1500
 TRIAL_FINAL_ITERATIONS = 100
@@ -46,7 +46,7 @@ FINALISTS, FINALIST_FEATURES = 2, 100_000  # best k values finished on the featu
 TRIAL_WORK = 150_000  # atoms x trials per study: large inputs try fewer k values (the score is smooth in k there)
 MIN_TRIALS = 3
 REMOTE_GAP = 4.0  # remote: joining it would make a cluster at least twice the target radius
-_NEIGHBOURS = 3  # nearest neighbours linking features when finding remote hamlets (then checked exactly)
+_NEIGHBOURS = 4  # nearest neighbours linking spots when finding remote hamlets (then checked exactly)
 
 
 @dataclass
@@ -97,33 +97,43 @@ def balance_bounds(mean: float, tol: float, params: ClusteringParams, grain: flo
 def remote_hamlets(x, y, w, gap: float, light_below: float):
     """Groups of features lighter than `light_below` with no other feature within `gap`.
 
-    Nearest-neighbour links within gap give candidate groups; each light candidate is
-    then checked exactly (no outside feature within gap) before it counts.
+    Links to each spot's nearest neighbours within gap give candidate groups (spots:
+    distinct positions, so stacked features count once). Each light candidate is then
+    checked exactly: its size + 1 nearest spots include the nearest outsider.
     """
-    points = np.column_stack([x, y])
-    n = len(points)
-    if n < 2:
+    spots, spot_of = np.unique(np.column_stack([x, y]), axis=0, return_inverse=True)
+    spot_of = spot_of.ravel()
+    m = len(spots)
+    if m < 2:
         return []
-    tree = cKDTree(points)
-    distance, neighbour = tree.query(points, k=min(_NEIGHBOURS + 1, n), distance_upper_bound=gap)
+    tree = cKDTree(spots)
+    distance, neighbour = tree.query(spots, k=min(_NEIGHBOURS + 1, m), distance_upper_bound=gap)
     linked = np.isfinite(distance)
-    rows = np.repeat(np.arange(n), distance.shape[1])[linked.ravel()]
-    graph = coo_matrix((np.ones(len(rows)), (rows, neighbour[linked])), shape=(n, n))
-    count, component = connected_components(graph, directed=False)
+    rows = np.repeat(np.arange(m), distance.shape[1])[linked.ravel()]
+    count, component = connected_components(coo_matrix((np.ones(len(rows)), (rows, neighbour[linked])),
+                                                       shape=(m, m)), directed=False)
     if count == 1:
         return []
-    weight = np.bincount(component, w, minlength=count)
-    hamlets = []
+    weight = np.bincount(component[spot_of], w, minlength=count)
     order = np.argsort(component, kind="stable")
     bounds = np.searchsorted(component[order], np.arange(count + 1))
+    remote = []
     for c in np.flatnonzero(weight < light_below):
         members = order[bounds[c]:bounds[c + 1]]
-        if len(members) == n:
+        if len(members) == m:
             continue
-        reach = tree.query_ball_point(points[members], r=gap)
-        if all(component[j] == c for near in reach for j in near):
-            hamlets.append(members)
-    return hamlets
+        nearest = tree.query(spots[members], k=len(members) + 1, distance_upper_bound=gap)[1]
+        found = nearest[nearest < m]
+        if np.all(component[found] == c):
+            remote.append(c)
+    if not remote:
+        return []
+    hamlet_of_spot = np.full(count, -1)
+    hamlet_of_spot[remote] = np.arange(len(remote))
+    hamlet_of = hamlet_of_spot[component[spot_of]]
+    inside = np.flatnonzero(hamlet_of >= 0)
+    groups = np.argsort(hamlet_of[inside], kind="stable")
+    return np.split(inside[groups], np.cumsum(np.bincount(hamlet_of[inside], minlength=len(remote)))[:-1])
 
 
 def _resize(centres, prices, labels, points, w, k):
@@ -381,7 +391,7 @@ def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k
     # Atoms rank k only roughly (the median radius moves tens of metres between neighbouring k):
     # the best few are finished on the features and scored exactly, when that is affordable.
     small = n <= FINALIST_FEATURES
-    finalists, rounds = (FINALISTS, FEATURE_ROUNDS) if small else (1, 1)
+    finalists, rounds = (FINALISTS, FEATURE_ROUNDS) if small else (1, 0)
     best = None
     for k in ranked[:finalists]:
         labels, centres, prices = kmeans.run(*fresh_start(k), rounds)

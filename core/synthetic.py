@@ -12,7 +12,8 @@ SYNTHETIC_EPSG = 32651
 _ORIGIN = (600_000.0, 900_000.0)  # somewhere in Mindanao
 
 
-def clumped_population(n_points: int, seed: int = 0, grid_m: float = 100.0, extent_m: float | None = None):
+def clumped_population(n_points: int, seed: int = 0, grid_m: float = 100.0, extent_m: float | None = None,
+                       n_towns: int | None = None):
     """Grid-cell centres (x, y) with population weights, clumped into towns.
 
     Returns (x, y, population): 60 % of cells in towns (Gaussian blobs with lognormal
@@ -22,7 +23,7 @@ def clumped_population(n_points: int, seed: int = 0, grid_m: float = 100.0, exte
     rng = np.random.default_rng(seed)
     extent = extent_m or 1.5 * np.sqrt(n_points) * grid_m  # ~45 % of the grid cells populated
     n_town = int(0.6 * n_points)
-    n_towns = max(3, n_points // 2000)
+    n_towns = n_towns or max(3, n_points // 2000)
     town_xy = rng.uniform(0, extent, size=(n_towns, 2))
     town_size = rng.lognormal(mean=0.0, sigma=1.0, size=n_towns)
     town_of = rng.choice(n_towns, size=n_town, p=town_size / town_size.sum())
@@ -38,11 +39,11 @@ def clumped_population(n_points: int, seed: int = 0, grid_m: float = 100.0, exte
     return xy[:, 0] + _ORIGIN[0], xy[:, 1] + _ORIGIN[1], np.round(weights, 3)
 
 
-def clumped_population_frame(n_points: int, seed: int = 0):
+def clumped_population_frame(n_points: int, seed: int = 0, n_towns: int | None = None):
     """The same as a GeoDataFrame of points in EPSG:4326 with a `population` column."""
     import geopandas as gpd
 
-    x, y, population = clumped_population(n_points, seed)
+    x, y, population = clumped_population(n_points, seed, n_towns=n_towns)
     frame = gpd.GeoDataFrame({"cell_id": np.arange(n_points), "population": population},
                              geometry=gpd.points_from_xy(x, y), crs=SYNTHETIC_EPSG)
     return frame.to_crs(4326)
