@@ -392,10 +392,14 @@ def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k
     # the best few are finished on the features and scored exactly, when that is affordable.
     small = n <= FINALIST_FEATURES
     finalists, rounds = (FINALISTS, FEATURE_ROUNDS) if small else (1, 0)
+    band_low, band_high = band_edges(params)
     best = None
     for k in ranked[:finalists]:
         labels, centres, prices = kmeans.run(*fresh_start(k), rounds)
+        # Weights in band come first, the score second.
+        weights = np.bincount(labels, body.w, minlength=k)
+        outside = int(np.sum((weights < band_low) | (weights > band_high))) if fixed_k is None else 0
         score = score_labels(body, labels, params) if finalists > 1 else 0.0
-        if best is None or (score, k) < (best[0], len(best[2])):
-            best = (score, labels, centres, prices)
+        if best is None or (outside, score, k) < best[0]:
+            best = ((outside, score, k), labels, centres, prices)
     return PowerPartition(best[1], best[2], best[3], trials)
