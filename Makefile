@@ -31,11 +31,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PY) -c 'import numpy, osgeo.gdal_array; assert numpy.__version__ < "2", numpy.__version__'
 	touch $@
 
+# CI's Hypothesis profile: the same examples every run (tests/conftest.py).
 test: setup
-	$(PY) -m pytest -q tests
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests
 
 test-core: setup
-	$(PY) -m pytest -q tests/core
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests/core
 
 # The main job: the plugin's algorithm through the real qgis_process on the shipped demo population,
 # then a QGIS-rendered map and the summary. A throwaway profile keeps ~/.local/share/QGIS untouched.
@@ -61,7 +62,7 @@ package:
 	# `from core...` imports pointed at the plugin's own engine (wrok_plugin/aws_client.py explains).
 	mkdir -p dist/build/wrok_plugin/vendor/aws
 	echo '"""Client-side modules of aws/, copied by make package."""' > dist/build/wrok_plugin/vendor/__init__.py
-	for module in __init__ client kickoff split storage overrides; do \
+	for module in __init__ client kickoff merge split storage overrides; do \
 	  sed -E 's/^([[:space:]]*)from core([. ])/\1from ...core\2/' aws/$$module.py \
 	    > dist/build/wrok_plugin/vendor/aws/$$module.py || exit 1; done
 	@if grep -nE '^[[:space:]]*(import core|from core[. ])' dist/build/wrok_plugin/vendor/aws/*.py; then \
@@ -73,7 +74,7 @@ package:
 	@echo "built dist/wrok_plugin.zip"
 
 bench: setup
-	$(PY) tests/benchmarks/bench_engine.py
+	$(PY) tests/benchmarks/bench.py
 
 lint: setup
 	$(PY) -m ruff check core wrok_plugin aws tests

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-
-from core.io import write_layer
 
 from . import client
 from .split import split_by_region
@@ -43,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--min-weight", type=float)
     submit.add_argument("--params-json", help="more parameters and overrides as JSON: any ClusteringParams key, "
                         "plus params_by_key / params_by_column (see the README)")
-    submit.add_argument("--max-concurrency", type=int, default=40)
-    submit.add_argument("--tolerated-failure-percentage", type=float, default=10.0)
+    submit.add_argument("--max-concurrency", type=int,
+                        help="region files clustered at once, at least 1 (default: the deployed stack's MaxConcurrency)")
+    submit.add_argument("--tolerated-failure-percentage", type=float,
+                        help="0-100 (default: the deployed stack's ToleratedFailurePercentage)")
     add_connection(submit)
 
     for name, text in (("status", "item counts of a run"), ("cancel", "stop a run")):
@@ -52,10 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("execution_arn")
         add_connection(command)
 
-    fetch = commands.add_parser("fetch", help="download and merge a run's results")
+    fetch = commands.add_parser("fetch", help="download and merge a run's results, region by region")
     fetch.add_argument("execution_arn")
-    fetch.add_argument("output", help="merged layer to write (.parquet, .gpkg, ...)")
+    fetch.add_argument("output", nargs="?", help="merged layer to write (.parquet, .gpkg, ...)")
     fetch.add_argument("--clusters", action="store_true", help="write the cluster hulls instead of the features")
+    fetch.add_argument("--leave-in-s3", action="store_true",
+                       help="download nothing: print the run's GeoParquet dataset in S3 (one file per region)")
+    fetch.add_argument("--workers", type=int, default=8, help="parallel downloads (default: 8)")
     add_connection(fetch)
 
     split = commands.add_parser("split", help="split a layer into one GeoParquet per region")
@@ -94,11 +96,16 @@ def run(args) -> int:
         client.cancel(args.execution_arn, **connection(args))
         print(f"stopped {args.execution_arn}")
     elif args.command == "fetch":
-        merged, failed = client.fetch(args.execution_arn, layer="clusters" if args.clusters else "features",
-                                      **connection(args))
-        if len(merged):
-            write_layer(merged, Path(args.output))
-        print(f"{len(merged)} row(s) written to {args.output}; {len(failed)} file(s) failed")
+        layer = "clusters" if args.clusters else "features"
+        if args.leave_in_s3:
+            where, failed = client.dataset(args.execution_arn, layer=layer, **connection(args))
+            print(f"{len(where['files'])} region file(s) in {where['uri']}; {len(failed)} file(s) failed")
+        elif not args.output:
+            raise ValueError("fetch needs an output file, or --leave-in-s3")
+        else:
+            rows, failed = client.fetch_to_file(args.execution_arn, args.output, layer=layer, workers=args.workers,
+                                                **connection(args))
+            print(f"{rows} row(s) written to {args.output}; {len(failed)} file(s) failed")
         for failure in failed:
             print(f"  {failure['key']}: {failure['error']}")
         return 1 if failed else 0

@@ -6,7 +6,11 @@ import argparse
 import json
 import sys
 
+from . import cli_frame
+from .classify_cli import add_classify_command
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
+from .postgis import is_database
+from .sample_cli import add_sample_command
 
 DESCRIPTION = """\
 Group weighted features (grid cells, rooftops, households) into clusters whose total
@@ -30,9 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("cluster", help="cluster a layer file", description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, or .csv with lon/lat")
-    run.add_argument("output", help="output layer (format from the extension, same choices)")
-    run.add_argument("--layer", help="layer name inside a multi-layer input (e.g. GeoPackage)")
+    run.add_argument("input", help="input layer: .parquet, .gpkg, .shp, .geojson, .fgb, .csv with lon/lat, a "
+                                   "population raster (.tif), or a PostGIS database: postgresql://... URL or PG:<conninfo> (PG: alone uses the PG* "
+                                   "variables; libpq reads the service file and ~/.pgpass) with --layer schema.table")
+    run.add_argument("output", nargs="?", help="output layer (format from the extension, same choices); "
+                                               "not needed with --in-place or --output-layer")
+    run.add_argument("--layer", help="layer name inside a multi-layer input (e.g. GeoPackage), or the table")
+    run.add_argument("--in-place", action="store_true",
+                     help="database input: add/fill the cluster columns in the input table itself (one transaction)")
+    run.add_argument("--output-layer", metavar="SCHEMA.TABLE",
+                     help="database input: write every row with the cluster columns to this new table")
     run.add_argument("--weight-field", help="numeric column holding each feature's weight (default: 1 each)")
     run.add_argument("--target-weight", type=float, required=True, help="desired total weight per cluster")
     run.add_argument("--target-radius", type=float, required=True, help="desired cluster radius in metres")
@@ -54,8 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-null-geometries", action="store_true",
                      help="keep features without geometry in the output with empty cluster fields "
                           "(default: stop with an error)")
+    h3 = run.add_mutually_exclusive_group()
+    h3.add_argument("--h3-field", metavar="NAME",
+                    help="each row is one H3 cell (hex string or 64-bit integer in this field, one resolution); "
+                         "output: the cells' hexagons in EPSG:4326 with the cluster fields")
+    h3.add_argument("--h3-resolution", type=int, metavar="R",
+                    help="aggregate the input points to H3 cells at resolution R (0-15), summing weights, "
+                         "cluster the cells, and give every point its cell's cluster (plus an h3_cell column)")
     run.add_argument("--summary", help="also write one convex-hull polygon per cluster with its figures")
+    run.add_argument("--report", help="also write an HTML report (plots, map, clusters out of band)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    cli_frame.add_arguments(run)
+    run.epilog = cli_frame.EXAMPLES
+    add_sample_command(commands)
+    add_classify_command(commands)
     return parser
 
 
@@ -74,8 +97,37 @@ def _progress_bar(quiet: bool):
     return update, bar.close
 
 
+def _check_file_target(args) -> None:
+    if args.in_place or args.output_layer:
+        raise ClusteringInputError("--in-place and --output-layer need a database input (postgresql://... or PG:...)")
+    if not args.output:
+        raise ClusteringInputError("give an output file")
+    if is_database(args.output):
+        raise ClusteringInputError("writing a file input to a database is not supported; load it with ogr2ogr and "
+                                   "run on the table, or write a file")
+
+
+def cluster_input(frame, args, params, progress):
+    """(every row + cluster fields, clusters, result, extra figures) for the chosen kind of input."""
+    cli_frame.check_combination(args)
+    if args.h3_field:
+        from .h3frame import cluster_h3_table
+
+        return cluster_h3_table(frame, args.h3_field, params, args.weight_field, args.epsg, progress=progress)
+    if args.h3_resolution is not None:
+        from .h3frame import cluster_points_by_h3
+
+        return cluster_points_by_h3(frame, args.h3_resolution, params, args.weight_field, args.epsg,
+                                    args.keep_null_geometries, progress=progress)
+    from .io import cluster_frame
+
+    return (*cluster_frame(frame, params, args.weight_field, args.epsg, args.keep_null_geometries,
+                           progress=progress, strata=cli_frame.strata_options(args)), {})
+
+
 def run_cluster(args) -> int:
-    from .io import cluster_frame, read_layer, write_layer
+    from .io import metric_crs, read_layer, write_layer
+    from .raster import is_raster_path
 
     params = ClusteringParams(
         desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
@@ -84,20 +136,49 @@ def run_cluster(args) -> int:
         max_passes=args.max_passes if args.max_weight is not None else 1,
         initial_max_trials=args.initial_trials, subsequent_max_trials=args.subsequent_trials,
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
-        random_state=args.random_state, strategy=args.strategy,
+        random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
     )
-    frame = read_layer(args.input, args.layer)
+    if args.report:
+        from .report_io import check_report_path
+
+        check_report_path(args.report)
     progress, close = _progress_bar(args.quiet)
+    clusters, raster_clusters, extra = None, None, {}
     try:
-        out, clusters, result = cluster_frame(frame, params, args.weight_field, args.epsg,
-                                              args.keep_null_geometries, progress=progress)
+        if is_database(args.input):
+            from .postgis import run_database
+
+            out, clusters, result, extra = run_database(args, params, lambda frame, report: cluster_input(
+                frame, args, params, report), progress)
+        elif is_raster_path(args.input):
+            _check_file_target(args)
+            result, raster_clusters = cli_frame.run_raster(args, params, progress)  # writes its own summary
+        else:
+            _check_file_target(args)
+            from .h3frame import read_table
+
+            frame = (read_table if args.h3_field else read_layer)(args.input, args.layer)
+            out, clusters, result, extra = cluster_input(frame, args, params, progress)
+            write_layer(out, args.output)
+            if args.centroids:
+                measured_in = metric_crs(frame, args.epsg)
+                cli_frame.write_centroids(result, measured_in, frame.crs or measured_in, args.centroids)
     finally:
         close()
-    write_layer(out, args.output)
-    if args.summary:
+    if args.summary and clusters is not None:
         write_layer(clusters, args.summary)
+    cli_frame.report_notes(result)
+    if args.report:
+        from .report_io import write_cli_report
+
+        clusters = raster_clusters if clusters is None else clusters
+        weights = "pixel values" if raster_clusters is not None else args.weight_field or "(every feature weighs 1)"
+        write_cli_report(args.report, clusters, result, metric_crs(clusters, args.epsg),
+                         {"input": args.input, "weight field": weights},
+                         "pixel squares dissolved per cluster" if raster_clusters is not None else "convex hulls")
     if not args.quiet:
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.stats().items()}))
+        stats = {**result.stats(), **extra}
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}))
         if len(result.heavy_features):
             print(f"note: {len(result.heavy_features)} feature(s) alone outweigh the max weight; "
                   "each is its own cluster", file=sys.stderr)
@@ -115,7 +196,7 @@ def run_cluster(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_cluster(args)
+        return getattr(args, "handler", run_cluster)(args)
     except (ClusteringInputError, ClusteringCancelled) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

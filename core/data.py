@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -17,6 +18,8 @@ class Features:
 
     `vertex_xy` (m x 2) with `vertex_owner` (m,) lets a cluster's radius cover the
     full shape of polygon members; without them the positions themselves are used.
+    `footprint` (hx, hy): every feature is the centre of a rectangle of that half width
+    and height (raster pixels); reported and capped radii cover it (`outer_circles`).
     """
 
     x: np.ndarray
@@ -24,9 +27,10 @@ class Features:
     w: np.ndarray
     vertex_xy: Optional[np.ndarray] = None
     vertex_owner: Optional[np.ndarray] = None
+    footprint: Optional[tuple] = None
 
     @classmethod
-    def checked(cls, x, y, weights=None, vertex_xy=None, vertex_owner=None) -> "Features":
+    def checked(cls, x, y, weights=None, vertex_xy=None, vertex_owner=None, footprint=None) -> "Features":
         x = np.asarray(x, dtype=float).ravel()
         y = np.asarray(y, dtype=float).ravel()
         n = len(x)
@@ -69,7 +73,13 @@ class Features:
                 raise ClusteringInputError("every feature needs at least one vertex")
             if not np.isfinite(vertex_xy).all():
                 raise ClusteringInputError("some geometry vertices have missing or infinite coordinates")
-        return cls(x, y, w, vertex_xy, vertex_owner)
+        if footprint is not None:
+            if vertex_xy is not None:
+                raise ClusteringInputError("give either geometry vertices or a pixel footprint, not both")
+            footprint = tuple(float(v) for v in footprint)
+            if len(footprint) != 2 or not all(math.isfinite(v) and v >= 0 for v in footprint):
+                raise ClusteringInputError(f"a footprint is two half sizes >= 0 in metres (got {footprint})")
+        return cls(x, y, w, vertex_xy, vertex_owner, footprint)
 
     def __len__(self):
         return len(self.x)
@@ -78,7 +88,7 @@ class Features:
         if len(idx) == len(self.x) and np.array_equal(idx, np.arange(len(self.x))):
             return self  # the whole group (pass 1): no copies
         if self.vertex_xy is None:
-            return Features(self.x[idx], self.y[idx], self.w[idx])
+            return Features(self.x[idx], self.y[idx], self.w[idx], footprint=self.footprint)
         position = np.full(len(self.x), -1, dtype=np.int64)
         position[idx] = np.arange(len(idx))
         new_owner = position[self.vertex_owner]
@@ -92,6 +102,15 @@ class Features:
         return minimum_bounding_circles(
             self.vertex_xy[:, 0], self.vertex_xy[:, 1], labels[self.vertex_owner], n_groups
         )
+
+    def outer_circles(self, labels: np.ndarray, n_groups: int):
+        """Like circles(), but covering each feature's footprint too: the radius reported and capped.
+
+        Tuning scores use circles() on the positions, so a raster clusters exactly as its pixel centres do.
+        """
+        if self.footprint is None:
+            return self.circles(labels, n_groups)
+        return minimum_bounding_circles(self.x, self.y, labels, n_groups, half_size=self.footprint)
 
 
 def weighted_centroids(x, y, w, labels, k, weights=None, counts=None):

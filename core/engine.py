@@ -15,9 +15,10 @@ import numpy as np
 from .balanced import balanced_split
 from .compact import compact_split
 from .data import Features, RunContext
+from .max_radius import split_wide_clusters
 from .params import ClusteringInputError, ClusteringParams
 from .partition import bisection_labels, kmeans_labels
-from .result import ClusteringResult, factorize_ids, summarize
+from .result import ClusteringResult, factorize_ids, name_pieces, summarize
 from .tuning import tune_k, worker_threads
 
 
@@ -73,20 +74,21 @@ def _weights_by_id(ids: np.ndarray, w: np.ndarray):
 
 
 def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, vertex_xy=None,
-            vertex_owner=None, progress: Optional[Callable[[float, str], None]] = None,
+            vertex_owner=None, footprint=None, progress: Optional[Callable[[float, str], None]] = None,
             is_cancelled: Optional[Callable[[], bool]] = None, **param_values) -> ClusteringResult:
     """Cluster weighted features into groups near the target weight and radius.
 
     x, y: positions in metres (projected CRS). weights: per feature (default 1).
     vertex_xy / vertex_owner: every vertex of each feature's geometry, so a cluster's
-    radius covers polygon members in full. progress(fraction, message) and
+    radius covers polygon members in full. footprint=(hx, hy): each feature is a
+    rectangle of those half sizes in metres (raster pixels). progress(fraction, message) and
     is_cancelled() are polled often; cancelling raises ClusteringCancelled.
     """
     if params is None:
         params = ClusteringParams(**param_values)
     elif param_values:  # keywords next to a params object override it, never vanish silently
         params = dataclasses.replace(params, **param_values)
-    features = Features.checked(x, y, weights, vertex_xy, vertex_owner)
+    features = Features.checked(x, y, weights, vertex_xy, vertex_owner, footprint)
     _check_cluster_count(features, params)
     context = RunContext(progress, is_cancelled)
     clusterer = _Clusterer(features, params, context)
@@ -102,13 +104,19 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     )
     passes = np.ones(n, dtype=np.int64)
     passes_run = 1
-    history = []
+    history = []  # oversized counts of the passes that ran
     for pass_number in range(2, (1 if params.n_clusters else params.max_passes) + 1):  # fixed k: one pass
         names, inverse, cluster_weights = _weights_by_id(ids, features.w)
-        oversized = np.flatnonzero(cluster_weights > params.max_cluster_weight)
-        history.append(len(oversized))
-        if len(oversized) == 0 or (len(history) >= 3 and len(set(history[-3:])) == 1):
+        cluster_passes = np.zeros(len(names), dtype=np.int64)
+        cluster_passes[inverse] = passes
+        # As the original: only clusters the previous pass made are re-clustered, so one that
+        # came out in one piece (same ID and pass) is not tried again with the same result.
+        oversized = np.flatnonzero((cluster_weights > params.max_cluster_weight)
+                                   & (cluster_passes == pass_number - 1))
+        # The original's stop: none left, or the same count as the two passes before.
+        if len(oversized) == 0 or (len(history) >= 2 and len(oversized) == history[-1] == history[-2]):
             break
+        history.append(len(oversized))
         passes_run = pass_number
         # Later passes share what is left of the bar below 0.9, halving each time.
         span_start = first_pass_share + (0.9 - first_pass_share) * (1 - 0.5 ** (pass_number - 2))
@@ -127,10 +135,14 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     if params.min_cluster_weight:
         context.report(0.93, "merging undersized clusters")
         ids, merged_away = _merge_undersized(features, ids, params)
+    wider_than_cap = np.array([], dtype=object)
+    if params.max_cluster_radius is not None:  # last: the radius cap is the one hard promise
+        context.report(0.94, "splitting clusters wider than the maximum radius")
+        ids, passes, wider_than_cap = split_wide_clusters(features, ids, passes, params.max_cluster_radius, context)
     context.report(0.95, "measuring clusters")
     surviving = set(ids.tolist()) if clusterer.hamlet_ids else set()
     result = summarize(features, ids, passes, params, heavy_features=heavy, passes_run=passes_run,
-                       merged_clusters=merged_away, trials=clusterer.trials,
+                       merged_clusters=merged_away, over_max_radius=wider_than_cap, trials=clusterer.trials,
                        remote_hamlets=sorted(h for h in clusterer.hamlet_ids if h in surviving),
                        placed_alone=np.array(sorted(clusterer.placed_alone), dtype=np.int64))
     context.report(1.0, f"done: {len(result.clusters)} clusters")
@@ -200,13 +212,8 @@ def _enforce_cap(features: Features, ids, passes, params: ClusteringParams, cont
                 count += 1
             pieces = [rest[labels == label] for label in range(labels.max() + 1)]
         pieces += [np.array([i]) for i in alone]
-        if len(pieces) <= 1:
-            continue
-        width = len(str(len(pieces)))
-        next_pass = int(passes[members].max()) + 1
-        for number, piece in enumerate(pieces, start=1):
-            ids[piece] = f"{names[cluster_index]}_{str(number).zfill(width)}"
-            passes[piece] = next_pass
+        if len(pieces) > 1:
+            name_pieces(ids, passes, names[cluster_index], members, pieces)
     return ids, passes, heavy
 
 

@@ -166,15 +166,36 @@ def geometry_arrays(geometry: gpd.GeoSeries):
 
 def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_field: Optional[str] = None,
                   epsg: Optional[int] = None, keep_null_geometries: bool = False, progress=None,
-                  is_cancelled=None):
+                  is_cancelled=None, strata=None):
     """Cluster a GeoDataFrame. Returns (every input row + cluster fields, clusters frame, result).
 
     Rows keep their order and columns. Null or empty geometries raise an error that
     counts them, unless keep_null_geometries, where they stay with empty cluster fields.
+    strata: a core.strata.StrataOptions to cluster each stratum on its own.
     """
+    weights = weights_from(frame, weight_field)
+    valid = valid_geometries(frame, keep_null_geometries)
+    crs = metric_crs(frame, epsg)
+    projected = frame.geometry[valid].to_crs(crs)
+    x, y, vertex_xy, owner = geometry_arrays(projected.reset_index(drop=True))
+    if strata is None:
+        result = cluster(x, y, None if weights is None else weights[valid], params, vertex_xy=vertex_xy,
+                         vertex_owner=owner, progress=progress, is_cancelled=is_cancelled)
+    else:
+        from .strata_io import cluster_frame_strata
+
+        result = cluster_frame_strata(frame[valid], strata, params, x, y, None if weights is None else weights[valid],
+                                      vertex_xy, owner, progress, is_cancelled)
+    out = with_cluster_fields(frame, valid, result.cluster_id.astype(str), result.cluster_weight,
+                              result.cluster_pass)
+    clusters = clusters_frame(result, projected.reset_index(drop=True), frame.crs or crs)
+    return out, clusters, result
+
+
+def valid_geometries(frame: gpd.GeoDataFrame, keep_null_geometries: bool) -> np.ndarray:
+    """Mask of rows with a geometry; null or empty ones are an error unless kept unclustered."""
     if len(frame) == 0:
         raise ClusteringInputError("the input layer has no features")
-    weights = weights_from(frame, weight_field)
     missing_geometry = frame.geometry.isna().to_numpy() | frame.geometry.is_empty.to_numpy()
     if missing_geometry.any() and not keep_null_geometries:
         raise ClusteringInputError(
@@ -184,20 +205,19 @@ def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_fiel
     valid = ~missing_geometry
     if not valid.any():
         raise ClusteringInputError("no feature has a geometry")
-    crs = metric_crs(frame, epsg)
-    projected = frame.geometry[valid].to_crs(crs)
-    x, y, vertex_xy, owner = geometry_arrays(projected.reset_index(drop=True))
-    result = cluster(x, y, None if weights is None else weights[valid], params, vertex_xy=vertex_xy,
-                     vertex_owner=owner, progress=progress, is_cancelled=is_cancelled)
+    return valid
+
+
+def with_cluster_fields(frame, valid: np.ndarray, ids, weights, passes):
+    """A copy of frame with cluster_id/weight/pass filled on the valid rows, empty elsewhere."""
     out = frame.copy()
     out["cluster_id"] = pd.Series(pd.NA, index=out.index, dtype="string")
-    out.loc[valid, "cluster_id"] = result.cluster_id.astype(str)
+    out.loc[valid, "cluster_id"] = ids
     out["cluster_weight"] = np.nan
-    out.loc[valid, "cluster_weight"] = result.cluster_weight
+    out.loc[valid, "cluster_weight"] = weights
     out["cluster_pass"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
-    out.loc[valid, "cluster_pass"] = result.cluster_pass
-    clusters = clusters_frame(result, projected.reset_index(drop=True), frame.crs or crs)
-    return out, clusters, result
+    out.loc[valid, "cluster_pass"] = passes
+    return out
 
 
 _DEGENERATE_HULL_BUFFER_M = 1.0

@@ -27,8 +27,9 @@ _NUMBERS = {
     "min_cluster_weight": "min cluster weight",
     "weight_importance_factor": "weight importance factor",
     "minibatch_reassignment_ratio": "reassignment ratio",
+    "max_cluster_radius": "max cluster radius",
 }
-_OPTIONAL = {"max_cluster_weight", "min_cluster_weight"}
+_OPTIONAL = {"max_cluster_weight", "min_cluster_weight", "max_cluster_radius"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ClusteringParams:
     strategy: str = DEFAULT_STRATEGY
     min_cluster_weight: Optional[float] = None
     n_clusters: Optional[int] = None  # exactly this many clusters in the first pass: k is not tuned
+    max_cluster_radius: Optional[float] = None  # metres; larger clusters are split (core/max_radius.py)
 
     def __post_init__(self):
         self.validate()
@@ -79,6 +81,12 @@ class ClusteringParams:
                     f"min cluster weight ({self.min_cluster_weight}) is above the target weight "
                     f"({self.desired_cluster_weight})"
                 )
+        if self.max_cluster_radius is not None and not self.max_cluster_radius > 0:
+            fail(f"max cluster radius must be > 0 metres (got {self.max_cluster_radius})")
+        if self.n_clusters is not None and (
+                not isinstance(self.n_clusters, numbers.Integral) or isinstance(self.n_clusters, bool)
+                or self.n_clusters < 1):
+            fail(f"number of clusters must be a whole number >= 1 (got {self.n_clusters!r})")
         if self.weight_importance_factor < 0:
             fail(f"weight importance factor must be >= 0 (got {self.weight_importance_factor})")
         for name in ("max_passes", "initial_max_trials", "subsequent_max_trials"):
@@ -93,10 +101,6 @@ class ClusteringParams:
             fail(f"n_jobs must be -1 (all cores) or a positive whole number (got {self.n_jobs!r})")
         if not isinstance(self.random_state, numbers.Integral) or isinstance(self.random_state, bool):
             fail(f"random_state must be a whole number (got {self.random_state!r})")
-        if self.n_clusters is not None and (
-                not isinstance(self.n_clusters, numbers.Integral) or isinstance(self.n_clusters, bool)
-                or self.n_clusters < 1):
-            fail(f"number of clusters must be a whole number >= 1 (got {self.n_clusters!r})")
         if self.strategy not in STRATEGIES:
             fail(f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
 

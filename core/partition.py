@@ -13,9 +13,12 @@ import warnings
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 
+from .threads import single_native_thread
+
 
 def kmeans_labels(x, y, w, k, reassignment_ratio, random_state):
-    """The seed's partitioner: weighted MiniBatchKMeans, exactly as the original set it up."""
+    """The seed's partitioner: weighted MiniBatchKMeans, exactly as the original set it up
+    (on one native thread: see core/threads.py)."""
     if k <= 1:
         return np.zeros(len(x), dtype=np.int64)
     model = MiniBatchKMeans(
@@ -25,7 +28,7 @@ def kmeans_labels(x, y, w, k, reassignment_ratio, random_state):
         reassignment_ratio=reassignment_ratio,
         random_state=random_state,
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_native_thread():
         # Duplicate points can leave fewer distinct centres than k; the seed accepted that.
         warnings.simplefilter("ignore")
         return model.fit_predict(np.column_stack([x, y]), sample_weight=w).astype(np.int64)

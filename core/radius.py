@@ -74,11 +74,16 @@ def _first_argmax_per_group(values, group_sorted, starts, active_groups=None):
     return groups_hit, idx, group_max
 
 
-def minimum_bounding_circles(x, y, group, n_groups):
+def minimum_bounding_circles(x, y, group, n_groups, half_size=None):
     """MBC centre and radius for groups 0..n_groups-1 (every group must be non-empty).
 
+    half_size=(hx, hy) makes each point the centre of an axis-aligned rectangle of that
+    half width and height (a raster pixel's footprint): the circle then covers every
+    rectangle in full. The farthest point of such a rectangle from a centre is the corner
+    at hypot(|dx| + hx, |dy| + hy), so the core-set search stays exact and vectorised.
     Returns arrays (cx, cy, r) of length n_groups, in the units of x and y.
     """
+    hx, hy = (0.0, 0.0) if half_size is None else (float(half_size[0]), float(half_size[1]))
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     group = np.asarray(group)
@@ -92,12 +97,15 @@ def minimum_bounding_circles(x, y, group, n_groups):
     y0 = np.minimum.reduceat(y[order], starts)
     xs = x[order] - x0[gs]
     ys = y[order] - y0[gs]
-
     core = [set() for _ in range(n_groups)]
     for dx, dy in _DIRECTIONS:
+        # Core-set members are (point, corner sign x, corner sign y); a point is its one corner (0, 0).
+        # A rectangle's extreme corners in direction (dx, dy): its signs, both ways along a zero component.
+        corners = [(0, 0)] if half_size is None else [
+            (sx, sy) for sx in ((int(np.sign(dx)),) if dx else (-1, 1)) for sy in ((int(np.sign(dy)),) if dy else (-1, 1))]
         groups_hit, idx, _ = _first_argmax_per_group(xs * dx + ys * dy, gs, starts)
         for g, i in zip(groups_hit.tolist(), idx.tolist()):
-            core[g].add(i)
+            core[g].update((i, sx, sy) for sx, sy in corners)
 
     cx = np.zeros(n_groups)
     cy = np.zeros(n_groups)
@@ -105,9 +113,10 @@ def minimum_bounding_circles(x, y, group, n_groups):
     pending = np.ones(n_groups, dtype=bool)
     while True:
         for g in np.flatnonzero(pending).tolist():
-            pts = [(xs[i], ys[i]) for i in sorted(core[g])]
+            pts = [(xs[i] + sx * hx, ys[i] + sy * hy) for i, sx, sy in sorted(core[g])]
             cx[g], cy[g], r[g] = welzl(pts)
-        excess = np.hypot(xs - cx[gs], ys - cy[gs]) - r[gs]
+        offset_x, offset_y = xs - cx[gs], ys - cy[gs]
+        excess = np.hypot(np.abs(offset_x) + hx, np.abs(offset_y) + hy) - r[gs]
         tolerance = 1e-9 * r + 1e-9  # a nanometre in metres: far below any real radius
         outside = excess > tolerance[gs]
         if not outside.any():
@@ -116,9 +125,11 @@ def minimum_bounding_circles(x, y, group, n_groups):
         pending = np.zeros(n_groups, dtype=bool)
         groups_hit, idx, group_max = _first_argmax_per_group(excess, gs, starts)
         for g, i in zip(groups_hit.tolist(), idx.tolist()):
+            farthest = (i, 0, 0) if half_size is None else (i, 1 if offset_x[i] >= 0 else -1,
+                                                            1 if offset_y[i] >= 0 else -1)
             # A point already in the core set cannot tighten the circle: rounding, so stop there.
-            if np.isfinite(group_max[g]) and i not in core[g]:
-                core[g].add(i)
+            if np.isfinite(group_max[g]) and farthest not in core[g]:
+                core[g].add(farthest)
                 pending[g] = True
         if not pending.any():
             break

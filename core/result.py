@@ -26,7 +26,8 @@ class ClusterTable(dict):
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame({name: self[name] for name in CLUSTER_COLUMNS})
+        extra = [name for name in self if name not in CLUSTER_COLUMNS]  # e.g. "stratum"
+        return pd.DataFrame({name: self[name] for name in CLUSTER_COLUMNS + extra})
 
 
 @dataclass
@@ -44,6 +45,8 @@ class ClusteringResult:
     placed_alone: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # features > band
     hull_overlap: float = 0.0  # (sum of hull areas - their union) / sum, hulls of full geometries
     weighted_rms_m: float = 0.0  # weighted RMS distance of features to their cluster's centroid
+    # IDs of clusters still wider than max_cluster_radius: single features wider than it on their own.
+    over_max_radius: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
 
     @property
     def out_of_band_ids(self) -> np.ndarray:
@@ -82,6 +85,7 @@ class ClusteringResult:
             "remote_hamlets": len(self.remote_hamlets),
             "k_trials": len(self.trials),
             "passes_run": self.passes_run,
+            "clusters_over_max_radius": len(self.over_max_radius),
         }
 
 
@@ -100,6 +104,15 @@ def factorize_ids(ids):
     return names[order], rank[codes]
 
 
+def name_pieces(ids, passes, parent: str, members, pieces) -> None:
+    """In place: the pieces of cluster `parent` become parent_1..parent_k (zero-padded), one pass later."""
+    width = len(str(len(pieces)))
+    next_pass = int(passes[members].max()) + 1
+    for number, piece in enumerate(pieces, start=1):
+        ids[piece] = f"{parent}_{str(number).zfill(width)}"
+        passes[piece] = next_pass
+
+
 def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: ClusteringParams,
               **extra) -> ClusteringResult:
     names, inverse = factorize_ids(ids)
@@ -107,7 +120,9 @@ def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: C
     weights = np.bincount(inverse, weights=features.w, minlength=g)
     counts = np.bincount(inverse, minlength=g)
     centroid_x, centroid_y = weighted_centroids(features.x, features.y, features.w, inverse, g, weights, counts)
-    radii = features.circles(inverse, g)[2]
+    radii = features.outer_circles(inverse, g)[2]
+    # Hulls of every vertex when polygons are given; of the centre points otherwise (pixel
+    # footprints would interleave along every border even in a perfect partition).
     if features.vertex_xy is None:
         hulls = convex_hulls(features.x, features.y, inverse, g)
     else:

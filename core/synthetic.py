@@ -16,9 +16,10 @@ def clumped_population(n_points: int, seed: int = 0, grid_m: float = 100.0, exte
                        n_towns: int | None = None):
     """Grid-cell centres (x, y) with population weights, clumped into towns.
 
-    Returns (x, y, population): 60 % of cells in towns (Gaussian blobs with lognormal
-    sizes), the rest spread thinly; weights are lognormal, heavier in towns. Cells snap
-    to a grid_m grid, so like real grids some share coordinates.
+    Returns (x, y, population): 60 % of cells in n_towns towns (Gaussian blobs with
+    lognormal sizes, wider the bigger; default one per 2,000 points), the rest spread
+    thinly; weights are lognormal (skewed), heavier in towns. Cells snap to a grid_m
+    grid, so like real grids some share coordinates.
     """
     rng = np.random.default_rng(seed)
     extent = extent_m or 1.5 * np.sqrt(n_points) * grid_m  # ~45 % of the grid cells populated

@@ -1,7 +1,19 @@
-"""Fixtures every test folder can use: a real PostgreSQL + PostGIS server (tests/pg_server.py)."""
+"""Shared by every test folder: Hypothesis profiles, and a real PostgreSQL + PostGIS server (tests/pg_server.py).
+
+`HYPOTHESIS_PROFILE=ci` (what `make test` and CI use) derandomizes Hypothesis: each
+property test draws the same examples on every run, so a CI failure reproduces and
+the suite's run time stays steady. The default profile explores new examples each run.
+"""
+
+import os
 
 import pytest
+from hypothesis import settings
 from pg_server import PostgresServer
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(scope="session")

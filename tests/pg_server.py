@@ -47,6 +47,8 @@ class PostgresServer:
             os.chown(self.base, self._owner.pw_uid, self._owner.pw_gid)
         self._as_owner([PG_BIN / "initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
                         "--locale=C.UTF-8", "--no-sync"])
+        # The superuser needs no password; every other role does (scram), so tests exercise ~/.pgpass & co.
+        (self.data / "pg_hba.conf").write_text(f"local all {SUPERUSER} trust\nlocal all all scram-sha-256\n")
         options = f"-k {self.socket_dir} -p {PORT} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
         self._as_owner([PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-o", options, "-w", "-t", "60",
                         "start"])
@@ -73,8 +75,13 @@ class PostgresServer:
         """PG* variables that point libpq (psql, psycopg2, GDAL, QGIS) at this server."""
         return {"PGHOST": self.socket_dir, "PGPORT": str(PORT), "PGUSER": SUPERUSER, "PGDATABASE": dbname}
 
-    def dsn(self, dbname: str, user: str = SUPERUSER) -> str:
-        return f"host={self.socket_dir} port={PORT} dbname={dbname} user={user}"
+    def dsn(self, dbname: str, user: str = SUPERUSER, password: str = "") -> str:
+        secret = f" password={password}" if password else ""
+        return f"host={self.socket_dir} port={PORT} dbname={dbname} user={user}{secret}"
+
+    def url(self, dbname: str, user: str = SUPERUSER) -> str:
+        """postgresql:// URL form (the socket folder as the host parameter)."""
+        return f"postgresql://{user}@/{dbname}?host={self.socket_dir}&port={PORT}"
 
     def create_database(self, name: str = "") -> str:
         """A fresh database with PostGIS, copied from the template; returns its name."""

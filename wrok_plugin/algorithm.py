@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsVectorLayer,
@@ -26,6 +27,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
+from . import frame
 from .clustering import STRATEGY_CHOICES, ClusterSettings
 from .dependencies import install_hint, missing_packages
 from .help_text import HELP_URL, SHORT_HELP
@@ -37,6 +39,7 @@ Number = QgsProcessingParameterNumber
 class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     INPUT = "INPUT"
     WEIGHT_FIELD = "WEIGHT_FIELD"
+    H3_FIELD = "H3_FIELD"
     TARGET_WEIGHT = "TARGET_WEIGHT"
     TARGET_RADIUS = "TARGET_RADIUS"
     WEIGHT_IMPORTANCE = "WEIGHT_IMPORTANCE"
@@ -52,6 +55,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     CLUSTER_ID_FIELD = "CLUSTER_ID_FIELD"
     OUTPUT = "OUTPUT"
     CLUSTERS = "CLUSTERS"
+    REPORT = "REPORT"
 
     def __init__(self):
         super().__init__()
@@ -95,11 +99,13 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.INPUT, "Input layer (points or polygons)",
-            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
+            self.INPUT, "Input layer (points or polygons; a table with an H3 field)", [QgsProcessing.TypeVector]))
         self.addParameter(QgsProcessingParameterField(
             self.WEIGHT_FIELD, "Weight field (empty: every feature weighs 1)", parentLayerParameterName=self.INPUT,
             type=QgsProcessingParameterField.Numeric, optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.H3_FIELD, "H3 cell field (each row one H3 cell; empty: use the layer's geometry)",
+            parentLayerParameterName=self.INPUT, type=QgsProcessingParameterField.Any, optional=True))
         self.addParameter(Number(self.TARGET_WEIGHT, "Target cluster weight", Number.Double, 240.0, minValue=1e-9))
         self.addParameter(Number(self.TARGET_RADIUS, "Target cluster radius (metres)", Number.Double, 1000.0,
                                  minValue=1e-9))
@@ -108,6 +114,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (empty: no cap)", Number.Double, 300.0,
                                  optional=True, minValue=0.0))
         self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Integer, 100, minValue=1))
+        frame.add_cap_parameters(self)
+        frame.add_strata_parameters(self, self.INPUT)
         self.addParameter(QgsProcessingParameterBoolean(
             self.UPDATE_INPUT, "Update the input layer in place (write the cluster fields into its data source)",
             False))
@@ -131,6 +139,11 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=True))
+        frame.add_centroids_sink(self)
+        self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX_RADIUS",
+                                                 "Clusters wider than the maximum radius (single features)"))
+        self.addParameter(QgsProcessingParameterFileDestination(  # .html: the Results Viewer lists it
+            self.REPORT, "Report (HTML)", "HTML files (*.html)", optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("CLUSTER_COUNT", "Number of clusters"))
         self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX", "Clusters over the maximum weight"))
         self.addOutput(QgsProcessingOutputNumber("MEDIAN_WEIGHT", "Median cluster weight"))
@@ -138,6 +151,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("SCORE", "Score (lower is better)"))
         self.addOutput(QgsProcessingOutputNumber("UPDATED_FEATURES", "Features updated in the input layer"))
         self.addOutput(QgsProcessingOutputString("MEASURING_CRS", "CRS the radii were measured in"))
+        self.addOutput(QgsProcessingOutputNumber("H3_CONNECTED_SHARE",
+                                                 "Share of clusters whose H3 cells are connected (H3 input)"))
 
     def settings(self, parameters, context) -> ClusterSettings:
         id_field = self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context).strip()
@@ -147,7 +162,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             self, parameters, context,
             weight_field=self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or None,
             measuring_crs=self.parameterAsCrs(parameters, self.MEASURING_CRS, context),
-            id_field=id_field,
+            id_field=id_field, strata=frame.strata_options(self, parameters, context),
+            **frame.cap_values(self, parameters, context),
         )
 
     def _in_place_target(self, parameters, context):
@@ -182,6 +198,13 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
+        h3_field = self.parameterAsString(parameters, self.H3_FIELD, context)
+        if h3_field:  # rows become their H3 cells' hexagons; the rest is the polygon path
+            from .h3_source import HexagonSource
+
+            source = HexagonSource(source, h3_field, feedback.isCanceled)
+            if not settings.measuring_crs.isValid():  # the cells' own UTM zone, right across ±180 too
+                settings.measuring_crs = source.measuring_crs
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         try:
             steps.setCurrentStep(0)
@@ -199,8 +222,18 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         steps.setCurrentStep(2)
         steps.setProgressText("Writing outputs")
         results = self._write_outputs(parameters, context, steps, source, arrays, result, settings)
+        if h3_field:
+            from .h3_source import contiguity_message
+
+            results["H3_CONNECTED_SHARE"], line = contiguity_message(source.cells, result.cluster_id)
+            feedback.pushInfo(line)
         if self._update_target is not None:
             results["UPDATED_FEATURES"] = self._update_in_place(arrays, result, settings)
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        if report:
+            from .report_output import write_run_report
+
+            results[self.REPORT] = write_run_report(report, arrays, result, settings, source.sourceName())
         return results
 
     @staticmethod
@@ -232,7 +265,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                 if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
                     raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
         clusters_sink, clusters_id = self.parameterAsSink(
-            parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field),
+            parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field,
+                                                                             "stratum" in result.clusters),
             QgsWkbTypes.Polygon, source.sourceCrs())
         if clusters_sink is not None:
             for feature in outputs.cluster_outline_features(arrays, result, settings.id_field, feedback.isCanceled):
@@ -240,7 +274,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                     raise QgsProcessingException(self.writeFeatureError(clusters_sink, parameters, self.CLUSTERS))
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
+        centroids_id = frame.write_centroids(self, parameters, context, result, arrays.to_measuring,
+                                             source.sourceCrs(), settings.id_field)
         feedback.setProgress(100)
+        frame.report(feedback, result)
         stats = result.stats()
         feedback.pushInfo(
             f"{stats['clusters']} clusters; median weight {stats['median_weight']:.1f}, median radius "
@@ -257,7 +294,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             self.OUTPUT: output_id, self.CLUSTERS: clusters_id, "CLUSTER_COUNT": stats["clusters"],
             "CLUSTERS_OVER_MAX": stats["clusters_over_max"], "MEDIAN_WEIGHT": stats["median_weight"],
             "MEDIAN_RADIUS_M": stats["median_radius_m"], "SCORE": stats["score"], "UPDATED_FEATURES": 0,
-            "MEASURING_CRS": arrays.measuring_crs.authid(),
+            "MEASURING_CRS": arrays.measuring_crs.authid(), frame.CENTROIDS: centroids_id,
+            "CLUSTERS_OVER_MAX_RADIUS": stats["clusters_over_max_radius"],
         }
 
     def _update_in_place(self, arrays, result, settings) -> int:

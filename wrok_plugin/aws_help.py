@@ -32,8 +32,9 @@ population). Empty: every feature weighs 1.</li>
 <li><b>Input bucket</b>, <b>Output bucket</b>, <b>State machine ARN</b>: from the deployed
 stack's outputs (InputBucket, OutputBucket, StateMachineArn).</li>
 <li><b>Key prefix</b>: the files go to s3://input-bucket/prefix/; results for a key K land at
-clustered/K, clusters/K and summaries/K.json (errors/K.json on failure) in the output bucket.
-Rerunning with the same prefix overwrites them.</li>
+runs/RUN/clustered/K, runs/RUN/clusters/K and runs/RUN/summaries/K.json (runs/RUN/errors/K.json on
+failure) in the output bucket, RUN being the execution's name. A rerun never touches an earlier
+run's results.</li>
 <li><b>AWS profile</b> and <b>AWS region</b>: optional; empty uses the standard AWS chain
 (AWS_PROFILE and other environment variables, SSO login, instance role). Keys are never asked
 for or stored by wrok.</li>

@@ -28,6 +28,9 @@ class ClusterSettings:
     measuring_crs: QgsCoordinateReferenceSystem = field(default_factory=QgsCoordinateReferenceSystem)
     id_field: str = "cluster_id"
     selected_only: bool = False
+    max_radius_m: Optional[float] = None
+    n_clusters: Optional[int] = None
+    strata: Optional[object] = None  # core.strata.StrataOptions: cluster each stratum on its own
 
     def engine_params(self):
         from .core import ClusteringInputError, ClusteringParams
@@ -41,6 +44,7 @@ class ClusterSettings:
                 initial_max_trials=self.initial_trials, subsequent_max_trials=self.subsequent_trials,
                 minibatch_reassignment_ratio=self.reassignment_ratio, n_jobs=1,
                 random_state=self.random_seed, strategy=self.strategy,
+                max_cluster_radius=self.max_radius_m, n_clusters=self.n_clusters,
             )
         except ClusteringInputError as exc:
             raise QgsProcessingException(f"Invalid parameters: {exc}.") from None
@@ -52,7 +56,22 @@ def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
 
     params = settings.engine_params()
     try:
+        if settings.strata is not None:
+            return _run_strata(arrays, settings.strata, params, progress, is_cancelled)
         return cluster(arrays.x, arrays.y, arrays.weights, params, vertex_xy=arrays.vertex_xy,
                        vertex_owner=arrays.vertex_owner, progress=progress, is_cancelled=is_cancelled)
     except ClusteringInputError as exc:
         raise QgsProcessingException(f"Cannot cluster this input: {exc}.") from None
+
+
+def _run_strata(arrays, strata, params, progress, is_cancelled):
+    from .core.strata import cluster_strata
+    from .frame import feature_column
+
+    fields = arrays.features[0].fields()
+    keys, by_stratum, warnings = strata.plan(lambda name: feature_column(arrays.features, fields, name), params)
+    result = cluster_strata(arrays.x, arrays.y, arrays.weights, keys, by_stratum, params, vertex_xy=arrays.vertex_xy,
+                            vertex_owner=arrays.vertex_owner, n_jobs=strata.n_jobs, progress=progress,
+                            is_cancelled=is_cancelled)
+    result.warnings = warnings
+    return result

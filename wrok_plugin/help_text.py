@@ -13,6 +13,11 @@ about 1 km. Every input feature is written out with its cluster.</p>
 Tick <i>Selected features only</i> to cluster just the selection.</li>
 <li><b>Weight field</b>: numeric field with each feature's weight (people, households). Empty:
 every feature weighs 1. NULL weights are an error; fill them with 0 first.</li>
+<li><b>H3 cell field</b>: for a table of H3 cells (e.g. Kontur Population: an <i>h3</i> index and a
+population, no geometry). Each row is one cell, as a hex string or 64-bit integer, all at one
+resolution; it is clustered as its hexagon, and the output is hexagons in EPSG:4326. Mixed
+resolutions, invalid indexes and duplicate cells are refused. The log and the H3_CONNECTED_SHARE
+output say how many clusters are connected on H3 adjacency. Empty: use the layer's geometry.</li>
 <li><b>Target cluster weight</b>: the total weight a cluster should have.</li>
 <li><b>Target cluster radius</b> (metres): the radius a cluster should have, measured as the
 smallest circle that covers all its features (polygons in full).</li>
@@ -22,6 +27,21 @@ the target radius (see the score below); 0 ignores weight, larger values favour 
 Leave empty for no cap (then a single pass runs). A single feature heavier than this on its own
 stays a cluster of one.</li>
 <li><b>Maximum passes</b>: how many times oversized clusters are re-clustered.</li>
+<li><b>Number of clusters</b>: exactly this many clusters (in each stratum), weights balanced;
+the tuner is skipped. Empty: the number is tuned.</li>
+<li><b>Maximum cluster radius</b> (metres): a hard cap. A cluster wider than it is cut in two
+(halves of equal weight) until none is; a single feature wider than the cap on its own stays a
+cluster of one and is listed in the log.</li>
+<li><b>Stratum field(s)</b>: cluster each stratum (e.g. each PSGC code and urban/rural) on its own;
+IDs start with a readable stratum key, e.g. <code>PSGC1102305007_urban_CLUSTER_03</code>.</li>
+<li><b>Strata table</b>: a table layer or CSV with one row per stratum, keyed by the stratum
+fields (same column names) or by a <code>stratum</code> column holding the key, with any of the
+columns target_weight, target_radius, max_weight, max_radius, n_clusters. Empty cells keep the
+values above; a bad value is an error naming its stratum.</li>
+<li>Advanced: <b>Per-stratum target weight field</b>, <b>Per-stratum target radius field</b>,
+<b>Per-stratum maximum weight field</b>, <b>Per-stratum maximum radius field</b> and
+<b>Per-stratum number of clusters field</b> take those settings from fields on the features
+instead of a table (one value per stratum, e.g. 500 m where urban, 2,000 m elsewhere).</li>
 <li><b>Update the input layer in place</b>: also write the cluster fields into the input layer's
 own data source (e.g. a GeoPackage). Needs a file or database layer, not a temporary one;
 existing cluster fields are overwritten, features outside the selection keep their values.</li>
@@ -50,6 +70,12 @@ fields with the names of the cluster fields are replaced.</li>
 total weight) and cluster_pass (the pass that made its cluster).</li>
 <li><b>Clusters</b>: one convex-hull polygon per cluster with its ID, weight, number of features,
 radius in metres and pass.</li>
+<li><b>Cluster centroids</b> (optional): each cluster's weighted centroid as a point, with its
+figures.</li>
+<li><b>Report</b> (HTML, optional): the parameters, a summary table (per stratum), a histogram of
+cluster weights with the ±20 % band and the maximum, weight against radius with the targets, a map of
+the clusters, and the clusters out of the band or over a maximum with the reason. One file (plots
+inside); it opens from the Results Viewer.</li>
 <li>Numbers: cluster count, clusters over the maximum weight, median weight, median radius,
 score.</li>
 </ul>

@@ -55,7 +55,8 @@ def check_geometry_type(wkb_type) -> None:
         )
     if geometry_type not in (QgsWkbTypes.PointGeometry, QgsWkbTypes.PolygonGeometry):
         raise QgsProcessingException(
-            "The input layer has no geometry (a table?); wrok clusters point or polygon layers."
+            "The input layer has no geometry (a table?); wrok clusters point or polygon layers, or a table of "
+            "H3 cells: pick its cell field as 'H3 cell field'."
         )
 
 

@@ -18,12 +18,13 @@ from qgis.PyQt.QtCore import QVariant
 
 WEIGHT_FIELD_NAME = "cluster_weight"
 PASS_FIELD_NAME = "cluster_pass"
-DEGENERATE_HULL_BUFFER_M = 1.0  # a one-feature cluster's hull is a point: give it a visible outline
+DEGENERATE_HULL_BUFFER_M = 1.0
+ID_LENGTH = 254  # stratum keys make IDs long; a Shapefile would otherwise cut them  # a one-feature cluster's hull is a point: give it a visible outline
 
 
 def cluster_fields(id_field: str) -> QgsFields:
     fields = QgsFields()
-    fields.append(QgsField(id_field, QVariant.String, "string", 64))
+    fields.append(QgsField(id_field, QVariant.String, "string", ID_LENGTH))
     fields.append(QgsField(WEIGHT_FIELD_NAME, QVariant.Double, "double"))
     fields.append(QgsField(PASS_FIELD_NAME, QVariant.Int, "integer"))
     return fields
@@ -61,14 +62,23 @@ def clustered_features(features, result, fields: QgsFields, kept):
         yield out
 
 
-def cluster_table_fields(id_field: str) -> QgsFields:
+def cluster_table_fields(id_field: str, with_stratum: bool = False) -> QgsFields:
     fields = QgsFields()
-    fields.append(QgsField(id_field, QVariant.String, "string", 64))
+    fields.append(QgsField(id_field, QVariant.String, "string", ID_LENGTH))
     fields.append(QgsField("weight", QVariant.Double, "double"))
     fields.append(QgsField("n_features", QVariant.Int, "integer"))
     fields.append(QgsField("radius_m", QVariant.Double, "double"))
     fields.append(QgsField(PASS_FIELD_NAME, QVariant.Int, "integer"))
+    if with_stratum:  # strata runs: the stratum key each cluster belongs to
+        fields.append(QgsField("stratum", QVariant.String, "string", ID_LENGTH))
     return fields
+
+
+def cluster_row_values(table, row: int) -> list:
+    """One cluster table row as the values of cluster_table_fields (stratum last when present)."""
+    values = [str(table["cluster_id"][row]), float(table["weight"][row]), int(table["n_features"][row]),
+              float(table["radius_m"][row]), int(table["cluster_pass"][row])]
+    return values + ([str(table["stratum"][row])] if "stratum" in table else [])
 
 
 def cluster_outline_features(arrays, result, id_field: str, is_cancelled):
@@ -80,7 +90,7 @@ def cluster_outline_features(arrays, result, id_field: str, is_cancelled):
     starts = np.searchsorted(vertex_cluster[order], np.arange(len(names) + 1))
     table = result.clusters
     row_of = {str(name): row for row, name in enumerate(table["cluster_id"])}
-    fields = cluster_table_fields(id_field)
+    fields = cluster_table_fields(id_field, "stratum" in table)
     for g, name in enumerate(names):
         if is_cancelled():
             return
@@ -92,8 +102,7 @@ def cluster_outline_features(arrays, result, id_field: str, is_cancelled):
         row = row_of[str(name)]
         feature = QgsFeature(fields)
         feature.setGeometry(hull)
-        feature.setAttributes([str(name), float(table["weight"][row]), int(table["n_features"][row]),
-                               float(table["radius_m"][row]), int(table["cluster_pass"][row])])
+        feature.setAttributes(cluster_row_values(table, row))
         yield feature
 
 

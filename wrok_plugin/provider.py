@@ -5,7 +5,10 @@ from qgis.PyQt.QtGui import QIcon
 
 from .algorithm import TunedClusteringAlgorithm
 from .aws_algorithm import SubmitAwsAlgorithm
+from .classify_algorithm import ClassifyRasterAlgorithm
 from .plugin_files import icon_path
+from .pps_algorithm import PpsSampleAlgorithm
+from .raster_algorithm import ClusterRasterAlgorithm
 
 
 class WrokProvider(QgsProcessingProvider):
@@ -27,3 +30,6 @@ class WrokProvider(QgsProcessingProvider):
     def loadAlgorithms(self):
         self.addAlgorithm(TunedClusteringAlgorithm())
         self.addAlgorithm(SubmitAwsAlgorithm())
+        self.addAlgorithm(ClusterRasterAlgorithm())
+        self.addAlgorithm(ClassifyRasterAlgorithm())
+        self.addAlgorithm(PpsSampleAlgorithm())

@@ -30,18 +30,20 @@ def definition_for(cluster_function_arn: str, results_bucket: str) -> str:
     return json.dumps(json.loads(text))
 
 
-def create_stack(endpoint: str, input_bucket: str, output_bucket: str) -> dict:
+def create_stack(endpoint: str, input_bucket: str, output_bucket: str, name: str = "wrok", tags=None) -> dict:
+    """tags: the state machine's tags, as the template sets them (wrok:max-concurrency, ...)."""
     session = boto3.Session()
     s3 = session.client("s3", endpoint_url=endpoint)
     for bucket in (input_bucket, output_bucket):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": session.region_name})
     role_arn = session.client("iam", endpoint_url=endpoint).create_role(
-        RoleName="wrok-test", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+        RoleName=f"{name}-test", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
     lam = session.client("lambda", endpoint_url=endpoint)
     function_arn = lam.create_function(
-        FunctionName="wrok-cluster", Runtime="python3.11", Role=role_arn, Handler="aws.handler.handler",
+        FunctionName=f"{name}-cluster", Runtime="python3.11", Role=role_arn, Handler="aws.handler.handler",
         Code={"ZipFile": placeholder_zip()}, Timeout=900, MemorySize=3008)["FunctionArn"]
     sfn = session.client("stepfunctions", endpoint_url=endpoint)
-    machine_arn = sfn.create_state_machine(name="wrok-clustering", definition=definition_for(function_arn, output_bucket),
-                                           roleArn=role_arn, type="STANDARD")["stateMachineArn"]
+    machine_arn = sfn.create_state_machine(
+        name=f"{name}-clustering", definition=definition_for(function_arn, output_bucket), roleArn=role_arn,
+        type="STANDARD", tags=[{"key": k, "value": v} for k, v in (tags or {}).items()])["stateMachineArn"]
     return {"s3": s3, "sfn": sfn, "state_machine_arn": machine_arn, "function_arn": function_arn}

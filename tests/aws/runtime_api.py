@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFIX = "/2018-06-01/runtime/"
@@ -66,7 +67,8 @@ class RuntimeApi:
                     return self.reply(500, b'{"errorMessage": "no more events"}')
                 self.reply(200, json.dumps(event).encode(), {
                     "Lambda-Runtime-Aws-Request-Id": request_id,
-                    "Lambda-Runtime-Deadline-Ms": "32503680000000",
+                    # as Lambda sends it: now + the function's timeout, in epoch milliseconds
+                    "Lambda-Runtime-Deadline-Ms": str(int((time.time() + 900) * 1000)),
                     "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:eu-west-1:123456789012:function:wrok",
                     "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000",
                 })

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import boto3
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from aws.handler import ItemFailed, handler
-from aws.storage import list_keys, read_geoparquet, read_json, write_geoparquet
+from aws.storage import list_keys, object_exists, read_geoparquet, read_json, write_geoparquet
 from core.synthetic import clumped_population_frame
 
 IN, OUT = "wrok-unit-in", "wrok-unit-out"
@@ -31,20 +32,27 @@ def frame():
     return clumped_population_frame(800, seed=3)
 
 
+RUN = "wrok-run-1"
+
+
 def payload(key, **extra):
-    return {"input_bucket": IN, "key": key, "output_bucket": OUT, "params": PARAMS, **extra}
+    return {"input_bucket": IN, "key": key, "output_bucket": OUT, "params": PARAMS, "run": RUN, **extra}
+
+
+def out(kind, key):
+    return f"runs/{RUN}/{kind}/{key}"
 
 
 def test_clusters_a_region_file_and_writes_features_hulls_and_summary(s3, frame):
     write_geoparquet(s3, frame, IN, "regions/north.parquet")
     summary = handler(payload("regions/north.parquet"))
-    features = read_geoparquet(s3, OUT, "clustered/regions/north.parquet")
+    features = read_geoparquet(s3, OUT, out("clustered", "regions/north.parquet"))
     assert features["cell_id"].tolist() == frame["cell_id"].tolist()  # every row, in order
     assert features["cluster_id"].str.startswith("north:").all()
-    hulls = read_geoparquet(s3, OUT, "clusters/regions/north.parquet")
+    hulls = read_geoparquet(s3, OUT, out("clusters", "regions/north.parquet"))
     assert sorted(hulls["cluster_id"]) == sorted(features["cluster_id"].unique())
     assert np.isclose(hulls["weight"].sum(), frame["population"].sum())
-    assert read_json(s3, OUT, "summaries/regions/north.parquet.json") == summary
+    assert read_json(s3, OUT, out("summaries", "regions/north.parquet.json")) == summary
     assert summary["features"] == 800 and summary["stats"]["clusters"] == len(hulls)
     assert summary["params"]["desired_cluster_weight"] == 240
 
@@ -62,7 +70,7 @@ def test_corrupt_file_fails_with_its_key_and_leaves_an_error_object(s3):
     s3.put_object(Bucket=IN, Key="bad.parquet", Body=b"not parquet at all")
     with pytest.raises(ItemFailed, match=r"s3://wrok-unit-in/bad\.parquet: not a readable GeoParquet"):
         handler(payload("bad.parquet"))
-    assert "bad.parquet" in read_json(s3, OUT, "errors/bad.parquet.json")["error"]
+    assert "bad.parquet" in read_json(s3, OUT, out("errors", "bad.parquet.json"))["error"]
 
 
 def test_failure_after_success_removes_stale_results_and_success_clears_the_error(s3, frame):
@@ -70,9 +78,9 @@ def test_failure_after_success_removes_stale_results_and_success_clears_the_erro
     handler(payload("r.parquet"))
     with pytest.raises(ItemFailed, match="unknown clustering parameter"):
         handler(payload("r.parquet", params={**PARAMS, "target": 3}))
-    assert sorted(list_keys(s3, OUT)) == ["errors/r.parquet.json"]
+    assert sorted(list_keys(s3, OUT, "runs/")) == [out("errors", "r.parquet.json")]
     handler(payload("r.parquet"))
-    assert "errors/r.parquet.json" not in set(list_keys(s3, OUT))
+    assert out("errors", "r.parquet.json") not in set(list_keys(s3, OUT))
 
 
 @pytest.mark.parametrize("problem, expected", [
@@ -96,7 +104,7 @@ def test_engine_and_input_errors_reach_the_caller_by_name(s3, frame, problem, ex
 
 
 def test_payload_without_required_fields_names_them(s3):
-    with pytest.raises(ItemFailed, match="payload lacks key, params"):
+    with pytest.raises(ItemFailed, match="payload lacks key, params, run"):
         handler({"input_bucket": IN, "output_bucket": OUT})
 
 
@@ -121,5 +129,45 @@ def test_null_geometries_fail_by_default_and_stay_unclustered_when_kept(s3, fram
     with pytest.raises(ItemFailed, match="null or empty geometry"):
         handler(payload("holes.parquet"))
     summary = handler(payload("holes.parquet", keep_null_geometries=True))
-    features = read_geoparquet(s3, OUT, "clustered/holes.parquet")
+    features = read_geoparquet(s3, OUT, out("clustered", "holes.parquet"))
     assert features["cluster_id"].isna().sum() == 2 and summary["clustered_features"] == len(frame) - 2
+
+
+class LambdaContext:
+    """The part of Lambda's context object the handler uses: a deadline seconds from now."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def test_the_handler_records_its_own_time_out_with_the_region_size_before_the_deadline(s3, monkeypatch):
+    monkeypatch.setenv("WROK_DEADLINE_MARGIN_S", "1")
+    slow = clumped_population_frame(3000, seed=4)  # seed mode takes minutes on this
+    write_geoparquet(s3, slow, IN, "big.parquet")
+    with pytest.raises(ItemFailed, match=r"timed out: .*3,000 features"):
+        handler(payload("big.parquet", params={**PARAMS, "strategy": "seed"}), LambdaContext(4))
+    error = read_json(s3, OUT, out("errors", "big.parquet.json"))["error"]
+    assert "ClusterTimeoutSeconds" in error and "MB" in error
+    time.sleep(0.5)  # the stopped worker writes nothing afterwards
+    assert sorted(list_keys(s3, OUT)) == [out("errors", "big.parquet.json")]
+
+
+def test_a_region_that_finishes_in_time_is_not_affected_by_the_watchdog(s3, frame):
+    write_geoparquet(s3, frame, IN, "north.parquet")
+    summary = handler(payload("north.parquet"), LambdaContext(120))
+    assert summary["features"] == len(frame) and object_exists(s3, OUT, out("summaries", "north.parquet.json"))
+
+
+def test_cluster_ids_carry_the_whole_file_name_and_the_result_records_run_and_parameters(s3, frame):
+    for name in ("St. Louis", "St. Paul"):
+        write_geoparquet(s3, frame.iloc[:200], IN, f"us/{name}.parquet")
+        summary = handler(payload(f"us/{name}.parquet"))
+        ids = read_geoparquet(s3, OUT, out("clustered", f"us/{name}.parquet"))["cluster_id"]
+        assert ids.str.startswith(f"{name}:").all()
+        marker = read_json(s3, OUT, f"done/{summary['params_hash']}/us/{name}.parquet.json")
+        assert marker["run"] == RUN == summary["run"] and marker["input_etag"] == summary["input_etag"]
+    summary = handler(payload("us/St. Louis.parquet", region="us/St. Louis"))
+    assert summary["region"] == "us/St. Louis"

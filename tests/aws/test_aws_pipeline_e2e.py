@@ -9,6 +9,7 @@ ToleratedFailurePercentage are not enforced by moto, so nothing here asserts on 
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -18,7 +19,7 @@ from pipeline_stack import create_stack
 from aws import client
 from aws.kickoff import kickoff
 from aws.split import split_by_region
-from aws.storage import list_keys, read_json
+from aws.storage import clustered_key, clusters_key, error_key, list_keys, map_results_prefix, read_json, summary_key
 from core.synthetic import clumped_population_frame
 
 PARAMS = {"desired_cluster_weight": 240, "desired_cluster_radius": 1000, "max_cluster_weight": 300}
@@ -52,11 +53,11 @@ def test_pipeline_clusters_good_regions_and_reports_the_corrupt_one(moto_endpoin
     corrupt.write_bytes(b"this is not parquet")
     paths = [entry["path"] for entry in regions] + [str(corrupt)]
 
-    started = client.submit(paths, PARAMS, IN, OUT, stack["state_machine_arn"], prefix="country",
-                            options={"params_by_key": {"*/West.parquet": {"desired_cluster_radius": 600}}},
+    options = {"params_by_key": {"*/West.parquet": {"desired_cluster_radius": 600}}}
+    started = client.submit(paths, PARAMS, IN, OUT, stack["state_machine_arn"], prefix="country", options=options,
                             max_concurrency=2, tolerated_failure_percentage=50.0, endpoint_url=moto_endpoint)
     assert len(started["executions"]) == 1 and len(started["keys"]) == 5
-    execution_arn = started["executions"][0]["execution_arn"]
+    execution_arn, run = started["executions"][0]["execution_arn"], started["executions"][0]["run"]
     wait_for(sfn, execution_arn)
 
     counts = client.status(execution_arn, endpoint_url=moto_endpoint)
@@ -79,15 +80,77 @@ def test_pipeline_clusters_good_regions_and_reports_the_corrupt_one(moto_endpoin
     keys = set(list_keys(s3, OUT))
     for entry in regions:
         key = f"country/{entry['name']}.parquet"
-        assert {f"clustered/{key}", f"clusters/{key}", f"summaries/{key}.json"} <= keys
-    assert "errors/country/Atlantis.parquet.json" in keys and "summaries/country/Atlantis.parquet.json" not in keys
-    assert any(k.startswith("map-results/") for k in keys)  # the ResultWriter ran (moto writes only its manifest)
-    assert read_json(s3, OUT, "summaries/country/West.parquet.json")["params"]["desired_cluster_radius"] == 600
-    assert read_json(s3, OUT, "summaries/country/North.parquet.json")["params"]["desired_cluster_radius"] == 1000
+        assert {clustered_key(run, key), clusters_key(run, key), summary_key(run, key)} <= keys
+    bad = "country/Atlantis.parquet"
+    assert error_key(run, bad) in keys and summary_key(run, bad) not in keys
+    map_run = sfn.list_map_runs(executionArn=execution_arn)["mapRuns"][0]["mapRunArn"]
+    assert f"{map_results_prefix(map_run)}manifest.json" in keys  # the ResultWriter ran (moto writes its manifest)
+    assert read_json(s3, OUT, summary_key(run, "country/West.parquet"))["params"]["desired_cluster_radius"] == 600
+    assert read_json(s3, OUT, summary_key(run, "country/North.parquet"))["params"]["desired_cluster_radius"] == 1000
 
-    # the kickoff Lambda's logic on the same prefix resumes: only the failed file is started again
-    resumed = kickoff(s3, sfn, stack["state_machine_arn"], IN, "country/", OUT, PARAMS, max_concurrency=2)
-    assert resumed["submitted"] == ["country/Atlantis.parquet"] and len(resumed["skipped_already_done"]) == 4
-    wait_for(sfn, resumed["executions"][0]["execution_arn"])
-    counts = client.status(resumed["executions"][0]["execution_arn"], endpoint_url=moto_endpoint)
-    assert (counts["total"], counts["succeeded"], counts["failed"]) == (1, 0, 1)
+    # the kickoff Lambda's logic on the same prefix and settings resumes: only the failed file runs again,
+    # and the new run holds the four earlier results too
+    resumed = kickoff(s3, sfn, stack["state_machine_arn"], IN, "country/", OUT, PARAMS,
+                      options={**options, "weight_field": "population"}, max_concurrency=2)
+    assert resumed["submitted"] == [bad] and len(resumed["skipped_already_done"]) == 4
+    resumed_arn = resumed["executions"][0]["execution_arn"]
+    wait_for(sfn, resumed_arn)
+    counts = client.status(resumed_arn, endpoint_url=moto_endpoint)
+    assert (counts["total"], counts["succeeded"], counts["failed"], counts["reused"]) == (5, 4, 1, 4)
+    again, failed_again = client.fetch(resumed_arn, endpoint_url=moto_endpoint)
+    assert sorted(again["cell_id"]) == sorted(merged["cell_id"]) and [f["key"] for f in failed_again] == [bad]
+
+
+def test_each_run_keeps_its_own_results_and_failures_come_from_the_result_writer(moto_endpoint, country, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    bucket_in, bucket_out = "wrok-runs-in", "wrok-runs-out"
+    stack = create_stack(moto_endpoint, bucket_in, bucket_out, name="wrok-runs",
+                         tags={"wrok:max-concurrency": "2", "wrok:tolerated-failure-percentage": "100"})
+    s3, sfn, arn = stack["s3"], stack["sfn"], stack["state_machine_arn"]
+    source = tmp_path / "country.parquet"
+    country.to_parquet(source)
+
+    def run(params):
+        started = client.submit(source, params, bucket_in, bucket_out, arn, prefix="c", region_field="province",
+                                endpoint_url=moto_endpoint)
+        wait_for(sfn, started["executions"][0]["execution_arn"])
+        return started["executions"][0]["execution_arn"]
+
+    run_a = run(PARAMS)
+    run_b = run({**PARAMS, "desired_cluster_weight": 120, "max_cluster_weight": 150})
+    run_c = run({**PARAMS, "max_cluster_weight": 100})  # below the target: every region fails
+    a, failed_a = client.fetch(run_a, endpoint_url=moto_endpoint)
+    b, _ = client.fetch(run_b, endpoint_url=moto_endpoint)
+    assert failed_a == [] and sorted(a["cell_id"]) == sorted(country["cell_id"])  # C's failure left A whole
+    assert a["cluster_weight"].max() <= 300 and b["cluster_weight"].max() <= 150  # each run's own clusters
+    assert a["cluster_id"].nunique() < b["cluster_id"].nunique()
+    assert client.status(run_a, endpoint_url=moto_endpoint)["succeeded"] == 4
+    assert client.status(run_c, endpoint_url=moto_endpoint)["failed"] == 4
+
+    # resuming with A's parameters reuses A's results only; other parameters start every file again
+    options = {"weight_field": "population"}
+    again = kickoff(s3, sfn, arn, bucket_in, "c/", bucket_out, PARAMS, options=options)
+    assert again["submitted"] == [] and {r["run"] for r in again["reused"]} == {run_a.rsplit(":", 1)[-1]}
+    other = kickoff(s3, sfn, arn, bucket_in, "c/", bucket_out, {**PARAMS, "desired_cluster_weight": 200}, options)
+    assert len(other["submitted"]) == 4 and other["reused"] == []
+    wait_for(sfn, other["executions"][0]["execution_arn"])
+
+    # a region whose Lambda was killed (time-out) leaves no error of its own: the client reads the
+    # ResultWriter's FAILED_*.json, in the format AWS documents (moto writes only an empty manifest)
+    key, run = "c/country/West.parquet", run_c.rsplit(":", 1)[-1]
+    s3.delete_object(Bucket=bucket_out, Key=error_key(run, key))
+    map_run = sfn.list_map_runs(executionArn=run_c)["mapRuns"][0]["mapRunArn"]
+    folder = map_results_prefix(map_run)
+    item = next(entry for entry in read_json(s3, bucket_out, f"runs/{run}/items.json") if entry["key"] == key)
+    cause = {"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: 1f2e Error: Task timed out after 900.00 seconds"}
+    s3.put_object(Bucket=bucket_out, Key=f"{folder}FAILED_0.json", Body=json.dumps([{
+        "ExecutionArn": f"{map_run}:1", "Input": json.dumps(item), "InputDetails": {"Included": True},
+        "Name": "1", "Status": "FAILED", "Error": "Sandbox.Timedout", "Cause": json.dumps(cause)}]).encode())
+    manifest = read_json(s3, bucket_out, f"{folder}manifest.json")
+    manifest["ResultFiles"]["FAILED"] = [{"Key": f"{folder}FAILED_0.json", "Size": 1}]
+    s3.put_object(Bucket=bucket_out, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
+    _, failed_c = client.fetch(run_c, endpoint_url=moto_endpoint)
+    by_key = {failure["key"]: failure["error"] for failure in failed_c}
+    assert by_key[key] == "Sandbox.Timedout: RequestId: 1f2e Error: Task timed out after 900.00 seconds"
+    assert all("max cluster weight" in error for other_key, error in by_key.items() if other_key != key)

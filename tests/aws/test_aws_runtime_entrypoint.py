@@ -26,7 +26,7 @@ def test_runtime_interface_client_runs_the_handler_for_a_good_and_a_bad_file(mot
     frame = clumped_population_frame(300, seed=7)
     write_geoparquet(s3, frame, IN, "good.parquet")
     s3.put_object(Bucket=IN, Key="bad.parquet", Body=b"garbage")
-    events = [{"input_bucket": IN, "key": key, "output_bucket": OUT, "params": PARAMS}
+    events = [{"input_bucket": IN, "key": key, "output_bucket": OUT, "params": PARAMS, "run": "wrok-ric"}
               for key in ("good.parquet", "bad.parquet")]
 
     with RuntimeApi(events) as api:
@@ -43,6 +43,6 @@ def test_runtime_interface_client_runs_the_handler_for_a_good_and_a_bad_file(mot
     assert "init" not in api.errors, api.errors
     summary = api.responses["request-0"]
     assert summary["key"] == "good.parquet" and summary["features"] == 300
-    assert read_geoparquet(s3, OUT, "clustered/good.parquet")["cell_id"].tolist() == frame["cell_id"].tolist()
+    assert read_geoparquet(s3, OUT, "runs/wrok-ric/clustered/good.parquet")["cell_id"].tolist() == frame["cell_id"].tolist()
     error = api.errors["request-1"]
     assert error["errorType"] == "ItemFailed" and "s3://wrok-ric-in/bad.parquet" in error["errorMessage"]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
+import optuna
 import pytest
 import shapely
 from core_helpers import check_result, fast_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import MiniBatchKMeans
+from threadpoolctl import threadpool_limits
 
+import core.engine
 from core import cluster
-from core.tuning import k_search_range
+from core.data import Features, RunContext
+from core.tuning import k_search_range, score_labels, tune_k
 
 # --------------------------------------------------------------------------- k search range
 
@@ -57,18 +62,27 @@ def test_k_range_edge_cases(total, n, target, wanted):
 # --------------------------------------------------------------------------- pass 1 reproduced
 
 
+def optuna_grid_order(k_values, seed, n_trials):
+    """The k values an Optuna grid study (GridSampler, seed) tries, in trial-number order."""
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler({"n_clusters": list(k_values)}, seed=seed))
+    study.optimize(lambda trial: trial.suggest_categorical("n_clusters", list(k_values)) * 0.0, n_trials=n_trials)
+    return [trial.params["n_clusters"] for trial in study.trials]
+
+
 def _seed_pass_one_by_hand(x, y, w, params, k_values):
-    """The original tool's pass 1, written out with sklearn and shapely: try every k, keep the
-    one with the lowest score (ties: smaller k), name clusters by k-means label + 1 padded to k."""
+    """The original tool's pass 1, written out with sklearn and shapely: try every k in the
+    order Optuna's grid study tries them, keep the lowest score (ties: the earlier trial, as
+    `study.best_trial` does), name clusters by k-means label + 1 padded to k."""
     best = None
-    for k in k_values:
+    for k in optuna_grid_order(k_values, params.random_state, len(k_values)):
         if k == 1:
             labels = np.zeros(len(x), dtype=int)
         else:
             model = MiniBatchKMeans(n_clusters=k, batch_size=1024, n_init=1,
                                     reassignment_ratio=params.minibatch_reassignment_ratio,
                                     random_state=params.random_state)
-            labels = model.fit_predict(np.column_stack([x, y]), sample_weight=w)
+            with threadpool_limits(limits=1, user_api="openmp"):  # same labels, far quicker on a busy machine
+                labels = model.fit_predict(np.column_stack([x, y]), sample_weight=w)
         used = np.unique(labels)
         weights = [w[labels == label].sum() for label in used]
         radii = [shapely.minimum_bounding_radius(shapely.multipoints(np.column_stack([x[labels == label],
@@ -77,7 +91,7 @@ def _seed_pass_one_by_hand(x, y, w, params, k_values):
         w_t, r_t = params.desired_cluster_weight, params.desired_cluster_radius
         score = (params.weight_importance_factor * (r_t / w_t) * abs(w_t - np.median(weights))
                  + abs(r_t - np.median(radii)))
-        if best is None or (score, k) < best[:2]:
+        if best is None or score < best[0]:
             best = (score, k, labels)
     _, k, labels = best
     ids = np.array([f"CLUSTER_{str(label + 1).zfill(len(str(k)))}" for label in labels])
@@ -212,3 +226,81 @@ def test_pass_two_matches_the_original_tool(clusters, cap_factor, radius, import
             passes[members] = 2
     np.testing.assert_array_equal(result.cluster_id.astype(str), expected.astype(str))
     np.testing.assert_array_equal(result.cluster_pass, passes)
+
+
+# --------------------------------------------------------------------------- the original's pass loop
+
+
+def test_a_one_piece_cluster_is_not_re_clustered_again():
+    """The original re-clusters only clusters the previous pass made. A stack that cannot be
+    split comes out of pass 2 in one piece with its pass-1 ID and pass, so pass 3 has nothing
+    to do and the run stops (it is not re-split until the oversized count stalls)."""
+    x = np.full(60, 50_000.0)
+    y = np.full(60, 50_000.0)
+    w = np.full(60, 10.0)
+    params = fast_params(strategy="seed", desired_cluster_weight=100, max_cluster_weight=150)
+    messages = []
+    result = cluster(x, y, w, params, progress=lambda fraction, message: messages.append(message))
+    check_result(result, w, params, x, y)
+    assert len(result.clusters) == 1 and result.clusters["weight"][0] == 600  # still over the cap
+    assert (result.cluster_pass == 1).all()
+    assert result.passes_run == 2
+    assert [m for m in messages if "re-clustered" in m] == ["pass 2: re-clustered 1 of 1 oversized"]
+
+
+def test_the_pass_loop_stops_when_the_oversized_count_repeats_three_times(monkeypatch):
+    """With a partitioner that peels off one feature per split, one oversized cluster is left
+    after passes 1, 2 and 3: the original stops at pass 4 (the same count three times), long
+    before max_passes, leaving the last remainder over the cap."""
+    def peel_last(x, y, w, k, reassignment_ratio, random_state):
+        labels = np.zeros(len(x), dtype=np.int64)
+        if k >= 2:
+            labels[-1] = 1
+        return labels
+
+    monkeypatch.setattr(core.engine, "kmeans_labels", peel_last)
+    x = np.arange(5) * 1000.0
+    y = np.zeros(5)
+    w = np.full(5, 10.0)
+    # Weight dominates the score, so every k >= 2 (two pieces) beats k = 1.
+    params = fast_params(strategy="seed", desired_cluster_weight=10, max_cluster_weight=15,
+                         weight_importance_factor=5.0, max_passes=100)
+    result = cluster(x, y, w, params)
+    assert result.passes_run == 3
+    assert result.cluster_id.astype(str).tolist() == ["CLUSTER_1_1_1", "CLUSTER_1_1_1", "CLUSTER_1_1_2",
+                                                      "CLUSTER_1_2", "CLUSTER_2"]
+    assert result.cluster_pass.tolist() == [3, 3, 3, 2, 1]
+
+
+def test_ties_go_to_optunas_best_trial_not_the_smaller_k():
+    """Equal scores: the winner is the first trial in Optuna's grid order, as `study.best_trial`
+    gives it, for any number of Optuna threads."""
+    rng = np.random.default_rng(3)
+    group = Features.checked(rng.uniform(0, 5000, 200), rng.uniform(0, 5000, 200), np.ones(200))
+
+    def two_halves_for_even_k(features, k):  # every even k scores the same, odd k all the same
+        halves = (features.x > np.median(features.x)).astype(np.int64)
+        return halves if k % 2 == 0 else np.zeros(len(features.x), dtype=np.int64)
+
+    k_values = list(range(4, 17))
+    params = fast_params(strategy="seed", desired_cluster_weight=100, random_state=7)
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler({"n_clusters": k_values}, seed=7))
+    study.optimize(lambda trial: score_labels(
+        group, two_halves_for_even_k(group, trial.suggest_int("n_clusters", 4, 16)), params),
+        n_trials=len(k_values))
+    best_k = study.best_trial.params["n_clusters"]
+    assert best_k != min(k for k in k_values if k % 2 == 0)  # this seed really tests the order
+    for n_jobs in (1, -1):
+        ranked = tune_k(group, two_halves_for_even_k, len(k_values), dataclasses.replace(params, n_jobs=n_jobs),
+                        RunContext(), lambda _: None, k_values=k_values)
+        assert ranked[0] == best_k
+
+
+def test_more_trials_than_k_values_tries_each_k_once():
+    """As Optuna's GridSampler stops once its grid is used up, so does the study."""
+    rng = np.random.default_rng(2)
+    group = Features.checked(rng.uniform(0, 5000, 120), rng.uniform(0, 5000, 120), np.ones(120))
+    params = fast_params(strategy="seed", desired_cluster_weight=20)
+    tried = tune_k(group, lambda features, k: np.arange(len(features.x)) % k, 50, params, RunContext(),
+                   lambda _: None, k_values=[3, 4, 5, 6, 7])
+    assert sorted(tried) == [3, 4, 5, 6, 7]

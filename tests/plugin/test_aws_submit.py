@@ -166,11 +166,12 @@ def test_region_split_run_reports_the_failed_region_and_merges_the_others(wrok_p
     assert keys_under(stack["s3"], IN, "qgis/") == {f"qgis/country/{p}.parquet"
                                                     for p in ("North", "South-East", "West", "Atlantis")}
     written = keys_under(stack["s3"], OUT)
+    run = "runs/" + arns[0].rsplit(":", 1)[-1]  # every result lives under its run
     for province in ("North", "South-East", "West"):
         key = f"qgis/country/{province}.parquet"
-        assert {f"clustered/{key}", f"clusters/{key}", f"summaries/{key}.json"} <= written
-    assert "errors/qgis/country/Atlantis.parquet.json" in written
-    assert "summaries/qgis/country/Atlantis.parquet.json" not in written
+        assert {f"{run}/clustered/{key}", f"{run}/clusters/{key}", f"{run}/summaries/{key}.json"} <= written
+    assert f"{run}/errors/qgis/country/Atlantis.parquet.json" in written
+    assert f"{run}/summaries/qgis/country/Atlantis.parquet.json" not in written
 
     # progress came from the item counts and ended at 100 %
     assert any("3 succeeded, 1 failed, 0 running, 0 pending of 4 file(s)" in text for text in feedback.infos)
@@ -202,7 +203,9 @@ def test_several_layers_unit_weights_and_cluster_hulls(wrok_plugin, stack):
     assert all(f["cluster_weight"] == members[f["cluster_id"]] for f in out.getFeatures())
     assert out.crs().authid() == "EPSG:32633"
     assert sorted(values(hulls, "cluster_id")) == sorted(members)
-    summary = json.loads(stack["s3"].get_object(Bucket=OUT, Key="summaries/layers/south.parquet.json")["Body"].read())
+    run = json.loads(results["EXECUTION_ARNS"])[0].rsplit(":", 1)[-1]
+    summary = json.loads(stack["s3"].get_object(
+        Bucket=OUT, Key=f"runs/{run}/summaries/layers/south.parquet.json")["Body"].read())
     assert summary["params"]["desired_cluster_weight"] == 30 and summary["params"]["max_cluster_weight"] is None
     assert summary["params"]["initial_max_trials"] == 10 and summary["params"]["max_passes"] == 1
 
@@ -230,7 +233,8 @@ def test_cancel_while_following_stops_the_execution(wrok_plugin, stack, monkeypa
         time.sleep(0.5)
     assert status == "ABORTED"
     time.sleep(4)  # long enough for the third file's Lambda to have run had the Map not stopped
-    assert len(keys_under(stack["s3"], OUT, "summaries/cancelled/")) < 3  # MAX_CONCURRENCY 2: one never started
+    summaries = [key for key in keys_under(stack["s3"], OUT, "runs/") if "/summaries/cancelled/" in key]
+    assert len(summaries) < 3  # MAX_CONCURRENCY 2: one never started
     assert keys_under(stack["s3"], IN, "cancelled/") == {f"cancelled/part{s}.parquet" for s in (4, 5, 6)}
 
 

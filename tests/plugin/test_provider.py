@@ -9,7 +9,8 @@ from core.params import DEFAULT_STRATEGY
 from .conftest import ALGORITHM_ID, REPO
 
 ADVANCED = {"INITIAL_TRIALS", "SUBSEQUENT_TRIALS", "REASSIGNMENT_RATIO", "STRATEGY", "RANDOM_SEED", "MEASURING_CRS",
-            "CLUSTER_ID_FIELD"}
+            "CLUSTER_ID_FIELD", "TARGET_WEIGHT_FIELD", "TARGET_RADIUS_FIELD", "MAX_WEIGHT_FIELD", "MAX_RADIUS_FIELD",
+            "CLUSTERS_FIELD"}
 
 
 def test_provider_and_algorithm_are_registered(wrok_plugin):

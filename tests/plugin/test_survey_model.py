@@ -1,0 +1,75 @@
+"""The survey-frame model (population raster -> clusters per stratum -> PPS sample -> reports), run by
+processing.run and by the real qgis_process on the walk-through's demo data in resources/."""
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from qgis import processing
+from qgis.core import QgsProcessingModelAlgorithm, QgsVectorLayer
+
+from .conftest import REPO
+from .test_headless import enabled_env  # noqa: F401  (module fixture)
+
+MODEL = Path(__file__).resolve().parent / "survey_frame.model3"
+RESOURCES = REPO / "resources"
+INPUTS = {"population": RESOURCES / "demo_population.tif", "strata": RESOURCES / "demo_districts.geojson",
+          "stratum_field": "district", "strata_table": RESOURCES / "demo_strata.csv",
+          "sample_sizes": RESOURCES / "demo_sample_sizes.csv", "seed": 7}
+
+
+def planned():
+    with open(RESOURCES / "demo_sample_sizes.csv") as table:
+        return {row["stratum"]: (int(row["n"]), int(row["replacements"])) for row in csv.DictReader(table)}
+
+
+def check_chain(clusters, sample, report, sample_report):
+    """Clusters per district with their own targets; n PSUs and r replacements per district drawn from them."""
+    hulls = {f["cluster_id"]: f for f in clusters.getFeatures()}
+    assert {f["stratum"] for f in hulls.values()} == {"North", "South"}
+    chosen = list(sample.getFeatures())
+    for stratum, (n, r) in planned().items():
+        mine = [f for f in chosen if f["stratum"] == stratum]
+        assert [f["replacement"] for f in mine if f["selection_order"] <= n] == [False] * n
+        assert sum(f["replacement"] for f in mine) == r and len(mine) == n + r
+        total = sum(f["weight"] for f in hulls.values() if f["stratum"] == stratum)
+        for feature in mine:
+            assert feature["cluster_id"] in hulls
+            if not feature["certainty"]:
+                assert feature["inclusion_prob"] == pytest.approx(n * feature["weight"] / total)
+    text = Path(report).read_text()
+    assert "Targets per stratum" in text and "<td>South</td><td>300.0</td><td>1,500.0</td>" in text
+    assert f"<td>all</td><td>{len(hulls)}</td>" in text and text.count("data:image/png;base64,") == 3
+    text = Path(sample_report).read_text()
+    assert f"PSUs ({sum(n for n, _ in planned().values())} selected, 2 replacements)" in text
+    assert all(f"<td>{f['cluster_id']}</td>" in text for f in chosen)
+
+
+def test_model_runs_through_processing(wrok_plugin, tmp_path):
+    model = QgsProcessingModelAlgorithm()
+    assert model.fromFile(str(MODEL))
+    report, sample_report = tmp_path / "report.html", tmp_path / "sample.html"
+    results = processing.run(model, {
+        **{name: str(value) for name, value in INPUTS.items()},
+        "cluster:clusters": "TEMPORARY_OUTPUT", "cluster:cluster_numbers": str(tmp_path / "numbers.tif"),
+        "cluster:report": str(report), "sample:sample": "TEMPORARY_OUTPUT", "sample:sample_report": str(sample_report)})
+    check_chain(results["cluster:clusters"], results["sample:sample"], results["cluster:report"],
+                results["sample:sample_report"])
+
+
+def test_model_runs_through_qgis_process(enabled_env, tmp_path):  # noqa: F811
+    out = {name: tmp_path / name for name in ("clusters.gpkg", "numbers.tif", "report.html", "sample.gpkg",
+                                              "sample.html")}
+    done = subprocess.run(
+        ["qgis_process.bin", "--json", "run", str(MODEL), "--", *(f"{k}={v}" for k, v in INPUTS.items()),
+         f"cluster:clusters={out['clusters.gpkg']}", f"cluster:cluster_numbers={out['numbers.tif']}",
+         f"cluster:report={out['report.html']}", f"sample:sample={out['sample.gpkg']}",
+         f"sample:sample_report={out['sample.html']}"],
+        env=enabled_env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout)["results"]
+    assert results["cluster:report"] == str(out["report.html"]) and out["numbers.tif"].exists()
+    check_chain(QgsVectorLayer(str(out["clusters.gpkg"]), "clusters", "ogr"),
+                QgsVectorLayer(str(out["sample.gpkg"]), "sample", "ogr"), out["report.html"], out["sample.html"])
