@@ -54,7 +54,4 @@ def resolve_params(params: dict, key: str, frame=None, params_by_key: Optional[d
             merged.update(override)
     if params_by_column:
         merged.update(column_override(frame, params_by_column))
-    try:
-        return ClusteringParams.from_dict(merged)
-    except TypeError as error:  # a required parameter is missing
-        raise ClusteringInputError(f"incomplete clustering parameters: {error}") from None
+    return ClusteringParams.from_dict(merged)  # names missing or unknown parameters itself

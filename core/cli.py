@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from . import cli_frame
 from .classify_cli import add_classify_command
-from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
+from .params import (
+    DEFAULTS,
+    INVALID_GEOMETRY_CHOICES,
+    STRATEGIES,
+    ClusteringCancelled,
+    ClusteringInputError,
+    ClusteringParams,
+)
 from .postgis import is_database
 from .sample_cli import add_sample_command
 
@@ -42,29 +50,42 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--layer", help="layer name inside a multi-layer input (e.g. GeoPackage), or the table")
     run.add_argument("--in-place", action="store_true",
                      help="database input: add/fill the cluster columns in the input table itself (one transaction)")
-    run.add_argument("--output-layer", metavar="SCHEMA.TABLE",
-                     help="database input: write every row with the cluster columns to this new table")
+    run.add_argument("--output-layer", metavar="NAME",
+                     help="database input: write every row with the cluster columns to this new SCHEMA.TABLE; "
+                          "GeoPackage output: the layer to write (default: the file name), other layers are kept")
+    run.add_argument("--overwrite-input", action="store_true",
+                     help="allow the output file to replace the input layer (default: refused)")
     run.add_argument("--weight-field", help="numeric column holding each feature's weight (default: 1 each)")
     run.add_argument("--target-weight", type=float, required=True, help="desired total weight per cluster")
     run.add_argument("--target-radius", type=float, required=True, help="desired cluster radius in metres")
     run.add_argument("--max-weight", type=float, help="clusters heavier than this are split (default: none)")
     run.add_argument("--min-weight", type=float, help="merge clusters lighter than this into a neighbour")
-    run.add_argument("--weight-importance", type=float, default=1.0,
-                     help="how much weight matters against radius in the score (default 1)")
-    run.add_argument("--max-passes", type=int, default=100, help="re-clustering passes for oversized clusters")
-    run.add_argument("--initial-trials", type=int, default=100, help="Optuna trials in the first pass")
-    run.add_argument("--subsequent-trials", type=int, default=20, help="Optuna trials per re-clustered cluster")
-    run.add_argument("--reassignment-ratio", type=float, default=0.1, help="MiniBatchKMeans setting (seed mode)")
-    run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
-                     help="compact (default: even weights, round non-overlapping clusters, hard cap), "
+    run.add_argument("--weight-importance", type=float, default=DEFAULTS["weight_importance_factor"],
+                     help="how much weight matters against radius in the score (default %(default)s)")
+    run.add_argument("--max-passes", type=int, default=DEFAULTS["max_passes"],
+                     help="re-clustering passes for oversized clusters (default %(default)s)")
+    run.add_argument("--initial-trials", type=int, default=DEFAULTS["initial_max_trials"],
+                     help="Optuna trials in the first pass (default %(default)s)")
+    run.add_argument("--subsequent-trials", type=int, default=DEFAULTS["subsequent_max_trials"],
+                     help="Optuna trials per re-clustered cluster (default %(default)s)")
+    run.add_argument("--reassignment-ratio", type=float, default=DEFAULTS["minibatch_reassignment_ratio"],
+                     help="MiniBatchKMeans setting (seed mode, default %(default)s)")
+    run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULTS["strategy"],
+                     help="compact (default: even weights, round clusters whose outlines do not overlap), "
                           "balanced (the earlier bisection default) or seed (the original k-means)")
-    run.add_argument("--random-state", type=int, default=42, help="seed; same input and seed give same output")
-    run.add_argument("--jobs", type=int, default=1, help="parallel threads, -1 for all cores")
+    run.add_argument("--random-state", type=int, default=DEFAULTS["random_state"],
+                     help="seed; same input and seed give same output (default %(default)s)")
+    run.add_argument("--jobs", type=int, default=DEFAULTS["n_jobs"],
+                     help="parallel threads, -1 for all cores (default %(default)s)")
     run.add_argument("--epsg", type=int,
-                     help="projected CRS to measure in (default: the layer's own if metric, else its UTM zone)")
+                     help="projected CRS to measure in (default: the layer's own if metric, else its UTM zone); "
+                          "for a layer without CRS it says the coordinates are in this CRS")
     run.add_argument("--keep-null-geometries", action="store_true",
                      help="keep features without geometry in the output with empty cluster fields "
                           "(default: stop with an error)")
+    run.add_argument("--invalid-geometries", choices=INVALID_GEOMETRY_CHOICES, default="repair",
+                     help="self-intersecting polygons: repair them for measuring (default; the output keeps them "
+                          "as they are) or stop with an error")
     h3 = run.add_mutually_exclusive_group()
     h3.add_argument("--h3-field", metavar="NAME",
                     help="each row is one H3 cell (hex string or 64-bit integer in this field, one resolution); "
@@ -97,17 +118,25 @@ def _progress_bar(quiet: bool):
     return update, bar.close
 
 
-def _check_file_target(args) -> None:
-    if args.in_place or args.output_layer:
-        raise ClusteringInputError("--in-place and --output-layer need a database input (postgresql://... or PG:...)")
+def _check_file_target(args, summary):
+    """The output file of a file input, checked (with the summary) before any work."""
+    from .io import input_layer_name
+    from .writing import check_target, check_targets_apart
+
+    if args.in_place:
+        raise ClusteringInputError("--in-place needs a database input (postgresql://... or PG:...); for a file, "
+                                   "write a new file or pass --overwrite-input with the input as output")
     if not args.output:
         raise ClusteringInputError("give an output file")
     if is_database(args.output):
         raise ClusteringInputError("writing a file input to a database is not supported; load it with ogr2ogr and "
                                    "run on the table, or write a file")
+    output = check_target(args.output, args.output_layer)
+    check_targets_apart(args.input, input_layer_name(args.input, args.layer), output, summary, args.overwrite_input)
+    return output
 
 
-def cluster_input(frame, args, params, progress):
+def cluster_input(frame, args, params, progress, field_names=None):
     """(every row + cluster fields, clusters, result, extra figures) for the chosen kind of input."""
     cli_frame.check_combination(args)
     if args.h3_field:
@@ -122,12 +151,15 @@ def cluster_input(frame, args, params, progress):
     from .io import cluster_frame
 
     return (*cluster_frame(frame, params, args.weight_field, args.epsg, args.keep_null_geometries,
-                           progress=progress, strata=cli_frame.strata_options(args)), {})
+                           progress=progress, invalid_geometries=args.invalid_geometries,
+                           log=lambda line: print(f"note: {line}", file=sys.stderr), field_names=field_names,
+                           strata=cli_frame.strata_options(args)), {})
 
 
 def run_cluster(args) -> int:
-    from .io import metric_crs, read_layer, write_layer
+    from .io import cluster_field_names, metric_crs, read_layer
     from .raster import is_raster_path
+    from .writing import check_column_names, check_target, write_frame
 
     params = ClusteringParams(
         desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
@@ -138,6 +170,10 @@ def run_cluster(args) -> int:
         minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
     )
+    # Every output problem is found before the (possibly long) clustering starts.
+    summary = check_target(args.summary, option="--summary") if args.summary else None
+    if args.centroids:
+        check_target(args.centroids, option="--centroids")
     if args.report:
         from .report_io import check_report_path
 
@@ -151,22 +187,29 @@ def run_cluster(args) -> int:
             out, clusters, result, extra = run_database(args, params, lambda frame, report: cluster_input(
                 frame, args, params, report), progress)
         elif is_raster_path(args.input):
-            _check_file_target(args)
+            _check_file_target(args, summary)
             result, raster_clusters = cli_frame.run_raster(args, params, progress)  # writes its own summary
         else:
-            _check_file_target(args)
+            output = _check_file_target(args, summary)
             from .h3frame import read_table
 
             frame = (read_table if args.h3_field else read_layer)(args.input, args.layer)
-            out, clusters, result, extra = cluster_input(frame, args, params, progress)
-            write_layer(out, args.output)
+            names = None
+            if not args.h3_field:  # an H3 table becomes hexagons: its own frame gets the fields
+                names = cluster_field_names(frame, max_name_length=10 if output.suffix == ".shp" else None)
+                check_column_names([c for c in frame.columns if c != frame.geometry.name and c not in names]
+                                   + names, output)
+            out, clusters, result, extra = cluster_input(frame, args, params, progress, names)
+            write_frame(out, output)
             if args.centroids:
                 measured_in = metric_crs(frame, args.epsg)
                 cli_frame.write_centroids(result, measured_in, frame.crs or measured_in, args.centroids)
     finally:
         close()
-    if args.summary and clusters is not None:
-        write_layer(clusters, args.summary)
+    if summary is not None and clusters is not None:
+        write_frame(clusters, summary)
+    for line in result.over_max_warnings():
+        print(f"warning: {line}", file=sys.stderr)
     cli_frame.report_notes(result)
     if args.report:
         from .report_io import write_cli_report
@@ -194,6 +237,9 @@ def run_cluster(args) -> int:
 
 
 def main(argv=None) -> int:
+    # Debian's bottleneck 1.3.5 is older than pandas would like; it still works, and the CLI's
+    # stderr is for the user's problems only (one `error:` line).
+    warnings.filterwarnings("ignore", message="Pandas requires version", category=UserWarning)
     args = build_parser().parse_args(argv)
     try:
         return getattr(args, "handler", run_cluster)(args)

@@ -62,6 +62,11 @@ class Features:
             negative = int((w < 0).sum())
             if negative:
                 raise ClusteringInputError(f"{negative} feature(s) have a negative weight; weights must be >= 0")
+            if not w.any():
+                raise ClusteringInputError(
+                    f"every one of the {n} feature(s) weighs 0, so there is nothing to divide into clusters; "
+                    "check the weight field (or leave it empty to count every feature as 1)"
+                )
         if vertex_xy is not None:
             vertex_xy = np.asarray(vertex_xy, dtype=float).reshape(-1, 2)
             vertex_owner = np.asarray(vertex_owner, dtype=np.int64).ravel()

@@ -9,6 +9,7 @@ from typing import Optional
 
 STRATEGIES = ("compact", "balanced", "seed")  # the first is the default (the plugin's enum relies on it)
 DEFAULT_STRATEGY = STRATEGIES[0]
+INVALID_GEOMETRY_CHOICES = ("repair", "error")  # what the front ends do with self-intersecting polygons
 
 
 class ClusteringInputError(ValueError):
@@ -30,6 +31,10 @@ _NUMBERS = {
     "max_cluster_radius": "max cluster radius",
 }
 _OPTIONAL = {"max_cluster_weight", "min_cluster_weight", "max_cluster_radius"}
+
+
+# Largest whole-number parameter any front end accepts: QGIS stores integers in 32 bits.
+MAX_WHOLE_NUMBER = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,8 @@ class ClusteringParams:
             fail(f"weight importance factor must be >= 0 (got {self.weight_importance_factor})")
         for name in ("max_passes", "initial_max_trials", "subsequent_max_trials"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                fail(f"{name} must be a whole number >= 1 (got {value!r})")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_WHOLE_NUMBER:
+                fail(f"{name} must be a whole number from 1 to {MAX_WHOLE_NUMBER} (got {value!r})")
         if self.max_passes > 1 and self.max_cluster_weight is None:
             fail("max cluster weight is required when more than one pass is allowed")
         if not 0 <= self.minibatch_reassignment_ratio <= 1:
@@ -119,3 +124,12 @@ class ClusteringParams:
         if missing:
             raise ClusteringInputError(f"missing clustering parameter(s): {', '.join(missing)}")
         return cls(**values)
+
+
+# Starting values every front end offers (CLI, QGIS dialogs, Lambda): the targets have no engine
+# default (they are the user's survey design), the rest are ClusteringParams' own defaults.
+SUGGESTED_TARGETS = {"desired_cluster_weight": 240.0, "desired_cluster_radius": 1000.0, "max_cluster_weight": 300.0}
+DEFAULTS = {
+    **{f.name: f.default for f in fields(ClusteringParams) if f.default is not MISSING},
+    **SUGGESTED_TARGETS,
+}

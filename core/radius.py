@@ -136,14 +136,6 @@ def minimum_bounding_circles(x, y, group, n_groups, half_size=None):
     return cx + x0, cy + y0, r
 
 
-def cluster_radii(labels, n_clusters, vertex_xy=None, vertex_owner=None, x=None, y=None):
-    """Radius per cluster from member vertices (polygons) or member points."""
-    if vertex_xy is None:
-        return minimum_bounding_circles(x, y, labels, n_clusters)[2]
-    vlabels = np.asarray(labels)[vertex_owner]
-    return minimum_bounding_circles(vertex_xy[:, 0], vertex_xy[:, 1], vlabels, n_clusters)[2]
-
-
 def extreme_points(x, y, group, n_groups):
     """Each group's extreme points in eight directions: hull vertices that stand in for the group.
 

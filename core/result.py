@@ -60,6 +60,25 @@ class ClusteringResult:
         """The seed's objective on the final clusters (lower is better)."""
         return clustering_score(np.median(self.clusters["weight"]), np.median(self.clusters["radius_m"]), self.params)
 
+    def clusters_over_max(self):
+        """(cluster id, weight) of every cluster heavier than the max weight, heaviest first."""
+        cap = self.params.max_cluster_weight
+        if cap is None:
+            return []
+        weights = np.asarray(self.clusters["weight"], dtype=float)
+        over = np.flatnonzero(weights > cap)
+        over = over[np.argsort(-weights[over], kind="stable")]
+        return [(str(self.clusters["cluster_id"][i]), float(weights[i])) for i in over]
+
+    def over_max_warnings(self, limit: int = 10):
+        """One line per cluster over the max (the first `limit`), for the log of every front end."""
+        over = self.clusters_over_max()
+        cap = self.params.max_cluster_weight
+        lines = [f"cluster {name} weighs {weight:g}, over the max weight of {cap:g}" for name, weight in over[:limit]]
+        if len(over) > limit:
+            lines.append(f"... and {len(over) - limit} more cluster(s) over the max weight")
+        return lines
+
     def stats(self) -> dict:
         """The benchmark's quality figures for this result."""
         params = self.params

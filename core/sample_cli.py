@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from .params import ClusteringInputError
@@ -69,22 +67,6 @@ def _refuse_sample_columns(frame, what: str) -> None:
                                    "rename or drop them first")
 
 
-def _write_atomically(frame, path) -> None:
-    """Write in a folder beside the target, then move into place: a failure leaves an existing file untouched.
-
-    The file keeps its name there, so the layer name inside it (taken from the file name) is right.
-    """
-    from .io import write_layer
-
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ClusteringInputError(f"cannot write {path}: folder {path.parent} does not exist")
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.") as folder:
-        write_layer(frame, Path(folder) / path.name)
-        for part in Path(folder).iterdir():  # a Shapefile is several files
-            os.replace(part, path.with_name(part.name))
-
-
 def _write_report(args, ordered, sample, n) -> None:
     from .io import metric_crs
     from .report_io import outlines_in_metres
@@ -105,12 +87,14 @@ def run_sample(args) -> int:
     import pandas as pd
 
     from .io import read_layer
+    from .writing import check_target, same_file, write_frame
 
     if (args.members is None) != (args.members_output is None):
         raise ClusteringInputError("--members and --members-output go together")
-    inputs = {Path(p).resolve() for p in (args.clusters, args.members) if p}
+    output = check_target(args.output)
+    members_target = check_target(args.members_output, option="--members-output") if args.members_output else None
     for target in filter(None, (args.output, args.members_output, args.report)):
-        if Path(target).resolve() in inputs:
+        if any(same_file(target, source) for source in (args.clusters, args.members) if source):
             raise ClusteringInputError(f"{target} is an input of this run: write the sample to a new file")
     if args.report:
         from .report_io import check_report_path
@@ -140,7 +124,7 @@ def run_sample(args) -> int:
     columns = {name: values for name, values in sample.columns().items() if name != "stratum"}
     for name, values in columns.items():
         selected[name] = values
-    _write_atomically(selected, args.output)
+    write_frame(selected, output)
     if members is not None:
         joined = pd.DataFrame({args.id_field: selected[args.id_field].astype(str), **columns})
         keys = members[args.id_field].astype(str)
@@ -148,7 +132,7 @@ def run_sample(args) -> int:
         extra = joined.set_index(args.id_field).loc[keys[chosen.index]]
         for name in columns:
             chosen[name] = extra[name].to_numpy()
-        _write_atomically(chosen, args.members_output)
+        write_frame(chosen, members_target)
     if args.report:
         _write_report(args, ordered, sample, n)
     if not args.quiet:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from qgis.core import (
+    QgsFeatureRequest,
     QgsFeatureSink,
     QgsProcessing,
     QgsProcessingAlgorithm,
@@ -28,7 +29,9 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from . import frame
-from .clustering import STRATEGY_CHOICES, ClusterSettings
+from .clustering import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGY_CHOICES, ClusterSettings
+from .core.fields import DEFAULT_ID_FIELD
+from .core.params import MAX_WHOLE_NUMBER
 from .dependencies import install_hint, missing_packages
 from .help_text import HELP_URL, SHORT_HELP
 from .plugin_files import icon_path
@@ -44,6 +47,9 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     TARGET_RADIUS = "TARGET_RADIUS"
     WEIGHT_IMPORTANCE = "WEIGHT_IMPORTANCE"
     MAX_WEIGHT = "MAX_WEIGHT"
+    MIN_WEIGHT = "MIN_WEIGHT"
+    JOBS = "JOBS"
+    INVALID_GEOMETRIES = "INVALID_GEOMETRIES"
     MAX_PASSES = "MAX_PASSES"
     UPDATE_INPUT = "UPDATE_INPUT"
     INITIAL_TRIALS = "INITIAL_TRIALS"
@@ -99,37 +105,49 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.INPUT, "Input layer (points or polygons; a table with an H3 field)", [QgsProcessing.TypeVector]))
+            self.INPUT, "Input layer (points, lines or polygons; a table with an H3 field)",
+            [QgsProcessing.TypeVector]))
         self.addParameter(QgsProcessingParameterField(
             self.WEIGHT_FIELD, "Weight field (empty: every feature weighs 1)", parentLayerParameterName=self.INPUT,
             type=QgsProcessingParameterField.Numeric, optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.H3_FIELD, "H3 cell field (each row one H3 cell; empty: use the layer's geometry)",
             parentLayerParameterName=self.INPUT, type=QgsProcessingParameterField.Any, optional=True))
-        self.addParameter(Number(self.TARGET_WEIGHT, "Target cluster weight", Number.Double, 240.0, minValue=1e-9))
-        self.addParameter(Number(self.TARGET_RADIUS, "Target cluster radius (metres)", Number.Double, 1000.0,
-                                 minValue=1e-9))
-        self.addParameter(Number(self.WEIGHT_IMPORTANCE, "Weight importance factor", Number.Double, 1.0,
-                                 minValue=0.0))
-        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (empty: no cap)", Number.Double, 300.0,
-                                 optional=True, minValue=0.0))
-        self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Integer, 100, minValue=1))
+        self.addParameter(Number(self.TARGET_WEIGHT, "Target cluster weight", Number.Double,
+                                 DEFAULTS["desired_cluster_weight"], minValue=1e-9))
+        self.addParameter(Number(self.TARGET_RADIUS, "Target cluster radius (metres)", Number.Double,
+                                 DEFAULTS["desired_cluster_radius"], minValue=1e-9))
+        self.addParameter(Number(self.WEIGHT_IMPORTANCE, "Weight importance factor", Number.Double,
+                                 DEFAULTS["weight_importance_factor"], minValue=0.0))
+        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (empty: no cap)", Number.Double,
+                                 DEFAULTS["max_cluster_weight"], optional=True, minValue=0.0))
+        self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Integer, DEFAULTS["max_passes"],
+                                 minValue=1, maxValue=MAX_WHOLE_NUMBER))
         frame.add_cap_parameters(self)
         frame.add_strata_parameters(self, self.INPUT)
         self.addParameter(QgsProcessingParameterBoolean(
             self.UPDATE_INPUT, "Update the input layer in place (write the cluster fields into its data source)",
             False))
         advanced = [
-            Number(self.INITIAL_TRIALS, "Trials in the first pass", Number.Integer, 100, minValue=1),
-            Number(self.SUBSEQUENT_TRIALS, "Trials per re-clustered cluster in later passes", Number.Integer, 20,
-                   minValue=1),
-            Number(self.REASSIGNMENT_RATIO, "Reassignment ratio (seed strategy)", Number.Double, 0.1, minValue=0.0,
-                   maxValue=1.0),
-            QgsProcessingParameterEnum(self.STRATEGY, "Strategy", options=list(STRATEGY_CHOICES), defaultValue=0),
-            Number(self.RANDOM_SEED, "Random seed", Number.Integer, 42),
-            QgsProcessingParameterCrs(self.MEASURING_CRS, "Measuring CRS in metres (empty: automatic)",
-                                      optional=True),
-            QgsProcessingParameterString(self.CLUSTER_ID_FIELD, "Cluster ID field name", "cluster_id"),
+            Number(self.MIN_WEIGHT, "Minimum cluster weight (lighter clusters merge into a neighbour; empty: none)",
+                   Number.Double, DEFAULTS["min_cluster_weight"], optional=True, minValue=0.0),
+            Number(self.INITIAL_TRIALS, "Trials in the first pass", Number.Integer, DEFAULTS["initial_max_trials"],
+                   minValue=1, maxValue=MAX_WHOLE_NUMBER),
+            Number(self.SUBSEQUENT_TRIALS, "Trials per re-clustered cluster in later passes", Number.Integer,
+                   DEFAULTS["subsequent_max_trials"], minValue=1, maxValue=MAX_WHOLE_NUMBER),
+            Number(self.REASSIGNMENT_RATIO, "Reassignment ratio (seed strategy)", Number.Double,
+                   DEFAULTS["minibatch_reassignment_ratio"], minValue=0.0, maxValue=1.0),
+            QgsProcessingParameterEnum(self.STRATEGY, "Strategy", options=list(STRATEGY_CHOICES),
+                                       defaultValue=STRATEGY_CHOICES.index(DEFAULTS["strategy"])),
+            Number(self.RANDOM_SEED, "Random seed", Number.Integer, DEFAULTS["random_state"]),
+            Number(self.JOBS, "Parallel threads (-1: all cores)", Number.Integer, DEFAULTS["n_jobs"], minValue=-1,
+                   maxValue=1024),
+            QgsProcessingParameterEnum(self.INVALID_GEOMETRIES, "Invalid geometries (self-intersecting polygons)",
+                                       options=["repair them for measuring (makeValid)", "stop with an error"],
+                                       defaultValue=0),
+            QgsProcessingParameterCrs(self.MEASURING_CRS, "Measuring CRS in metres (empty: automatic; for a layer "
+                                      "without CRS: the CRS its coordinates are in)", optional=True),
+            QgsProcessingParameterString(self.CLUSTER_ID_FIELD, "Cluster ID field name", DEFAULT_ID_FIELD),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -155,21 +173,42 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                                                  "Share of clusters whose H3 cells are connected (H3 input)"))
 
     def settings(self, parameters, context) -> ClusterSettings:
-        id_field = self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context).strip()
-        if not id_field:
-            raise QgsProcessingException("The cluster ID field name is empty; give a name such as cluster_id.")
+        from .core import ClusteringInputError
+        from .core.fields import check_id_field_name
+
+        try:
+            id_field = check_id_field_name(self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context))
+        except ClusteringInputError as exc:
+            raise QgsProcessingException(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         return shared_settings(
             self, parameters, context,
             weight_field=self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or None,
             measuring_crs=self.parameterAsCrs(parameters, self.MEASURING_CRS, context),
             id_field=id_field, strata=frame.strata_options(self, parameters, context),
             **frame.cap_values(self, parameters, context),
+            min_weight=optional_double(self, parameters, self.MIN_WEIGHT, context),
+            jobs=self.parameterAsInt(parameters, self.JOBS, context),
+            invalid_geometries=INVALID_GEOMETRY_CHOICES[self.parameterAsEnum(parameters, self.INVALID_GEOMETRIES,
+                                                                             context)],
         )
 
+    def checkParameterValues(self, parameters, context):
+        """Every parameter problem before Run (dialog, modeler, qgis_process), in the engine's words."""
+        ok, why = self.canExecute()  # the checks below need the engine's packages
+        if not ok:
+            return False, why
+        try:
+            check_parameters(self, parameters, context)
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return super().checkParameterValues(parameters, context)
+
     def _in_place_target(self, parameters, context):
-        """(layer id, source, provider) to update in place, after checking that this can work."""
+        """(layer id, source, provider, field names) to update in place, after checking that this can work."""
         if not self.parameterAsBoolean(parameters, self.UPDATE_INPUT, context):
             return None
+        from .in_place import check_layer_can_be_updated
+
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
         if layer is None:
             raise QgsProcessingException("'Update the input layer in place' needs a layer as input, not a "
@@ -182,7 +221,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if layer.isEditable() and layer.isModified():
             raise QgsProcessingException(
                 f"Layer '{layer.name()}' has unsaved edits; save or discard them before updating it in place.")
-        return layer.id(), layer.source(), layer.providerType()
+        id_field = self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context).strip()
+        return layer.id(), layer.source(), layer.providerType(), check_layer_can_be_updated(layer, id_field)
 
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
@@ -195,9 +235,14 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
 
         settings = self.settings(parameters, context)
         self._update_target = self._in_place_target(parameters, context)
+        # wrok repairs or refuses invalid geometries itself (INVALID_GEOMETRIES), with a count.
+        context.setInvalidGeometryCheck(QgsFeatureRequest.GeometryNoCheck)
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
+        from .in_place import planned_names
+
+        planned_names(source.fields(), settings.id_field)  # a clash stops the run before any work
         h3_field = self.parameterAsString(parameters, self.H3_FIELD, context)
         if h3_field:  # rows become their H3 cells' hexagons; the rest is the polygon path
             from .h3_source import HexagonSource
@@ -212,8 +257,15 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             arrays = layer_arrays(
                 source.getFeatures(), source.featureCount(), source.fields(), source.wkbType(), source.sourceCrs(),
                 settings.weight_field, settings.measuring_crs, context.transformContext(),
-                progress=lambda fraction: steps.setProgress(100 * fraction), is_cancelled=feedback.isCanceled)
+                progress=lambda fraction: steps.setProgress(100 * fraction), is_cancelled=feedback.isCanceled,
+                invalid_geometries=settings.invalid_geometries)
             feedback.pushInfo(f"{len(arrays.features)} features; measuring in {arrays.measuring_crs.authid()}")
+            if arrays.repaired:
+                feedback.pushWarning(f"Repaired {arrays.repaired} invalid geometries (makeValid) for measuring; "
+                                     "the outputs keep the original geometries.")
+            if arrays.lonlat is not None:
+                feedback.pushInfo("The layer is wider than one UTM zone: each cluster's radius is measured "
+                                  "around its own centre.")
             steps.setCurrentStep(1)
             result = run_engine(arrays, settings, self._engine_progress(steps), feedback.isCanceled)
         except ClusteringCancelled:
@@ -228,7 +280,9 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             results["H3_CONNECTED_SHARE"], line = contiguity_message(source.cells, result.cluster_id)
             feedback.pushInfo(line)
         if self._update_target is not None:
-            results["UPDATED_FEATURES"] = self._update_in_place(arrays, result, settings)
+            steps.setProgressText("Updating the input layer")
+            results["UPDATED_FEATURES"] = self._update_in_place(arrays, result, feedback)
+            feedback.pushInfo(f"{results['UPDATED_FEATURES']} features checked to hold their cluster values.")
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
             from .report_output import write_run_report
@@ -254,7 +308,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
 
         fields, kept = outputs.output_fields(source.fields(), settings.id_field)
         sink, output_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, source.wkbType(),
-                                               source.sourceCrs())
+                                               arrays.source_crs)
         n = len(arrays.features)
         if sink is not None:
             for i, feature in enumerate(outputs.clustered_features(arrays.features, result, fields, kept)):
@@ -267,7 +321,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         clusters_sink, clusters_id = self.parameterAsSink(
             parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field,
                                                                              "stratum" in result.clusters),
-            QgsWkbTypes.Polygon, source.sourceCrs())
+            QgsWkbTypes.Polygon, arrays.source_crs)
         if clusters_sink is not None:
             for feature in outputs.cluster_outline_features(arrays, result, settings.id_field, feedback.isCanceled):
                 if not clusters_sink.addFeature(feature, QgsFeatureSink.FastInsert):
@@ -275,7 +329,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
         centroids_id = frame.write_centroids(self, parameters, context, result, arrays.to_measuring,
-                                             source.sourceCrs(), settings.id_field)
+                                             arrays.source_crs, settings.id_field)
         feedback.setProgress(100)
         frame.report(feedback, result)
         stats = result.stats()
@@ -283,6 +337,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             f"{stats['clusters']} clusters; median weight {stats['median_weight']:.1f}, median radius "
             f"{stats['median_radius_m']:.0f} m, {stats['clusters_over_max']} over the maximum weight, "
             f"score {stats['score']:.1f}")
+        for line in result.over_max_warnings():
+            feedback.pushWarning(f"{line[0].upper()}{line[1:]}.")
         if stats["heavy_features"]:
             feedback.pushWarning(f"{stats['heavy_features']} feature(s) alone outweigh the maximum weight; "
                                  "each is its own cluster.")
@@ -298,15 +354,16 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             "CLUSTERS_OVER_MAX_RADIUS": stats["clusters_over_max_radius"],
         }
 
-    def _update_in_place(self, arrays, result, settings) -> int:
-        from . import outputs
+    def _update_in_place(self, arrays, result, feedback) -> int:
+        from .in_place import write_through_provider
 
         # A layer of our own on the same source: safe off the main thread, unlike the project's layer.
-        _, uri, provider = self._update_target
+        _, uri, provider, names = self._update_target
         layer = QgsVectorLayer(uri, "wrok update", provider)
         if not layer.isValid():
             raise QgsProcessingException(f"Cannot open {uri} to update it in place.")
-        return outputs.write_through_provider(layer, arrays.feature_ids, result, settings.id_field)
+        return write_through_provider(layer, names, arrays.feature_ids, result, feedback.isCanceled,
+                                      feedback.setProgressText)
 
     def postProcessAlgorithm(self, context, feedback):
         if self._update_target is not None:
@@ -320,12 +377,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
 def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
     """The clustering parameters this algorithm shares with the AWS submit one (same names)."""
     own = TunedClusteringAlgorithm
-    max_weight = parameters.get(own.MAX_WEIGHT, 300.0)
     return ClusterSettings(
         target_weight=algorithm.parameterAsDouble(parameters, own.TARGET_WEIGHT, context),
         target_radius_m=algorithm.parameterAsDouble(parameters, own.TARGET_RADIUS, context),
-        max_weight=None if max_weight in (None, "") else algorithm.parameterAsDouble(parameters, own.MAX_WEIGHT,
-                                                                                      context),
+        max_weight=optional_double(algorithm, parameters, own.MAX_WEIGHT, context, DEFAULTS["max_cluster_weight"]),
         weight_importance=algorithm.parameterAsDouble(parameters, own.WEIGHT_IMPORTANCE, context),
         max_passes=algorithm.parameterAsInt(parameters, own.MAX_PASSES, context),
         initial_trials=algorithm.parameterAsInt(parameters, own.INITIAL_TRIALS, context),
@@ -335,3 +390,79 @@ def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
         random_seed=algorithm.parameterAsInt(parameters, own.RANDOM_SEED, context),
         **extra,
     )
+
+
+def optional_double(algorithm, parameters, name, context, default=None):
+    """An optional number: None when left empty (parameterAsDouble would say 0)."""
+    value = parameters.get(name, default)
+    return None if value in (None, "") else algorithm.parameterAsDouble(parameters, name, context)
+
+
+WHOLE_NUMBER_PARAMETERS = ("MAX_PASSES", "INITIAL_TRIALS", "SUBSEQUENT_TRIALS", "RANDOM_SEED", "JOBS")
+
+
+def check_parameters(algorithm, parameters, context) -> None:
+    """The checks checkParameterValues runs; QgsProcessingException naming the first problem."""
+    own = TunedClusteringAlgorithm
+    for name in WHOLE_NUMBER_PARAMETERS:
+        value = parameters.get(name)
+        try:
+            number = float(value) if value not in (None, "") and not hasattr(value, "propertyType") else None
+        except (TypeError, ValueError):
+            number = None  # QGIS's own check names a value that is not a number
+        if number is not None and abs(number) > MAX_WHOLE_NUMBER:
+            label = algorithm.parameterDefinition(name).description()
+            raise QgsProcessingException(f"'{label}' is {value}; it must be at most {MAX_WHOLE_NUMBER}.")
+    crs_value = parameters.get(own.MEASURING_CRS)
+    if crs_value not in (None, "") and isinstance(crs_value, str) \
+            and not algorithm.parameterAsCrs(parameters, own.MEASURING_CRS, context).isValid():
+        raise QgsProcessingException(f"Measuring CRS '{crs_value}' is not a known coordinate reference system; "
+                                     "choose a projected CRS in metres, or leave it empty for automatic.")
+    check_readable_input(parameters.get(own.INPUT))
+    settings = algorithm.settings(parameters, context)
+    settings.engine_params()  # the engine's own validation, in its words
+    layer = algorithm.parameterAsVectorLayer(parameters, own.INPUT, context)
+    if layer is not None:
+        from .in_place import planned_names
+
+        planned_names(layer.fields(), settings.id_field)
+        for sink in (own.OUTPUT, own.CLUSTERS):
+            check_destination(algorithm.parameterAsOutputLayer(parameters, sink, context), layer)
+    algorithm._in_place_target(parameters, context)
+
+
+def check_readable_input(value) -> None:
+    path = value if isinstance(value, str) else ""
+    if path.split("|")[0].lower().endswith((".parquet", ".geoparquet")):
+        raise QgsProcessingException(
+            f"QGIS 3.22 cannot read Parquet (no GDAL driver): {path}. Convert it to GeoPackage first, e.g. "
+            "python -m core's input accepts it, or ogr2ogr out.gpkg in.parquet with GDAL 3.5 or newer.")
+
+
+def check_destination(destination: str, input_layer) -> None:
+    """A file destination that would replace the input or delete other GeoPackage layers is refused."""
+    import os
+
+    if not destination or destination.startswith(("memory:", "ogr:", "postgres:", "postgis:")):
+        return
+    path = destination.split("|")[0]
+    folder = os.path.dirname(path)
+    if folder and not os.path.isdir(folder):
+        raise QgsProcessingException(f"Cannot write {path}: folder {folder} does not exist.")
+    if not os.path.isfile(path):
+        return
+    source = input_layer.source().split("|")[0]
+    if os.path.isfile(source) and os.path.samefile(path, source):
+        raise QgsProcessingException(
+            f"The output {os.path.basename(path)} is the input layer's file; writing it would replace your data. "
+            "Choose another file, or use 'Update the input layer in place'.")
+    if path.lower().endswith(".gpkg"):
+        from osgeo import ogr
+
+        dataset = ogr.Open(path)
+        names = [dataset.GetLayer(i).GetName() for i in range(dataset.GetLayerCount())] if dataset else []
+        others = [name for name in names if name != os.path.splitext(os.path.basename(path))[0]]
+        if others:
+            raise QgsProcessingException(
+                f"{os.path.basename(path)} already holds the layer(s) {', '.join(others)}; writing to the file "
+                "would delete them. Choose a new file, or 'Save to GeoPackage…' with a layer name to add one.")

@@ -53,7 +53,6 @@ SHARED_PARAMETERS = (Local.TARGET_WEIGHT, Local.TARGET_RADIUS, Local.WEIGHT_IMPO
                      Local.MAX_PASSES, Local.INITIAL_TRIALS, Local.SUBSEQUENT_TRIALS, Local.REASSIGNMENT_RATIO,
                      Local.STRATEGY, Local.RANDOM_SEED, Local.MEASURING_CRS)
 POLL_SECONDS = 1.5
-CLUSTER_FIELDS = ("cluster_id", "cluster_weight", "cluster_pass", "source_key")
 
 
 class _Cancelled(Exception):

@@ -17,7 +17,8 @@ from qgis.PyQt.QtWidgets import (
     QPushButton,
 )
 
-from .clustering import STRATEGY_CHOICES, ClusterSettings
+from .clustering import DEFAULTS, STRATEGY_CHOICES, ClusterSettings
+from .core.fields import DEFAULT_ID_FIELD
 from .dependencies import install_hint, missing_packages, pip_install
 from .plugin_files import icon_path
 
@@ -44,13 +45,15 @@ class ClusterLayerDialog(QDialog):
         self.layer_box.layerChanged.connect(self.weight_box.setLayer)
         self.weight_box.setLayer(self.layer_box.currentLayer())
         saved = QgsSettings()
-        self.target_weight = self._spin(saved.value(SETTINGS_PREFIX + "target_weight", 240.0, float))
-        self.target_radius = self._spin(saved.value(SETTINGS_PREFIX + "target_radius", 1000.0, float), " m")
-        self.max_weight = self._spin(saved.value(SETTINGS_PREFIX + "max_weight", 300.0, float))
+        self.target_weight = self._spin(saved.value(SETTINGS_PREFIX + "target_weight",
+                                                    DEFAULTS["desired_cluster_weight"], float))
+        self.target_radius = self._spin(saved.value(SETTINGS_PREFIX + "target_radius",
+                                                    DEFAULTS["desired_cluster_radius"], float), " m")
+        self.max_weight = self._spin(saved.value(SETTINGS_PREFIX + "max_weight", DEFAULTS["max_cluster_weight"], float))
         self.max_weight.setSpecialValueText("no cap")  # 0 shows as 'no cap'
         self.strategy = QComboBox()
         self.strategy.addItems(STRATEGY_CHOICES)
-        self.id_field = QLineEdit(saved.value(SETTINGS_PREFIX + "id_field", "cluster_id"))
+        self.id_field = QLineEdit(saved.value(SETTINGS_PREFIX + "id_field", DEFAULT_ID_FIELD))
         self.selected_only = QCheckBox("Selected features only")
         for label, widget in (("Layer", self.layer_box), ("Weight field", self.weight_box),
                               ("Target weight", self.target_weight), ("Target radius", self.target_radius),
@@ -80,7 +83,7 @@ class ClusterLayerDialog(QDialog):
         return ClusterSettings(
             target_weight=self.target_weight.value(), target_radius_m=self.target_radius.value(),
             max_weight=self.max_weight.value() or None, strategy=self.strategy.currentText(),
-            weight_field=self.weight_box.currentField() or None, id_field=self.id_field.text().strip() or "cluster_id",
+            weight_field=self.weight_box.currentField() or None, id_field=self.id_field.text().strip() or DEFAULT_ID_FIELD,
             selected_only=self.selected_only.isChecked())
 
 

@@ -9,7 +9,8 @@ weight and size sit near your targets, e.g. primary sampling units of about 240 
 about 1 km. Every input feature is written out with its cluster.</p>
 <h3>Parameters</h3>
 <ul>
-<li><b>Input layer</b>: points or polygons (single or multi part). Lines are not accepted.
+<li><b>Input layer</b>: points, lines, polygons or mixed collections (measured by their full shapes, as
+in the command line). QGIS 3.22 cannot read Parquet: convert it to GeoPackage first.
 Tick <i>Selected features only</i> to cluster just the selection.</li>
 <li><b>Weight field</b>: numeric field with each feature's weight (people, households). Empty:
 every feature weighs 1. NULL weights are an error; fill them with 0 first.</li>
@@ -44,10 +45,13 @@ values above; a bad value is an error naming its stratum.</li>
 instead of a table (one value per stratum, e.g. 500 m where urban, 2,000 m elsewhere).</li>
 <li><b>Update the input layer in place</b>: also write the cluster fields into the input layer's
 own data source (e.g. a GeoPackage). Needs a file or database layer, not a temporary one;
-existing cluster fields are overwritten, features outside the selection keep their values.</li>
+only earlier cluster fields of the same type are overwritten (a clash with another field, e.g.
+<i>population</i>, is refused before any work); Shapefile names are cut to 10 characters
+(cluster_we, cluster_pa). Every feature is read back and checked; on any failure the layer is put back.</li>
 </ul>
 <h3>Advanced parameters</h3>
 <ul>
+<li><b>Minimum cluster weight</b>: clusters lighter than this merge into a neighbour. Empty: none.</li>
 <li><b>Trials in the first pass</b> and <b>Trials per re-clustered cluster in later passes</b>: how
 many cluster counts the tuner (Optuna) tries; more trials search longer for a better score.</li>
 <li><b>Reassignment ratio</b> (seed strategy): MiniBatchKMeans setting, used by the <i>seed</i> strategy.</li>
@@ -56,12 +60,16 @@ overlap; remote hamlets and features heavier than the band are kept as clusters 
 reported), <i>balanced</i> (the earlier bisection default: even weights, slab-shaped clusters) or
 <i>seed</i> (the original k-means method, slower).</li>
 <li><b>Random seed</b>: the same input, parameters and seed give the same clusters.</li>
+<li><b>Parallel threads</b>: threads the tuner uses; -1 for all cores.</li>
+<li><b>Invalid geometries</b>: self-intersecting polygons are repaired (makeValid) for measuring, with a
+count in the log (the outputs keep the original geometries), or stop the run with an error.</li>
 <li><b>Measuring CRS in metres</b>: projected CRS in metres in which radii are measured. Empty: the layer's
 own CRS if it is in metres, else, for longitude/latitude layers, the UTM zone at the centre of
 the features' extent (the same rule as the command line, so both give the same radii). A CRS in
-degrees or feet is rejected.</li>
-<li><b>Cluster ID field name</b>: name of the new ID field (default cluster_id). Existing input
-fields with the names of the cluster fields are replaced.</li>
+degrees or feet is rejected. A layer wider than one UTM zone has each cluster's radius measured
+around its own centre. For a layer without CRS, this says the CRS its coordinates are in.</li>
+<li><b>Cluster ID field name</b>: name of the new ID field (default cluster_id). An existing input
+field of the same name and type (an earlier run's) is replaced; one of another type is refused.</li>
 </ul>
 <h3>Outputs</h3>
 <ul>

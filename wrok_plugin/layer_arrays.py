@@ -15,6 +15,7 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsCsException,
     QgsFields,
+    QgsGeometry,
     QgsProcessingException,
     QgsRectangle,
     QgsUnitTypes,
@@ -34,6 +35,10 @@ class LayerArrays:
     vertex_owner: Optional[np.ndarray]
     measuring_crs: QgsCoordinateReferenceSystem
     to_measuring: QgsCoordinateTransform
+    source_crs: QgsCoordinateReferenceSystem  # the layer's, or the measuring CRS when the layer has none
+    repaired: int = 0  # invalid geometries repaired (makeValid) for measuring
+    lonlat: Optional[np.ndarray] = None  # positions in degrees when radii are re-measured per cluster
+    lonlat_owner: Optional[np.ndarray] = None
 
     @property
     def feature_ids(self) -> List[int]:
@@ -47,16 +52,11 @@ class LayerArrays:
 
 
 def check_geometry_type(wkb_type) -> None:
-    geometry_type = QgsWkbTypes.geometryType(wkb_type)
-    if geometry_type == QgsWkbTypes.LineGeometry:
+    """Points, lines, polygons and mixed collections are clustered, as in the CLI; a table is not."""
+    if wkb_type == QgsWkbTypes.NoGeometry:
         raise QgsProcessingException(
-            "The input layer has lines; wrok clusters points and polygons only. Convert the lines first, "
-            "e.g. with 'Centroids' (native:centroids) or 'Points along geometry'."
-        )
-    if geometry_type not in (QgsWkbTypes.PointGeometry, QgsWkbTypes.PolygonGeometry):
-        raise QgsProcessingException(
-            "The input layer has no geometry (a table?); wrok clusters point or polygon layers, or a table of "
-            "H3 cells: pick its cell field as 'H3 cell field'."
+            "The input layer has no geometry column (it is a table); wrok clusters layers with geometries, or a "
+            "table of H3 cells: pick its cell field as 'H3 cell field'."
         )
 
 
@@ -140,56 +140,74 @@ def read_features(features, count: int, fields: QgsFields, wkb_type, weight_fiel
     return kept, (np.asarray(weights, dtype=float) if weight_index >= 0 else None), extent
 
 
-def _require_metres(crs: QgsCoordinateReferenceSystem, what: str) -> None:
-    if crs.isGeographic() or crs.mapUnits() != QgsUnitTypes.DistanceMeters:
-        units = QgsUnitTypes.toString(crs.mapUnits())
-        raise QgsProcessingException(
-            f"{what} ({crs.authid() or crs.description()}) measures in {units}, not metres. Choose a "
-            "projected CRS in metres as 'Measuring CRS' under Advanced parameters (e.g. the local UTM "
-            "zone), or leave it empty for a layer in longitude/latitude."
-        )
+def crs_facts(crs: QgsCoordinateReferenceSystem):
+    from .core.crs import CrsFacts
+
+    return CrsFacts(label=crs.authid() or crs.description() or crs.toProj(), known=crs.isValid(),
+                    geographic=crs.isGeographic(), in_metres=crs.mapUnits() == QgsUnitTypes.DistanceMeters,
+                    units=QgsUnitTypes.toString(crs.mapUnits()))
 
 
-def measuring_crs_for(requested: Optional[QgsCoordinateReferenceSystem], source_crs: QgsCoordinateReferenceSystem,
-                      extent: QgsRectangle, transform_context) -> QgsCoordinateReferenceSystem:
-    """The CRS radii are measured in: the requested one, the layer's own if in metres, else its UTM zone.
+def measuring_choice(requested: Optional[QgsCoordinateReferenceSystem], source_crs: QgsCoordinateReferenceSystem,
+                     extent: QgsRectangle, transform_context):
+    """core.crs's rule (the CLI's) fed with QGIS facts: returns (choice, measuring CRS, layer CRS)."""
+    from .core import ClusteringInputError
+    from .core.crs import choose_measuring_crs
 
-    The UTM zone comes from the centre of the features' extent in EPSG:4326, the rule the CLI uses.
-    """
-    if requested is not None and requested.isValid():
-        _require_metres(requested, "The measuring CRS")
-        return requested
-    if not source_crs.isValid():
-        raise QgsProcessingException(
-            "The input layer has no coordinate reference system. Set it (Layer Properties > Source) or "
-            "choose a measuring CRS in metres under Advanced parameters."
-        )
-    if source_crs.isGeographic():
-        from .core import utm_epsg
-
-        wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    requested = requested if requested is not None and requested.isValid() else None
+    bounds = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
+    lonlat = None
+    if source_crs.isValid() and source_crs.isGeographic() and requested is None:
         box = extent
+        wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
         if source_crs != wgs84:
             box = QgsCoordinateTransform(source_crs, wgs84, transform_context).transformBoundingBox(extent)
-        return QgsCoordinateReferenceSystem(f"EPSG:{utm_epsg(box.center().x(), box.center().y())}")
-    _require_metres(source_crs, "The input layer's CRS")
-    return source_crs
+        lonlat = (box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum())
+    try:
+        choice = choose_measuring_crs(None if requested is None else crs_facts(requested),
+                                      crs_facts(source_crs) if source_crs.isValid() else None, bounds, lonlat,
+                                      crs_option="a 'Measuring CRS' in metres under Advanced parameters")
+    except ClusteringInputError as exc:
+        raise QgsProcessingException(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+    layer_crs = requested if choice.layer_crs is not None else source_crs
+    measuring = source_crs if choice.reason == "layer" else (requested if choice.reason == "requested"
+                                                             else QgsCoordinateReferenceSystem(choice.crs))
+    return choice, measuring, layer_crs
 
 
 def project_features(features, source_crs, measuring_crs, wkb_type, transform_context,
-                     progress: Callable[[float], None], is_cancelled: Callable[[], bool]):
-    """Centroids (and, unless single points, every vertex) in the measuring CRS."""
+                     progress: Callable[[float], None], is_cancelled: Callable[[], bool],
+                     invalid_geometries: str = "repair", with_lonlat: bool = False):
+    """Centroids (and, unless single points, every vertex) in the measuring CRS.
+
+    Invalid polygons are repaired with makeValid for measuring (their centroid can fly far off
+    otherwise), or refused; lon/lat positions come too when radii are re-measured per cluster.
+    """
     transform = QgsCoordinateTransform(source_crs, measuring_crs, transform_context)
+    to_lonlat = QgsCoordinateTransform(source_crs, QgsCoordinateReferenceSystem("EPSG:4326"), transform_context)
     single_points = QgsWkbTypes.flatType(wkb_type) == QgsWkbTypes.Point
     n = len(features)
     x, y = np.empty(n), np.empty(n)
-    vertex_x, vertex_y, owner = [], [], []
+    vertex_x, vertex_y, owner, lonlat = [], [], [], []
+    repaired = 0
     for i, feature in enumerate(features):
         if i % CANCEL_CHECK_EVERY == 0:
             if is_cancelled():
                 raise _cancelled()
             progress(i / max(n, 1))
         geometry = feature.geometry()  # a copy: transforming it leaves the feature as read
+        if not single_points and not geometry.isGeosValid():
+            if invalid_geometries == "error":
+                errors = geometry.validateGeometry()
+                raise QgsProcessingException(
+                    f"Feature {feature.id()} has an invalid geometry ({errors[0].what() if errors else 'not valid'}). "
+                    "Repair it ('Fix geometries', native:fixgeometries) or set 'Invalid geometries' to repair.")
+            geometry = geometry.makeValid()
+            repaired += 1
+        if with_lonlat:
+            degrees = QgsGeometry(geometry)
+            degrees.transform(to_lonlat)
+            lonlat.extend((v.x(), v.y()) for v in (degrees.vertices() if not single_points else [degrees.asPoint()]))
         try:
             geometry.transform(transform)
         except QgsCsException as exc:
@@ -204,18 +222,25 @@ def project_features(features, source_crs, measuring_crs, wkb_type, transform_co
                 vertex_x.append(vertex.x())
                 vertex_y.append(vertex.y())
                 owner.append(i)
+    lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2) if with_lonlat else None
     if single_points:
-        return x, y, None, None, transform
-    return x, y, np.column_stack([vertex_x, vertex_y]), np.asarray(owner, dtype=np.int64), transform
+        return x, y, None, None, transform, repaired, lonlat
+    return (x, y, np.column_stack([vertex_x, vertex_y]), np.asarray(owner, dtype=np.int64), transform, repaired,
+            lonlat)
 
 
 def layer_arrays(features, count, fields, wkb_type, source_crs, weight_field, requested_crs, transform_context,
-                 progress=lambda fraction: None, is_cancelled=lambda: False) -> LayerArrays:
+                 progress=lambda fraction: None, is_cancelled=lambda: False,
+                 invalid_geometries: str = "repair") -> LayerArrays:
     """Everything the engine needs from a feature iterator; progress fraction 0..1 over both passes."""
     kept, weights, extent = read_features(features, count, fields, wkb_type, weight_field,
                                           lambda f: progress(0.5 * f), is_cancelled)
-    crs = measuring_crs_for(requested_crs, source_crs, extent, transform_context)
-    x, y, vertex_xy, owner, transform = project_features(kept, source_crs, crs, wkb_type, transform_context,
-                                                         lambda f: progress(0.5 + 0.5 * f), is_cancelled)
+    choice, crs, layer_crs = measuring_choice(requested_crs, source_crs, extent, transform_context)
+    x, y, vertex_xy, owner, transform, repaired, lonlat = project_features(
+        kept, layer_crs, crs, wkb_type, transform_context, lambda f: progress(0.5 + 0.5 * f), is_cancelled,
+        invalid_geometries, with_lonlat=choice.per_cluster_local)
     progress(1.0)
-    return LayerArrays(kept, x, y, weights, vertex_xy, owner, crs, transform)
+    arrays = LayerArrays(kept, x, y, weights, vertex_xy, owner, crs, transform, layer_crs, repaired)
+    if lonlat is not None:
+        arrays.lonlat, arrays.lonlat_owner = lonlat, owner
+    return arrays

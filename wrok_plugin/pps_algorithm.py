@@ -155,7 +155,22 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         if ok and parameters.get(self.SIZE_TABLE) and not parameters.get(self.STRATUM_FIELD):
             return False, ("A sample size table gives n per stratum: choose the stratum field too (or leave the "
                            "table empty and give one number for all clusters).")
+        if ok:
+            try:
+                self._check_destinations(parameters, context)
+            except QgsProcessingException as exc:
+                return False, str(exc)
         return ok, message
+
+    def _check_destinations(self, parameters, context):
+        """No output may replace the cluster or member layer's file (the shared rule of wrok's algorithms)."""
+        from .algorithm import check_destination
+
+        inputs = [self.parameterAsVectorLayer(parameters, name, context) for name in (self.INPUT, self.MEMBERS)
+                  if parameters.get(name)]
+        for sink in (self.OUTPUT, self.MEMBERS_OUTPUT):
+            for layer in filter(None, inputs):
+                check_destination(self.parameterAsOutputLayer(parameters, sink, context), layer)
 
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
@@ -165,6 +180,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
 
         from .core.params import ClusteringInputError
 
+        self._check_destinations(parameters, context)  # again: a model runs its children unchecked
         source = self._source(parameters, self.INPUT, context)
         id_field = self.parameterAsString(parameters, self.ID_FIELD, context) or DEFAULT_ID_FIELD
         weight_field = self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or DEFAULT_WEIGHT_FIELD

@@ -11,7 +11,7 @@ from qgis.core import (
     QgsVectorLayerFeatureSource,
 )
 
-from . import outputs
+from . import in_place
 from .clustering import ClusterSettings, run_engine
 from .layer_arrays import layer_arrays
 
@@ -38,6 +38,8 @@ class ClusterLayerTask(QgsTask):
             self.request.setFilterFids(layer.selectedFeatureIds())
             self.count = layer.selectedFeatureCount()
         self.fields, self.wkb_type, self.crs = layer.fields(), layer.wkbType(), layer.crs()
+        self.name_limit = in_place.name_limit(layer)
+        self.field_names = None
         self.transform_context = QgsProject.instance().transformContext()
         self.feature_ids = None
         self.result = None
@@ -48,6 +50,8 @@ class ClusterLayerTask(QgsTask):
         from .core import ClusteringCancelled
 
         try:
+            # Field clashes are found before any work; the layer itself is not touched here.
+            self.field_names = in_place.planned_names(self.fields, self.settings.id_field, self.name_limit)
             arrays = layer_arrays(
                 self.source.getFeatures(self.request), self.count, self.fields, self.wkb_type, self.crs,
                 self.settings.weight_field, self.settings.measuring_crs, self.transform_context,
@@ -75,8 +79,8 @@ class ClusterLayerTask(QgsTask):
                 self.on_message("error", f"wrok could not cluster {name}: {message}")
             return
         try:
-            self.updated = outputs.write_through_edit_buffer(self.layer, self.feature_ids, self.result,
-                                                             self.settings.id_field)
+            self.updated = in_place.write_through_edit_buffer(self.layer, self.field_names, self.feature_ids,
+                                                              self.result)
         except Exception as exc:
             self.error = exc
             self.on_message("error", f"wrok could not write the cluster fields to {name}: {exc}")

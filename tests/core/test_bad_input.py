@@ -84,17 +84,10 @@ def test_missing_coordinates_are_counted():
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_all_zero_weights_give_one_cluster_of_weight_zero(strategy):
+def test_all_zero_weights_are_refused(strategy):
     x, y = _points(30, seed=4)
-    result = cluster(x, y, np.zeros(30), fast_params(strategy=strategy))
-    check_result(result, np.zeros(30), None, x, y)
-    assert set(result.cluster_id) == {"CLUSTER_0"}
-    assert list(result.clusters["cluster_id"]) == ["CLUSTER_0"]
-    assert result.clusters["weight"][0] == 0
-    assert result.clusters["n_features"][0] == 30
-    # The one cluster's radius covers every point: compare with shapely's own circle.
-    expected = shapely.minimum_bounding_radius(shapely.multipoints(np.column_stack([x, y])))
-    assert np.isclose(result.clusters["radius_m"][0], expected, rtol=1e-9)
+    with pytest.raises(ClusteringInputError, match="every one of the 30 feature.s. weighs 0"):
+        cluster(x, y, np.zeros(30), fast_params(strategy=strategy))
 
 
 @pytest.mark.parametrize("values, word", [
@@ -119,7 +112,7 @@ def test_bad_parameters_are_named(values, word):
     (dict(weight_importance_factor=float("nan")), "weight importance factor must be a finite number"),
     (dict(n_jobs=True), "n_jobs"),
     (dict(random_state=1.5), "random_state must be a whole number"),
-    (dict(initial_max_trials=0), "initial_max_trials must be a whole number >= 1"),
+    (dict(initial_max_trials=0), "initial_max_trials must be a whole number from 1 to"),
     (dict(max_passes=3, max_cluster_weight=None), "max cluster weight is required"),
 ])
 def test_malformed_parameters_are_named(values, word):
@@ -413,13 +406,11 @@ def test_cli_unknown_output_format(capsys, layer_dir, tmp_path):
     assert "unknown output format '.xyz'" in line
 
 
-def test_cli_all_zero_weights_is_not_an_error(capsys, layer_dir, tmp_path):
-    code = main([str(a) for a in ["cluster", layer_dir / "zero.parquet", tmp_path / "out.parquet",
-                                  "--weight-field", "population", *CLI_TARGETS]])
-    assert code == 0
-    out = gpd.read_parquet(tmp_path / "out.parquet")
-    assert set(out["cluster_id"]) == {"CLUSTER_0"}
-    assert (out["cluster_weight"] == 0).all()
+def test_cli_all_zero_weights_is_an_error(capsys, layer_dir, tmp_path):
+    line = _cli_error(capsys, "cluster", layer_dir / "zero.parquet", tmp_path / "out.parquet",
+                      "--weight-field", "population", *CLI_TARGETS)
+    assert "every one of the 60 feature(s) weighs 0" in line
+    assert not (tmp_path / "out.parquet").exists()
 
 
 def test_cli_keep_null_geometries(capsys, layer_dir, tmp_path):

@@ -4,8 +4,8 @@ columns plus the cluster fields; the summary layer; --help; progress; cancel."""
 from __future__ import annotations
 
 import json
+import os
 import threading
-import time
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import shapely
 from core_helpers import ID_PATTERN, check_result, fast_params, run_cli
-from threadpoolctl import threadpool_limits
 
 from core import ClusteringCancelled, cluster
 from core.cli import main
@@ -128,12 +127,12 @@ def test_csv_output_carries_geometry_as_wkt(tmp_path):
 
 
 def test_shapefile_output_keeps_rows_in_order(tmp_path):
-    """Shapefile field names are cut to 10 characters by the format itself (see report)."""
+    """Shapefile keeps 10 characters of a field name: wrok writes the names it stores, without OGR warnings."""
     source = _source_frame(100, seed=4)
     source.to_parquet(tmp_path / "in.parquet")
-    with pytest.warns(Warning):
-        assert main([str(a) for a in ["cluster", tmp_path / "in.parquet", tmp_path / "out.shp", *FAST_CLI]]) == 0
+    assert main([str(a) for a in ["cluster", tmp_path / "in.parquet", tmp_path / "out.shp", *FAST_CLI]]) == 0
     out = read_layer(tmp_path / "out.shp")
+    assert list(out.columns[-4:]) == ["cluster_id", "cluster_we", "cluster_pa", "geometry"]
     assert list(out["name"]) == list(source["name"])
     totals = out.groupby("cluster_id")["population"].sum()
     np.testing.assert_allclose(out["cluster_we"], totals.reindex(out["cluster_id"]).to_numpy(), rtol=1e-6)
@@ -216,90 +215,49 @@ def big_input():
 
 
 class _CancelAfter:
-    """is_cancelled() that turns True on its `after`-th call and remembers when."""
+    """is_cancelled() that turns True on its `after`-th call; counts every poll and progress report."""
 
     def __init__(self, after):
         self.after = after
         self.calls = 0
-        self.flagged_at = None
+        self.progress_after_flag = 0
         self.lock = threading.Lock()
 
     def __call__(self):
         with self.lock:
             self.calls += 1
+            return self.calls >= self.after
+
+    def progress(self, fraction, message):
+        with self.lock:
             if self.calls >= self.after:
-                if self.flagged_at is None:
-                    self.flagged_at = time.perf_counter()
-                return True
-            return False
+                self.progress_after_flag += 1
 
 
-# A k-means fit (seed) cannot be interrupted, and with n_jobs=-1 Optuna waits for the trial in
-# flight on the other thread, so seed mode gets a little slack on a loaded 2-core machine.
-STOP_WITHIN = {"compact": 1.0, "balanced": 1.0, "seed": 1.5}
 CANCEL_CASES = [("compact", 1), ("balanced", 1), ("seed", 1), ("compact", -1), ("balanced", -1), ("seed", -1)]
 
 
-@pytest.fixture
-def one_openmp_thread():
-    """scikit-learn's OpenMP k-means spins at barriers; on a 2-core box shared with other jobs a
-    preempted spinner can stretch one fit from 0.05 s to seconds. One OpenMP thread keeps the timing
-    about the engine's own polling, which is what these tests measure."""
-    with threadpool_limits(limits=1):
-        yield
-
-
 def _full_run(big_input, params):
-    """One uncancelled run (also warms up thread pools): how many polls and how long it takes."""
+    """One uncancelled run, counting its polls."""
     counter = _CancelAfter(after=10**9)
-    started = time.perf_counter()
-    cluster(*big_input, params, is_cancelled=counter)
-    return counter.calls, time.perf_counter() - started
+    cluster(*big_input, params, is_cancelled=counter, progress=counter.progress)
+    return counter
 
 
-@pytest.mark.usefixtures("one_openmp_thread")
 @pytest.mark.parametrize("strategy, n_jobs", CANCEL_CASES)
-def test_cancel_after_a_few_calls_stops_quickly(big_input, strategy, n_jobs):
+def test_cancel_after_a_few_polls_stops_at_once(big_input, strategy, n_jobs):
+    """Counted, not timed: once the flag is up the run raises without reporting further progress,
+    after at most one poll per thread still in flight."""
     params = fast_params(strategy=strategy, n_jobs=n_jobs, initial_max_trials=6, subsequent_max_trials=3)
-    total_calls, _ = _full_run(big_input, params)
+    total_calls = _full_run(big_input, params).calls
     assert total_calls >= 4
+    threads = 1 if n_jobs == 1 else os.cpu_count()
     for after in (2, total_calls // 2, total_calls - 1):
         flag = _CancelAfter(after)
         with pytest.raises(ClusteringCancelled):
-            cluster(*big_input, params, is_cancelled=flag)
-        stopped = time.perf_counter() - flag.flagged_at
-        assert stopped < STOP_WITHIN[strategy], f"stopped {stopped:.2f} s after the flag (call {after} of {total_calls})"
-
-
-def _raise_flag(flag, flagged_at):
-    flagged_at.append(time.perf_counter())
-    flag.set()
-
-
-@pytest.mark.usefixtures("one_openmp_thread")
-@pytest.mark.parametrize("strategy, n_jobs", CANCEL_CASES)
-def test_cancel_flag_raised_mid_run_stops_quickly(big_input, strategy, n_jobs):
-    """The user presses cancel at some moment: the run must notice and stop soon after."""
-    params = fast_params(strategy=strategy, n_jobs=n_jobs, initial_max_trials=6, subsequent_max_trials=3)
-    _, duration = _full_run(big_input, params)
-    cancelled = 0
-    for share in (0.1, 0.4, 0.7):
-        flag = threading.Event()
-        flagged_at = []
-        timer = threading.Timer(duration * share, _raise_flag, args=(flag, flagged_at))
-        timer.start()
-        try:
-            cluster(*big_input, params, is_cancelled=flag.is_set)
-        except ClusteringCancelled:
-            cancelled += 1
-            stopped = time.perf_counter() - flagged_at[0]
-            assert stopped < STOP_WITHIN[strategy], f"stopped {stopped:.2f} s after the flag"
-        else:
-            assert not flagged_at, "the flag was raised during the run but the run completed"
-        finally:
-            timer.cancel()
-            timer.join()
-    assert cancelled >= 1
+            cluster(*big_input, params, is_cancelled=flag, progress=flag.progress)
+        assert flag.progress_after_flag == 0
+        assert flag.calls - after <= threads, f"{flag.calls - after} polls after the flag (call {after})"
 
 
 def test_cancel_through_the_file_adapter():

@@ -169,7 +169,7 @@ def test_service_file_and_h3_table_to_a_new_table(postgres_server, postgis_db, t
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--in-place"], "--in-place and --output-layer need a database input"),
+    (["--in-place"], "--in-place needs a database input"),
     ([], "give an output file"),
 ])
 def test_file_inputs_refuse_database_only_options(tmp_path, args, message):

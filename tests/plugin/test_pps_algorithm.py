@@ -192,3 +192,14 @@ def test_frame_order_field_sets_the_order_of_the_systematic_draw(clustered):
     assert column(sample, "cluster_id") == [frame[i]["cluster_id"] for i in expected.index]
     by_id_order = run_pps(hulls, N=4, SEED=5)["OUTPUT"]
     assert column(sample, "cluster_id") != column(by_id_order, "cluster_id")  # the order matters to the draw
+
+
+def test_the_sample_never_replaces_the_cluster_layer_file(clustered, tmp_path):
+    _, hulls = clustered
+    path = tmp_path / "clusters.gpkg"
+    processing.run("native:savefeatures", {"INPUT": hulls, "OUTPUT": str(path)})
+    before = path.read_bytes()
+    layer = QgsVectorLayer(str(path), "clusters", "ogr")
+    with pytest.raises(QgsProcessingException, match="is the input layer's file"):
+        run_pps(layer, OUTPUT=str(path))
+    assert path.read_bytes() == before
