@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 SHORTLIST = 8  # candidate centres per active feature
-PATIENCE = 300  # iterations without fewer clusters outside the bounds before an exact balance stops
+PATIENCE = 600  # iterations without fewer clusters outside the bounds before an exact balance stops
 ACTIVE_SHARE = 0.2  # at least this share of features is re-assigned between exact passes
 STEP_GROWTH, STEP_SHRINK = 1.3, 0.5  # Rprop: grow while the sign holds, halve when it flips
 FIRST_STEP, MAX_STEP = 0.005, 0.05  # price steps, in squared median spacing between centres
