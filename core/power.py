@@ -25,6 +25,7 @@ from scipy.spatial import cKDTree
 
 SHORTLIST = 8  # candidate centres per active feature
 PATIENCE = 600  # iterations without fewer clusters outside the bounds before an exact balance stops
+TRIAL_PATIENCE = 30  # the same for the quick balances that score tuning trials
 ACTIVE_SHARE = 0.2  # at least this share of features is re-assigned between exact passes
 STEP_GROWTH, STEP_SHRINK = 1.3, 0.5  # Rprop: grow while the sign holds, halve when it flips
 FIRST_STEP, MAX_STEP = 0.005, 0.05  # price steps, in squared median spacing between centres
@@ -81,7 +82,7 @@ class _Rprop:
         preference between two centres can have moved.
         """
         change = self._move(weight)
-        change -= np.median(prices + change)
+        change -= (prices + change).mean()
         prices += change
         return float(change.max() - change.min())
 
@@ -99,7 +100,8 @@ class _Stall:
     """Notices when the count of clusters outside the bounds stops falling: the ones left
     cannot reach the band (a pocket too light or too heavy for its cells), so stop there."""
 
-    def __init__(self):
+    def __init__(self, patience):
+        self.patience = patience
         self.fewest, self.since = None, 0
 
     def record(self, iteration, outside):
@@ -107,7 +109,7 @@ class _Stall:
             self.fewest, self.since = outside, iteration
 
     def stuck(self, iteration) -> bool:
-        return self.fewest is not None and iteration - self.since > PATIENCE
+        return self.fewest is not None and iteration - self.since > self.patience
 
 
 class PowerBalancer:
@@ -139,10 +141,11 @@ class PowerBalancer:
             self.steps = np.full(k, FIRST_STEP * square)
         rprop = _Rprop(np.minimum(self.steps, MAX_STEP * square), MAX_STEP * square, self.w.sum() / k, low, high)
         prices = prices.astype(float).copy()
+        patience = PATIENCE if exact else TRIAL_PATIENCE
         if len(self.points) * k <= DENSE_CELLS:
-            labels, converged = self._dense(centres, prices, rprop, max_iterations)
+            labels, converged = self._dense(centres, prices, rprop, max_iterations, patience)
         elif not exact:
-            labels, converged = self._shortlist(centres, prices, rprop, max_iterations)
+            labels, converged = self._shortlist(centres, prices, rprop, max_iterations, patience)
         else:
             labels, converged = self._boundary(centres, prices, rprop, max_iterations)
         self.steps = rprop.steps
@@ -152,35 +155,39 @@ class PowerBalancer:
         if self.should_stop is not None and iteration % 16 == 0:
             self.should_stop()
 
-    def _dense(self, centres, prices, rprop, max_iterations):
+    def _dense(self, centres, prices, rprop, max_iterations, patience):
         """Small problems: every feature against every centre, every iteration."""
         k = len(centres)
         d2 = ((self.points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        stall = _Stall(patience)
         for iteration in range(max_iterations + 1):
             self._poll(iteration)
             labels = np.argmin(d2 - prices, axis=1)
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight):
                 return labels, True
-            if iteration < max_iterations:
-                rprop.update(prices, weight)
-        return labels, False
+            stall.record(iteration, rprop.outside(weight))
+            if iteration == max_iterations or stall.stuck(iteration):
+                return labels, False
+            rprop.update(prices, weight)
 
-    def _shortlist(self, centres, prices, rprop, max_iterations):
+    def _shortlist(self, centres, prices, rprop, max_iterations, patience):
         """Each feature picks among its nearest centres only: cheap, not exact."""
         k = len(centres)
         _, candidates = cKDTree(centres).query(self.points, k=min(SHORTLIST, k))
         d2 = ((self.points[:, None, :] - centres[candidates]) ** 2).sum(axis=2)
         rows = np.arange(len(self.points))
+        stall = _Stall(patience)
         for iteration in range(max_iterations + 1):
             self._poll(iteration)
             labels = candidates[rows, np.argmin(d2 - prices[candidates], axis=1)]
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight):
                 return labels, True
-            if iteration < max_iterations:
-                rprop.update(prices, weight)
-        return labels, False
+            stall.record(iteration, rprop.outside(weight))
+            if iteration == max_iterations or stall.stuck(iteration):
+                return labels, False
+            rprop.update(prices, weight)
 
     def _boundary(self, centres, prices, rprop, max_iterations):
         """Large problems: exact passes, and between them only the features near a boundary.
@@ -191,7 +198,7 @@ class PowerBalancer:
         """
         k = len(centres)
         iteration = 0
-        stall = _Stall()
+        stall = _Stall(PATIENCE)
         while True:
             self.exact_passes += 1
             self._poll(0)

@@ -181,8 +181,10 @@ def test_a_remote_hamlet_is_kept_and_reported(tmp_path):
                    "--target-weight", 240, "--target-radius", 1000, "--max-weight", 300, "--initial-trials", 5,
                    timeout=300)
     assert done.returncode == 0, done.stderr
+    written = gpd.read_file(tmp_path / "out.gpkg")["cluster_id"].to_numpy()
+    assert len(set(written[-5:])) == 1 and (written == written[-1]).sum() == 5
     note = [line for line in done.stderr.splitlines() if "remote hamlet" in line]
-    assert len(note) == 1 and ids[-1] in note[0]
+    assert len(note) == 1 and f"({written[-1]})" in note[0]
 
 
 def test_a_remote_hamlet_is_merged_when_min_weight_asks():
