@@ -43,6 +43,7 @@ TRIAL_FINAL_ITERATIONS = 100
 STARVED = 0.5  # a cluster under this share of the lowest balanced weight restarts elsewhere
 SETTLED_MOVE = 0.01  # Lloyd rounds stop once no centre moves more than this share of the target radius
 FINALISTS, FINALIST_FEATURES = 2, 100_000  # best k values finished on the features, up to this size
+FEW_CLUSTERS = 200  # ... and only while k is this small
 TRIAL_WORK = 150_000  # atoms x trials per study: large inputs try fewer k values (the score is smooth in k there)
 MIN_TRIALS = 3
 REMOTE_GAP = 4.0  # remote: joining it would make a cluster at least twice the target radius
@@ -392,6 +393,8 @@ def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k
     # the best few are finished on the features and scored exactly, when that is affordable.
     small = n <= FINALIST_FEATURES
     finalists, rounds = (FINALISTS, FEATURE_ROUNDS) if small else (1, 0)
+    if ranked[0] > FEW_CLUSTERS:  # many clusters: the median radius hardly moves between neighbouring k
+        finalists = 1
     band_low, band_high = band_edges(params)
     best = None
     for k in ranked[:finalists]:
