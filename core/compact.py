@@ -37,7 +37,8 @@ K_BAND = 0.1  # k is tuned where the mean weight stays within ±10 % (room left 
 ATOMS_PER_CLUSTER = 8
 LOOSE_TOL, FINAL_TOL = 0.15, 0.15  # balance around the mean weight: during Lloyd rounds, at the end
 ATOM_ROUNDS, FEATURE_ROUNDS = 15, 2  # Lloyd rounds: per trial on atoms, then on features (none when large)
-LARGE_ATOM_ROUNDS = 6  # per trial, when the atoms are many
+LARGE_ATOM_ROUNDS = 6  # ... when the atoms are many
+TRIAL_ROUNDS = 10  # a trial warm-starts near a solution: fewer rounds than a finalist's cold start
 ROUND_ITERATIONS, FINAL_ITERATIONS = 60, 1500
 TRIAL_FINAL_ITERATIONS = 100
 STARVED = 0.5  # a cluster under this share of the lowest balanced weight restarts elsewhere
@@ -278,10 +279,10 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     """
     points = np.column_stack([atoms.x, atoms.y])
     kmeans = _PowerKMeans(points, atoms.w, params, context, fixed_k is not None, grain, exact=False)
-    rounds = ATOM_ROUNDS if len(atoms) * ATOM_ROUNDS <= TRIAL_WORK else LARGE_ATOM_ROUNDS
+    full_rounds = ATOM_ROUNDS if len(atoms) * ATOM_ROUNDS <= TRIAL_WORK else LARGE_ATOM_ROUNDS
     tried = {}
 
-    def solve(k, warm=True):
+    def solve(k, warm=True, rounds=min(TRIAL_ROUNDS, full_rounds)):
         if warm and tried:  # warm start from the nearest k tried (ties: the smaller)
             nearest = min(tried, key=lambda j: (abs(j - k), j))
             centres, prices, labels = tried[nearest][1:4]
@@ -296,7 +297,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
         used, compact = np.unique(labels, return_inverse=True)
         radius = np.median(atoms.circles(compact, len(used))[2])
         score = clustering_score(atoms.w.sum() / k, radius, params)
-        tried[k] = (score, centres, prices, labels, warm and len(tried) > 0)
+        tried[k] = (score, centres, prices, labels)
         return score
 
     if fixed_k is not None:
@@ -326,9 +327,8 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
 
     def fresh_start(k):
         # A chain of warm starts drifts on clumpy data (clusters that cannot reach the band keep
-        # odd centres): a finalist starts again from a fresh bisection before the feature stage.
-        if tried[k][4]:
-            solve(k, warm=False)
+        # odd centres): a finalist starts again from a fresh bisection, with every Lloyd round.
+        solve(k, warm=False, rounds=full_rounds)
         return tried[k][1:3]
 
     return ranked, fresh_start, trials
