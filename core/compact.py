@@ -1,17 +1,18 @@
 """The default strategy: capacity-constrained k-means on a power diagram, k tuned by Optuna.
 
 1. Features heavier than the band's upper edge become clusters of their own, and remote
-   hamlets (light groups farther than twice the target radius from everything else) are
-   kept as they are: neither can reach the band by joining others. k comes from the rest.
+   hamlets (light groups more than four target radii from everything else, core.hamlets)
+   are kept as they are: neither can reach the band by joining others. k comes from the rest.
 2. The rest is cut into small weight-balanced "atoms" (bisection, ~1/8 of the target).
    Optuna tries k over the band; each trial warm-starts centres and prices from the
    nearest k already tried and runs Lloyd rounds on the atoms: balance the prices
    (core.power), move each centre to its cluster's weighted mean. A trial is scored with
    the original tool's formula, radii measured on the atoms' extreme points.
-3. The best k is refined on the features themselves: a few Lloyd rounds, then a final
-   price pass that closes the band on the boundary features. Labels are the exact
-   power assignment of the final prices over all centres, so cells are convex and never
-   overlap.
+3. The best k (the best two while k is small) restarts cold and is finished on the
+   features themselves: Lloyd rounds, then a final price pass that closes the band on the
+   boundary features; fewer clusters off the band, then the exact score, pick the winner.
+   Labels are the exact power assignment of the final prices over all centres, so cells
+   are convex and never overlap.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .balanced import band_k_values, make_atoms
 from .data import Features, RunContext, weighted_centroids
+from .hamlets import remote_hamlets
 from .params import ClusteringParams
 from .partition import bisection_labels
 from .power import PowerBalancer
@@ -48,7 +48,6 @@ FEW_CLUSTERS = 200  # ... and only while k is this small
 TRIAL_WORK = 150_000  # atoms x trials per study: large inputs try fewer k values (the score is smooth in k there)
 MIN_TRIALS = 3
 REMOTE_GAP = 4.0  # remote: joining it would make a cluster at least twice the target radius
-_NEIGHBOURS = 4  # nearest neighbours linking spots when finding remote hamlets (then checked exactly)
 
 
 @dataclass
@@ -71,7 +70,7 @@ def band_edges(params: ClusteringParams):
 
 
 def granularity(w) -> float:
-    """The narrowest weight window whole items can be balanced into: the grain item, and
+    """The narrowest weight window whole items can be balanced into: the heaviest item, and
     twice the typical one (so that a cluster may hold either of two item counts)."""
     return 1.01 * max(float(w.max()), 2.0 * float(np.median(w)))
 
@@ -94,48 +93,6 @@ def balance_bounds(mean: float, tol: float, params: ClusteringParams, grain: flo
         if high > cap:  # never widen past the cap: widen downwards instead
             low, high = min(low, cap - grain), cap
     return low, high
-
-
-def remote_hamlets(x, y, w, gap: float, light_below: float):
-    """Groups of features lighter than `light_below` with no other feature within `gap`.
-
-    Links to each spot's nearest neighbours within gap give candidate groups (spots:
-    distinct positions, so stacked features count once). Each light candidate is then
-    checked exactly: its size + 1 nearest spots include the nearest outsider.
-    """
-    spots, spot_of = np.unique(np.column_stack([x, y]), axis=0, return_inverse=True)
-    spot_of = spot_of.ravel()
-    m = len(spots)
-    if m < 2:
-        return []
-    tree = cKDTree(spots)
-    distance, neighbour = tree.query(spots, k=min(_NEIGHBOURS + 1, m), distance_upper_bound=gap)
-    linked = np.isfinite(distance)
-    rows = np.repeat(np.arange(m), distance.shape[1])[linked.ravel()]
-    count, component = connected_components(coo_matrix((np.ones(len(rows)), (rows, neighbour[linked])),
-                                                       shape=(m, m)), directed=False)
-    if count == 1:
-        return []
-    weight = np.bincount(component[spot_of], w, minlength=count)
-    order = np.argsort(component, kind="stable")
-    bounds = np.searchsorted(component[order], np.arange(count + 1))
-    remote = []
-    for c in np.flatnonzero(weight < light_below):
-        members = order[bounds[c]:bounds[c + 1]]
-        if len(members) == m:
-            continue
-        nearest = tree.query(spots[members], k=len(members) + 1, distance_upper_bound=gap)[1]
-        found = nearest[nearest < m]
-        if np.all(component[found] == c):
-            remote.append(c)
-    if not remote:
-        return []
-    hamlet_of_spot = np.full(count, -1)
-    hamlet_of_spot[remote] = np.arange(len(remote))
-    hamlet_of = hamlet_of_spot[component[spot_of]]
-    inside = np.flatnonzero(hamlet_of >= 0)
-    groups = np.argsort(hamlet_of[inside], kind="stable")
-    return np.split(inside[groups], np.cumsum(np.bincount(hamlet_of[inside], minlength=len(remote)))[:-1])
 
 
 def _resize(centres, prices, labels, points, w, k):
