@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-core demo bench lint package aws-validate clean
+.PHONY: setup test test-core test-debian-versions screenshots bench-qgis-process demo bench lint package aws-validate clean
 
 setup: $(VENV)/.installed
 
@@ -32,8 +32,31 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # CI's Hypothesis profile: the same examples every run (tests/conftest.py).
-test: setup
+test: setup $(DEBIAN_VENV)/.installed
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests
+	$(MAKE) -s test-debian-versions
+
+# The engine on the oldest versions we support: Debian 12's own python3-numpy 1.24, python3-sklearn 1.2,
+# python3-optuna 3.1 and python3-scipy, in a venv that gets no pip packages at all.
+DEBIAN_VENV := .venv-debian
+DEBIAN_PACKAGES := python3-numpy python3-scipy python3-sklearn python3-optuna python3-pandas python3-shapely \
+  python3-hypothesis python3-pytest
+$(DEBIAN_VENV)/.installed:
+	@dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; }
+	/usr/bin/python3 -m venv --system-site-packages $(DEBIAN_VENV)
+	touch $@
+
+test-debian-versions: $(DEBIAN_VENV)/.installed
+	$(DEBIAN_VENV)/bin/python -c 'import numpy, sklearn, optuna; \
+	  v = (numpy.__version__[:4], sklearn.__version__[:3], optuna.__version__[:3]); \
+	  assert v == ("1.24", "1.2", "3.1"), v; print("engine on Debian 12 versions: numpy %s, scikit-learn %s, Optuna %s" % v)'
+	$(DEBIAN_VENV)/bin/python -m pytest -q -o addopts="-p no:cacheprovider" \
+	  tests/core/test_engine_on_system_versions.py
+
+# The README's desktop screenshot, from the real QGIS desktop smoke test.
+screenshots: setup
+	WROK_SCREENSHOT_DIR=$(CURDIR)/resources/screenshots $(PY) -m pytest -q tests/desktop
 
 test-core: setup
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests/core
@@ -53,27 +76,28 @@ demo: setup
 	$(PY) tests/plugin/demo_map.py demo_output/clustered.gpkg demo_output/clusters.gpkg \
 	  demo_output/clusters.png demo_output/run.json
 
-# The Plugin Manager zip: the plugin with the engine core/ and metadata.txt dereferenced, its icon, and the
-# AWS pipeline's client modules (vendor/aws).
+# The Plugin Manager zip: the plugin, its icon, and in vendor/ the engine core/ and the AWS pipeline's client
+# modules, unchanged: wrok_plugin/engine_path.py puts vendor/ on sys.path so they import as `core` and `aws`,
+# exactly as in a checkout and in the Lambda.
 package:
-	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build
-	cp -rL wrok_plugin dist/build/wrok_plugin
-	# The AWS submit algorithm's client only (no template, Dockerfile or Lambda handler), with its
-	# `from core...` imports pointed at the plugin's own engine (wrok_plugin/aws_client.py explains).
-	mkdir -p dist/build/wrok_plugin/vendor/aws
-	echo '"""Client-side modules of aws/, copied by make package."""' > dist/build/wrok_plugin/vendor/__init__.py
+	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build/wrok_plugin/vendor/aws
+	cp -r wrok_plugin/. dist/build/wrok_plugin/
+	cp -r core dist/build/wrok_plugin/vendor/core
 	for module in __init__ client kickoff merge split storage overrides; do \
-	  sed -E 's/^([[:space:]]*)from core([. ])/\1from ...core\2/' aws/$$module.py \
-	    > dist/build/wrok_plugin/vendor/aws/$$module.py || exit 1; done
-	@if grep -nE '^[[:space:]]*(import core|from core[. ])' dist/build/wrok_plugin/vendor/aws/*.py; then \
-	  echo "the vendored AWS client still imports the top-level core package" >&2; exit 1; fi
+	  cp aws/$$module.py dist/build/wrok_plugin/vendor/aws/ || exit 1; done
 	mkdir -p dist/build/wrok_plugin/resources && cp resources/wrok.svg dist/build/wrok_plugin/resources/
 	find dist/build -name __pycache__ -prune -exec rm -rf {} + ; find dist/build -name '*.pyc' -delete
 	cd dist/build && /usr/bin/python3 -m zipfile -c ../wrok_plugin.zip wrok_plugin
 	rm -rf dist/build
 	@echo "built dist/wrok_plugin.zip"
 
+# qgis_process against the CLI on 1M points (time and peak memory; the plugin's target is 1.5x).
+bench-qgis-process: setup
+	cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) bench_qgis_process.py
+
 bench: setup
+	$(PY) tests/benchmarks/bench_h3.py
+	$(PY) tests/benchmarks/bench_postgis.py
 	$(PY) tests/benchmarks/bench.py
 
 lint: setup

@@ -41,9 +41,15 @@ def run_classify(args) -> int:
     import shapely
 
     from .io import write_layer
-    from .raster import cluster_polygons, read_pixels, write_cluster_raster
+    from .raster import check_raster_target, cluster_polygons, read_pixels, write_cluster_raster
     from .raster_values import value_classes
+    from .writing import check_target
 
+    check_target(args.output)
+    if args.summary:
+        check_target(args.summary, option="--summary")
+    if args.class_raster:
+        check_raster_target(args.class_raster, args.input, "--class-raster")
     pixels = read_pixels(args.input, args.band, positive_only=False)
     numbers, table = value_classes(pixels.values, args.classes, args.random_state)
     with tempfile.TemporaryDirectory(prefix="wrok-classes-") as scratch:

@@ -157,7 +157,7 @@ def cluster_input(frame, args, params, progress, field_names=None):
 
 
 def run_cluster(args) -> int:
-    from .io import cluster_field_names, metric_crs, read_layer
+    from .io import OUTPUT_FIELDS, cluster_field_names, metric_crs, read_layer
     from .raster import is_raster_path
     from .writing import check_column_names, check_target, write_frame
 
@@ -197,6 +197,12 @@ def run_cluster(args) -> int:
             names = None
             if not args.h3_field:  # an H3 table becomes hexagons: its own frame gets the fields
                 names = cluster_field_names(frame, max_name_length=10 if output.suffix == ".shp" else None)
+                respelled = [name for name in names if name in frame.columns and name not in OUTPUT_FIELDS]
+                if args.h3_resolution is not None and respelled:
+                    # The H3 path writes the standard names: an earlier run's field spelled otherwise would double.
+                    raise ClusteringInputError(f"rename or remove the input's field(s) {', '.join(respelled)} to "
+                                               "aggregate to H3 cells (wrok writes cluster_id, cluster_weight, "
+                                               "cluster_pass)")
                 check_column_names([c for c in frame.columns if c != frame.geometry.name and c not in names]
                                    + names, output)
             out, clusters, result, extra = cluster_input(frame, args, params, progress, names)

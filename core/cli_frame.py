@@ -132,12 +132,14 @@ def run_raster(args, params, progress):
     import shapely
 
     from .io import write_layer
-    from .raster import cluster_polygons, cluster_raster, read_pixels, write_cluster_raster
+    from .raster import check_raster_target, cluster_polygons, cluster_raster, read_pixels, write_cluster_raster
 
     if args.weight_field or args.h3_field or args.h3_resolution is not None:
         raise ClusteringInputError("a raster input takes its weights from --band (no weight field or H3 options)")
     if bool(args.stratum_field) != bool(args.strata_layer):
         raise ClusteringInputError("strata for a raster need both --strata-layer (polygons) and --stratum-field")
+    if args.cluster_raster:
+        check_raster_target(args.cluster_raster, args.input, "--cluster-raster")
     pixels = read_pixels(args.input, args.band)
     strata = _raster_strata(args, pixels, params) if args.strata_layer else None
     result, numbers, measured_in = cluster_raster(pixels, params, args.epsg, strata=strata, progress=progress)

@@ -264,7 +264,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     trials = []
     if len(values) == 1:
         trials.append((values[0], solve(values[0])))
-        on_trial(1)
+        on_trial(1, 1)
     else:
         # Trials chain their warm starts, so they run one after another: the same k order and
         # the same answer whatever n_jobs says.
@@ -276,7 +276,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
             k = trial.suggest_categorical("n_clusters", values)
             score = solve(k)
             trials.append((k, score))
-            on_trial(len(trials))
+            on_trial(len(trials), len(values))
             return score
 
         study.optimize(objective, n_trials=len(values), n_jobs=1)

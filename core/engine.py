@@ -15,6 +15,7 @@ import numpy as np
 from .balanced import balanced_split
 from .compact import compact_split
 from .data import Features, RunContext
+from .interruptible import cancellable_fits
 from .max_radius import split_wide_clusters
 from .params import ClusteringInputError, ClusteringParams
 from .partition import bisection_labels, kmeans_labels
@@ -40,8 +41,9 @@ class _Clusterer:
         self.placed_alone = set()  # features heavier than the band, each its own cluster (again in later passes)
 
     def seed_partition(self, group: Features, k: int) -> np.ndarray:
-        return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
-                             self.params.random_state)
+        with cancellable_fits(self.context.check_cancelled):  # cancel lands within one mini-batch
+            return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
+                                 self.params.random_state)
 
     def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial, fixed_k=None) -> np.ndarray:
         """Tune k (or take fixed_k) for the features at idx and return their new IDs (prefix + number)."""
@@ -98,8 +100,8 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     first_pass_share = 0.6 if params.max_passes > 1 else 0.9
     ids = clusterer.split_group(
         np.arange(n), "CLUSTER_", params.initial_max_trials,
-        lambda done: context.report(first_pass_share * done / params.initial_max_trials,
-                                    f"pass 1: trial {done} of {params.initial_max_trials}"),
+        lambda done, planned: context.report(first_pass_share * done / planned,
+                                             f"pass 1: trial {done} of {planned}"),
         params.n_clusters,
     )
     passes = np.ones(n, dtype=np.int64)
@@ -171,7 +173,7 @@ def _recluster(clusterer: _Clusterer, groups, pass_number: int, span_start: floa
     def recluster(group):
         members, prefix = group
         new_ids = clusterer.split_group(members, prefix, clusterer.params.subsequent_max_trials,
-                                        lambda _: context.check_cancelled())
+                                        lambda *_: context.check_cancelled())
         done[0] += 1
         context.report(span_start + span * done[0] / len(groups),
                        f"pass {pass_number}: re-clustered {done[0]} of {len(groups)} oversized")

@@ -17,12 +17,9 @@ import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional
+from typing import List, Optional
 
 from .params import ClusteringInputError
-
-if TYPE_CHECKING:  # numpy and pandas load on use: the CLI's --help stays quick
-    import pandas as pd
 
 DATABASE_PREFIXES = ("postgresql://", "postgres://", "PG:")
 ROW_KEY = "__wrok_ctid"
@@ -146,12 +143,17 @@ def read_table(connection, table: TableName, lock_for_update: bool):
     return frame, name
 
 
-def _prepare_columns(cursor, oid, table: TableName, new_columns: List[str]) -> List[str]:
+def sql_type(column: str, types: Optional[dict] = None) -> str:
+    """The SQL type a result column gets: types[column], else by its default name, else geometry."""
+    return (types or {}).get(column) or _SQL_TYPES.get(column, "geometry")
+
+
+def _prepare_columns(cursor, oid, table: TableName, new_columns: List[str], types=None) -> List[str]:
     """Columns to add; refuses an existing column whose type cannot hold the new values."""
     existing = _columns(cursor, oid)
     to_add = []
     for column in new_columns:
-        wanted = _SQL_TYPES.get(column, "text")
+        wanted = sql_type(column, types)
         if column not in existing:
             to_add.append(column)
         elif existing[column] not in _COMPATIBLE.get(wanted, {wanted}):
@@ -161,67 +163,93 @@ def _prepare_columns(cursor, oid, table: TableName, new_columns: List[str]) -> L
     return to_add
 
 
-def check_in_place(connection, table: TableName, new_columns: List[str]) -> None:
+def primary_key(cursor, oid) -> List[str]:
+    cursor.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                   "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s AND i.indisprimary ORDER BY a.attnum", (oid,))
+    return [row[0] for row in cursor.fetchall()]
+
+
+def check_in_place(connection, table: TableName, new_columns: List[str], require_primary_key: bool = False,
+                   types=None) -> None:
     """Every refusal an in-place update can meet, before any work starts."""
     with connection.cursor() as cursor:
         oid, relkind, can_update, owns = _relation(cursor, table)
         if relkind not in ("r", "p"):
             raise ClusteringInputError(f"{table} is not a table (a view?) and cannot be updated in place; "
                                        "write the results to a new table instead")
-        if not can_update or not owns:
-            missing = " and ".join(w for w, ok in (("UPDATE", can_update), ("ALTER (table owner)", owns)) if not ok)
-            raise ClusteringInputError(f"your database role lacks {missing} rights on {table}; ask its owner, or "
-                                       "write the results to a new table instead")
-        _prepare_columns(cursor, oid, table, new_columns)
+        if require_primary_key and len(primary_key(cursor, oid)) != 1:
+            raise ClusteringInputError(f"{table} has no single-column primary key to match features to rows; add "
+                                       "one (ALTER TABLE ... ADD PRIMARY KEY), or write the results to a new table")
+        adding = _prepare_columns(cursor, oid, table, new_columns, types)
+        lacking = [right for right, ok in (("UPDATE", can_update), ("ALTER (table owner)", owns or not adding))
+                   if not ok]
+        if lacking:
+            raise ClusteringInputError(f"your database role lacks {' and '.join(lacking)} rights on {table}; ask "
+                                       "its owner, or write the results to a new table instead")
 
 
-def _copy_results(cursor, frame: "pd.DataFrame", columns: List[str], geometry: Optional[str]) -> None:
-    """The results into a temporary table keyed by ctid, through COPY (one round trip)."""
-    import numpy as np
-    import pandas as pd
+def _copy_results(cursor, key: tuple, values: dict, types=None) -> None:
+    """The results into a temporary table through COPY (one round trip).
+
+    key: (column name, SQL type, values); values: {column: sequence}, SQL types from _SQL_TYPES
+    ("geometry" for a column of hex EWKB). Row order is kept in row_number.
+    """
+    import csv
+
     from psycopg2 import sql
 
-    definitions = [sql.SQL("{} tid").format(sql.Identifier(ROW_KEY)), sql.SQL("row_number bigint")]
-    definitions += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_SQL_TYPES.get(c, "text"))) for c in columns]
-    if geometry:
-        definitions.append(sql.SQL("{} geometry").format(sql.Identifier(geometry)))
+    key_name, key_type, keys = key
+    definitions = [sql.SQL("{} {}").format(sql.Identifier(key_name), sql.SQL(key_type)),
+                   sql.SQL("row_number bigint")]
+    definitions += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(sql_type(c, types))) for c in values]
     cursor.execute(sql.SQL("CREATE TEMPORARY TABLE wrok_results ({}) ON COMMIT DROP").format(
         sql.SQL(", ").join(definitions)))
-    table = pd.DataFrame({ROW_KEY: frame[ROW_KEY].to_numpy(), "row_number": np.arange(len(frame))})
-    for column in columns:
-        table[column] = frame[column].to_numpy()
-    if geometry:
-        table[geometry] = frame.geometry.to_wkb(hex=True, include_srid=True).to_numpy()
     buffer = io.StringIO()
-    table.to_csv(buffer, index=False, header=False, na_rep="\\N")
+    writer = csv.writer(buffer)
+    columns = list(values.values())
+    for row_number, row in enumerate(zip(keys, *columns)):
+        writer.writerow([row[0], row_number, *("\\N" if _is_missing(v) else v for v in row[1:])])
     buffer.seek(0)
     cursor.copy_expert("COPY wrok_results FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
 
 
-def update_in_place(connection, table: TableName, frame: "pd.DataFrame", columns: List[str]) -> int:
-    """Add the columns (if new) and fill them on every row read: one UPDATE joined on ctid."""
+def _is_missing(value) -> bool:
+    return value is None or str(value) == "<NA>" or value != value  # None, pandas NA, NaN
+
+
+def update_in_place(connection, table: TableName, keys, values: dict, key_column: Optional[str] = None,
+                    types=None) -> int:
+    """Add the columns (if new) and fill them on every row given: one UPDATE joined on the key.
+
+    keys: each row's ctid (key_column None: rows read in this transaction) or primary key value.
+    """
     from psycopg2 import sql
 
     with connection.cursor() as cursor:
         oid = _relation(cursor, table)[0]
-        for column in _prepare_columns(cursor, oid, table, columns):
+        cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table.identifier()))
+        for column in _prepare_columns(cursor, oid, table, list(values), types):
             cursor.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                table.identifier(), sql.Identifier(column), sql.SQL(_SQL_TYPES.get(column, "text"))))
-        _copy_results(cursor, frame, columns, None)
-        assignments = sql.SQL(", ").join(sql.SQL("{0} = r.{0}").format(sql.Identifier(c)) for c in columns)
-        cursor.execute(sql.SQL("UPDATE {} t SET {} FROM wrok_results r WHERE t.ctid = r.{}").format(
-            table.identifier(), assignments, sql.Identifier(ROW_KEY)))
-        if cursor.rowcount != len(frame):
-            raise ClusteringInputError(f"{cursor.rowcount} of {len(frame)} rows matched while updating {table}; "
+                table.identifier(), sql.Identifier(column), sql.SQL(sql_type(column, types))))
+        key_name = key_column or ROW_KEY
+        key_type = _columns(cursor, oid)[key_column] if key_column else "tid"
+        _copy_results(cursor, (key_name, key_type, keys), values, types)
+        assignments = sql.SQL(", ").join(sql.SQL("{0} = r.{0}").format(sql.Identifier(c)) for c in values)
+        cursor.execute(sql.SQL("UPDATE {} t SET {} FROM wrok_results r WHERE t.{} = r.{}").format(
+            table.identifier(), assignments, sql.Identifier(key_column) if key_column else sql.SQL("ctid"),
+            sql.Identifier(key_name)))
+        if cursor.rowcount != len(keys):
+            raise ClusteringInputError(f"{cursor.rowcount} of {len(keys)} rows matched while updating {table}; "
                                        "nothing was changed")
         return cursor.rowcount
 
 
-def write_new_table(connection, source: TableName, target: TableName, frame: "pd.DataFrame", columns: List[str],
+def write_new_table(connection, source: TableName, target: TableName, keys, values: dict,
                     new_geometry: Optional[str] = None) -> int:
     """CREATE TABLE target: the source's columns as they are (types kept), plus the result columns.
 
-    new_geometry names a geometry column to add from the frame (hexagons of an H3 table).
+    keys: each row's ctid, read in this transaction. new_geometry: the name of a geometry column in
+    values (hex EWKB) to add (hexagons of an H3 table).
     """
     from psycopg2 import sql
 
@@ -232,17 +260,16 @@ def write_new_table(connection, source: TableName, target: TableName, frame: "pd
         if relkind not in ("r", "p"):
             raise ClusteringInputError(f"{source} is not a table (a view?); write its results to a file, or "
                                        "create a table from it first")
-        kept = [c for c in _columns(cursor, oid) if c not in columns and c != new_geometry]
-        _copy_results(cursor, frame, columns, new_geometry)
+        kept = [c for c in _columns(cursor, oid) if c not in values]
+        _copy_results(cursor, (ROW_KEY, "tid", keys), values)
         selected = [sql.SQL("s.{}").format(sql.Identifier(c)) for c in kept]
-        selected += [sql.SQL("r.{}").format(sql.Identifier(c)) for c in columns + ([new_geometry] if new_geometry
-                                                                                    else [])]
+        selected += [sql.SQL("r.{}").format(sql.Identifier(c)) for c in values]
         cursor.execute(sql.SQL("CREATE TABLE {} AS SELECT {} FROM {} s JOIN wrok_results r ON s.ctid = r.{} "
                                "ORDER BY r.row_number").format(
             target.identifier(), sql.SQL(", ").join(selected), source.identifier(), sql.Identifier(ROW_KEY)))
         written = cursor.rowcount
-        if written != len(frame):
-            raise ClusteringInputError(f"{written} of {len(frame)} rows matched while writing {target}; "
+        if written != len(keys):
+            raise ClusteringInputError(f"{written} of {len(keys)} rows matched while writing {target}; "
                                        "nothing was written")
         if new_geometry:
             cursor.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE geometry(Geometry, 4326)").format(
@@ -268,15 +295,16 @@ def run_database(args, params, cluster_input, progress=None):
         frame, geometry = read_table(connection, source, lock_for_update=args.in_place)
         keys = frame.pop(ROW_KEY).to_numpy()
         out, clusters, result, extra = cluster_input(frame, progress)
-        out[ROW_KEY] = keys
+        values = {column: out[column].to_numpy() for column in columns}
         if args.in_place:
-            update_in_place(connection, source, out, columns)
+            update_in_place(connection, source, keys, values)
         elif args.output_layer:
             new_geometry = None
             if geometry is None and args.h3_field:  # hexagons join the table under a free name
                 new_geometry = next(n for n in ("geom", "hexagon", "h3_hexagon") if n not in frame.columns)
-            write_new_table(connection, source, TableName.parse(args.output_layer, "--output-layer"), out,
-                            columns, new_geometry)
+                values[new_geometry] = out.geometry.to_wkb(hex=True, include_srid=True).to_numpy()
+            write_new_table(connection, source, TableName.parse(args.output_layer, "--output-layer"), keys, values,
+                            new_geometry)
         else:
-            write_layer(out.drop(columns=[ROW_KEY]), args.output)
-    return out.drop(columns=[ROW_KEY]), clusters, result, extra
+            write_layer(out, args.output)
+    return out, clusters, result, extra

@@ -167,6 +167,19 @@ def positions_in_metres(pixels: RasterPixels, epsg: Optional[int]):
     return mx, my, (half_w, half_h)
 
 
+def check_raster_target(path, input_path, option: str) -> Path:
+    """A GeoTIFF target that is writable and is not the input raster; checked before any work."""
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise ClusteringInputError(f"{option} must be a GeoTIFF (.tif), not {path.suffix or 'no extension'}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ClusteringInputError(f"cannot write {path}: folder {folder} does not exist or is not writable")
+    if path.exists() and Path(input_path).exists() and os.path.samefile(path, input_path):
+        raise ClusteringInputError(f"{option} {path.name} is the input raster; writing it would replace your data")
+    return path
+
+
 def write_cluster_raster(path, pixels: RasterPixels, numbers: np.ndarray, driver: str = "GTiff") -> None:
     """A raster aligned to the input: each pixel's cluster number (1..k), 0 (nodata) elsewhere.
 

@@ -69,7 +69,7 @@ def worker_threads(n_jobs: int) -> int:
 
 
 def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray], n_trials: int,
-           params: ClusteringParams, context: RunContext, on_trial: Callable[[int], None],
+           params: ClusteringParams, context: RunContext, on_trial: Callable[[int, int], None],
            k_values=None) -> list:
     """Run an Optuna grid study over k; return the k values tried, best first.
 
@@ -78,6 +78,8 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
     trial number t the t-th value of its seeded shuffle of the grid, so the order is
     fixed. Optuna threads (n_jobs) finish trials in any order; ranking by (score,
     trial number) ourselves keeps the answer identical whatever that order was.
+    on_trial(done, planned) follows the trials that really run: never more than the grid holds,
+    often well below n_trials.
     """
     if k_values is None:
         low, high = k_search_range(features.w.sum(), len(features), params.desired_cluster_weight)
@@ -87,6 +89,7 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
     sampler = _GridSampler({"n_clusters": [int(k) for k in k_values]}, seed=params.random_state)
     study = optuna.create_study(sampler=sampler, direction="minimize")
     finished = [0]
+    planned = min(n_trials, len(k_values))
 
     def objective(trial):
         context.check_cancelled()
@@ -95,7 +98,7 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
 
     def after_trial(study, trial):
         finished[0] += 1
-        on_trial(finished[0])
+        on_trial(min(finished[0], planned), planned)
 
     # As many trials as asked, but never more than the grid holds (GridSampler would stop there).
     study.optimize(objective, n_trials=min(n_trials, len(k_values)), n_jobs=worker_threads(params.n_jobs),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 
 from qgis.core import (
+    Qgis,
     QgsFeatureRequest,
     QgsFeatureSink,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -28,10 +30,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
+from core.fields import DEFAULT_ID_FIELD
+from core.params import MAX_WHOLE_NUMBER
+
 from . import frame
 from .clustering import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGY_CHOICES, ClusterSettings
-from .core.fields import DEFAULT_ID_FIELD
-from .core.params import MAX_WHOLE_NUMBER
 from .dependencies import install_hint, missing_packages
 from .help_text import HELP_URL, SHORT_HELP
 from .plugin_files import icon_path
@@ -107,9 +110,12 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.INPUT, "Input layer (points, lines or polygons; a table with an H3 field)",
             [QgsProcessing.TypeVector]))
-        self.addParameter(QgsProcessingParameterField(
+        weight = QgsProcessingParameterField(
             self.WEIGHT_FIELD, "Weight field (empty: every feature weighs 1)", parentLayerParameterName=self.INPUT,
-            type=QgsProcessingParameterField.Numeric, optional=True))
+            type=QgsProcessingParameterField.Numeric, optional=True)
+        if Qgis.QGIS_VERSION_INT < 40000:  # the dialog preselects population, pop, weight, households or count
+            weight.setMetadata({"widget_wrapper": {"class": f"{__package__}.weight_widget.WeightFieldWrapper"}})
+        self.addParameter(weight)
         self.addParameter(QgsProcessingParameterField(
             self.H3_FIELD, "H3 cell field (each row one H3 cell; empty: use the layer's geometry)",
             parentLayerParameterName=self.INPUT, type=QgsProcessingParameterField.Any, optional=True))
@@ -173,8 +179,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                                                  "Share of clusters whose H3 cells are connected (H3 input)"))
 
     def settings(self, parameters, context) -> ClusterSettings:
-        from .core import ClusteringInputError
-        from .core.fields import check_id_field_name
+        from core import ClusteringInputError
+        from core.fields import check_id_field_name
 
         try:
             id_field = check_id_field_name(self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context))
@@ -229,12 +235,15 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if not ok:
             raise QgsProcessingException(why)
         # numpy and the engine load only here, so the plugin itself loads without them.
+        from core import ClusteringCancelled
+
         from .clustering import run_engine
-        from .core import ClusteringCancelled
         from .layer_arrays import layer_arrays
 
         settings = self.settings(parameters, context)
         self._update_target = self._in_place_target(parameters, context)
+        if self._update_target is not None:
+            parameters = self._without_temporary_outputs(parameters, feedback)
         # wrok repairs or refuses invalid geometries itself (INVALID_GEOMETRIES), with a count.
         context.setInvalidGeometryCheck(QgsFeatureRequest.GeometryNoCheck)
         source = self.parameterAsSource(parameters, self.INPUT, context)
@@ -243,6 +252,9 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         from .in_place import planned_names
 
         planned_names(source.fields(), settings.id_field)  # a clash stops the run before any work
+        if not settings.weight_field:
+            feedback.pushInfo("No weight field: every feature weighs 1 (clusters hold about "
+                              f"{settings.target_weight:g} features each).")
         h3_field = self.parameterAsString(parameters, self.H3_FIELD, context)
         if h3_field:  # rows become their H3 cells' hexagons; the rest is the polygon path
             from .h3_source import HexagonSource
@@ -290,6 +302,19 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
             results[self.REPORT] = write_run_report(report, arrays, result, settings, source.sourceName())
         return results
 
+    def _without_temporary_outputs(self, parameters, feedback):
+        """Updating in place, the input layer is the result: temporary layers would only clutter the project."""
+        kept = dict(parameters)
+        for name in (self.OUTPUT, self.CLUSTERS):
+            value = kept.get(name)
+            if isinstance(value, QgsProcessingOutputLayerDefinition):
+                value = value.sink.staticValue()
+            if isinstance(value, str) and (value == "TEMPORARY_OUTPUT" or value.startswith("memory:")):
+                kept[name] = None
+                feedback.pushInfo(f"'{self.parameterDefinition(name).description()}' skipped: the input layer is "
+                                  "updated in place (give a file to get this output as well).")
+        return kept
+
     @staticmethod
     def _engine_progress(steps):
         last_stage = [None]
@@ -328,6 +353,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                     raise QgsProcessingException(self.writeFeatureError(clusters_sink, parameters, self.CLUSTERS))
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
+        from .styling import style_output
+
+        style_output(context, output_id, "Clustered features", settings, hulls=False)
+        style_output(context, clusters_id, "Clusters", settings, hulls=True)
         centroids_id = frame.write_centroids(self, parameters, context, result, arrays.to_measuring,
                                              arrays.source_crs, settings.id_field)
         feedback.setProgress(100)
@@ -369,7 +398,9 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if self._update_target is not None:
             layer = context.project().mapLayer(self._update_target[0]) if context.project() else None
             if layer is not None:  # show the new fields and values in the open project
-                layer.reload()
+                from .postgis_update import show_new_fields
+
+                show_new_fields(layer)
                 layer.triggerRepaint()
         return {}
 
@@ -424,8 +455,15 @@ def check_parameters(algorithm, parameters, context) -> None:
     layer = algorithm.parameterAsVectorLayer(parameters, own.INPUT, context)
     if layer is not None:
         from .in_place import planned_names
+        from .layer_arrays import measuring_choice, weight_field_index
 
         planned_names(layer.fields(), settings.id_field)
+        # What the layer's fields, CRS and extent decide, found here print once (errors raised while
+        # running are printed three times by qgis_process 3.22).
+        weight_field_index(layer.fields(), settings.weight_field)
+        if not algorithm.parameterAsString(parameters, own.H3_FIELD, context) and layer.isSpatial() \
+                and layer.featureCount() > 0:
+            measuring_choice(settings.measuring_crs, layer.crs(), layer.extent(), context.transformContext())
         for sink in (own.OUTPUT, own.CLUSTERS):
             check_destination(algorithm.parameterAsOutputLayer(parameters, sink, context), layer)
     algorithm._in_place_target(parameters, context)

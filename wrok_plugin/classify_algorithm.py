@@ -64,13 +64,18 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
         ok, why = self.canExecute()
         if not ok:
             raise QgsProcessingException(why)
-        from .core import ClusteringInputError
-        from .core.raster import cluster_polygons, read_pixels, write_cluster_raster
-        from .core.raster_values import VALUE_COLUMNS, value_classes
+        from core import ClusteringInputError
+        from core.raster import check_raster_target, cluster_polygons, read_pixels, write_cluster_raster
+        from core.raster_values import VALUE_COLUMNS, value_classes
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None or layer.providerType() != "gdal":
             raise QgsProcessingException("The raster must be a file GDAL reads (e.g. a GeoTIFF).")
+        raster_path = self.parameterAsOutputLayer(parameters, self.CLASS_RASTER, context)
+        try:  # before any work: the output raster must not be the input
+            check_raster_target(raster_path, layer.source(), "Class numbers")
+        except ClusteringInputError as exc:
+            raise QgsProcessingException(str(exc)) from None
         try:
             pixels = read_pixels(layer.source(), self.parameterAsInt(parameters, self.BAND, context) or 1,
                                  lambda f: feedback.setProgress(30 * f), feedback.isCanceled, positive_only=False)
@@ -79,7 +84,6 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
         except ClusteringInputError as exc:
             raise QgsProcessingException(f"Cannot classify this raster: {exc}.") from None
         feedback.setProgress(70)
-        raster_path = self.parameterAsOutputLayer(parameters, self.CLASS_RASTER, context)
         driver = QgsRasterFileWriter.driverForExtension(raster_path.rsplit(".", 1)[-1]) or "GTiff"
         write_cluster_raster(raster_path, pixels, numbers, driver)
         polygons = cluster_polygons(raster_path)

@@ -8,9 +8,24 @@ from typing import Optional
 from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 
 # core.params needs no numpy, scikit-learn or Optuna, so the choices show even when those are missing.
-from .core.fields import DEFAULT_ID_FIELD
-from .core.params import DEFAULTS, INVALID_GEOMETRY_CHOICES  # noqa: F401  (re-exported to the algorithm)
-from .core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
+from core.fields import DEFAULT_ID_FIELD
+from core.params import DEFAULTS, INVALID_GEOMETRY_CHOICES  # noqa: F401  (re-exported to the algorithm)
+from core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
+
+# Numeric fields picked as the weight when the user has not chosen one, best first.
+WEIGHT_FIELD_NAMES = ("population", "pop", "weight", "households", "count")
+
+
+def preferred_weight_field(fields) -> Optional[str]:
+    """The numeric field whose name matches WEIGHT_FIELD_NAMES best: exact name first, then a name
+    that starts with one of them (pop_2020, households_total); None when nothing fits."""
+    numeric = [field.name() for field in fields if field.isNumeric()]
+    for matches in (lambda name, wanted: name == wanted, lambda name, wanted: name.startswith(wanted)):
+        for wanted in WEIGHT_FIELD_NAMES:
+            found = next((name for name in numeric if matches(name.lower(), wanted)), None)
+            if found:
+                return found
+    return None
 
 
 @dataclass
@@ -39,7 +54,7 @@ class ClusterSettings:
     strata: Optional[object] = None  # core.strata.StrataOptions: cluster each stratum on its own
 
     def engine_params(self):
-        from .core import ClusteringInputError, ClusteringParams
+        from core import ClusteringInputError, ClusteringParams
 
         try:
             return ClusteringParams(
@@ -59,7 +74,7 @@ class ClusterSettings:
 
 def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
     """The engine's result for LayerArrays; its input errors become QgsProcessingException with its message."""
-    from .core import ClusteringInputError, cluster
+    from core import ClusteringInputError, cluster
 
     params = settings.engine_params()
     try:
@@ -71,14 +86,15 @@ def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
     except ClusteringInputError as exc:
         raise QgsProcessingException(f"Cannot cluster this input: {exc}.") from None
     if arrays.lonlat is not None:  # wider than one UTM zone: each radius measured around its cluster's centre
-        from .core.crs import remeasure_radii_locally
+        from core.crs import remeasure_radii_locally
 
         remeasure_radii_locally(result, arrays.lonlat[:, 0], arrays.lonlat[:, 1], arrays.lonlat_owner)
     return result
 
 
 def _run_strata(arrays, strata, params, progress, is_cancelled):
-    from .core.strata import cluster_strata
+    from core.strata import cluster_strata
+
     from .frame import feature_column
 
     fields = arrays.features[0].fields()

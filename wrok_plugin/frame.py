@@ -102,7 +102,7 @@ def strata_parameter_problem(algorithm, parameters, context, layer_name=None) ->
 
 def strata_options(algorithm, parameters, context):
     """A core.strata.StrataOptions from the parameters, or None when no stratum field is chosen."""
-    from .core.strata import StrataOptions
+    from core.strata import StrataOptions
 
     fields = algorithm.parameterAsFields(parameters, STRATUM_FIELDS, context)
     setting_fields = {setting: algorithm.parameterAsString(parameters, name, context)
@@ -151,7 +151,7 @@ def write_centroids(algorithm, parameters, context, result, to_measuring, output
 
 def report(feedback, result) -> None:
     """Warnings the user must see: strata table rows unused, fixed counts split, clusters still too wide."""
-    from .core.strata import count_notes
+    from core.strata import count_notes
 
     for warning in [*getattr(result, "warnings", []), *count_notes(result)]:
         feedback.pushWarning(warning)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qgis.core import QgsProcessingException
 
-from .core.fields import INTEGER, REAL, TEXT
+from core.fields import INTEGER, REAL, TEXT
 
 SQL_TYPES = {TEXT: "TEXT", REAL: "REAL", INTEGER: "INTEGER"}
 BUSY_TIMEOUT_S = 30  # another program writing the file: wait this long for it, then give up
@@ -103,7 +103,7 @@ def update_geopackage(path, table, names, kinds, feature_ids, rows, is_cancelled
 
     rows: per feature, the three values. Any failure or cancel rolls the whole update back.
     """
-    from .core import ClusteringCancelled
+    from core import ClusteringCancelled
 
     connection = _connect(path)
     try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from qgis.core import Qgis, QgsApplication, QgsFieldProxyModel, QgsMapLayerProxyModel, QgsSettings, QgsTask
 from qgis.gui import QgsFieldComboBox, QgsMapLayerComboBox
+from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import (
     QAction,
@@ -17,9 +20,11 @@ from qgis.PyQt.QtWidgets import (
     QPushButton,
 )
 
-from .clustering import DEFAULTS, STRATEGY_CHOICES, ClusterSettings
-from .core.fields import DEFAULT_ID_FIELD
-from .dependencies import install_hint, missing_packages, pip_install
+from core.fields import DEFAULT_ID_FIELD
+
+from .clustering import DEFAULTS, STRATEGY_CHOICES, ClusterSettings, preferred_weight_field
+from .dependencies import install_hint, missing_packages
+from .install_dialog import InstallDialog
 from .plugin_files import icon_path
 
 MENU = "&wrok"
@@ -42,8 +47,8 @@ class ClusterLayerDialog(QDialog):
         self.weight_box = QgsFieldComboBox()
         self.weight_box.setFilters(QgsFieldProxyModel.Numeric)
         self.weight_box.setAllowEmptyFieldName(True)
-        self.layer_box.layerChanged.connect(self.weight_box.setLayer)
-        self.weight_box.setLayer(self.layer_box.currentLayer())
+        self.layer_box.layerChanged.connect(self.show_layer_fields)
+        self.show_layer_fields(self.layer_box.currentLayer())
         saved = QgsSettings()
         self.target_weight = self._spin(saved.value(SETTINGS_PREFIX + "target_weight",
                                                     DEFAULTS["desired_cluster_weight"], float))
@@ -64,6 +69,11 @@ class ClusterLayerDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def show_layer_fields(self, layer):
+        """List the layer's numeric fields and preselect the one that looks like a weight (population, ...)."""
+        self.weight_box.setLayer(layer)
+        self.weight_box.setField(preferred_weight_field(layer.fields()) if layer is not None else "")
 
     @staticmethod
     def _spin(value, suffix=""):
@@ -93,6 +103,7 @@ class WrokGui:
         self.action = None
         self.aws_action = None
         self.tasks = []  # keep Python references while QGIS runs them
+        self.install_dialog = None
 
     def install(self):
         self.action = QAction(QIcon(icon_path()), "Cluster layer and write cluster fields…", self.iface.mainWindow())
@@ -117,31 +128,26 @@ class WrokGui:
             self.aws_action = None
 
     def message(self, level, text):
+        # The bar's title already says "wrok": texts shared with Processing ("wrok needs ...") drop theirs.
+        text = re.sub(r"^wrok:?\s+", "", text)
+        text = text[:1].upper() + text[1:]
         self.iface.messageBar().pushMessage("wrok", text, MESSAGE_LEVELS[level], 0 if level == "error" else 10)
 
     def offer_install(self, missing):
         bar = self.iface.messageBar()
         widget = bar.createMessage("wrok", f"needs the Python package(s) {', '.join(missing)} to cluster.")
-        button = QPushButton("Install now")
+        button = QPushButton("Install…")
         button.setToolTip(install_hint(missing))
-        button.clicked.connect(lambda: self.install_packages(missing, widget))
+        button.clicked.connect(lambda: self.show_install_dialog(missing, widget))
         widget.layout().addWidget(button)
         bar.pushWidget(widget, Qgis.Warning)
 
-    def install_packages(self, missing, widget):
-        self.iface.messageBar().popWidget(widget)
-
-        def report(exception, outcome=None):
-            ok, output = outcome if outcome else (False, str(exception))
-            if ok:
-                self.message("success", "packages installed; restart QGIS to use wrok.")
-            else:
-                self.message("error", f"pip failed:\n{output}\n\n{install_hint(missing)}")
-
-        task = QgsTask.fromFunction(f"wrok: installing {', '.join(missing)}", lambda _task: pip_install(missing),
-                                    on_finished=report)
-        self.tasks.append(task)
-        QgsApplication.taskManager().addTask(task)
+    def show_install_dialog(self, missing, widget=None):
+        if widget is not None:
+            self.iface.messageBar().popWidget(widget)
+        self.install_dialog = InstallDialog(missing, parent=self.iface.mainWindow())
+        self.install_dialog.show()
+        return self.install_dialog
 
     @staticmethod
     def open_aws_dialog():
@@ -160,5 +166,10 @@ class WrokGui:
         if not dialog.exec_() or dialog.layer_box.currentLayer() is None:
             return
         task = ClusterLayerTask(dialog.layer_box.currentLayer(), dialog.settings(), on_message=self.message)
-        self.tasks = [t for t in self.tasks if t.status() not in (QgsTask.Complete, QgsTask.Terminated)] + [task]
+        self.start_task(task)
+
+    def start_task(self, task):
+        # The task manager deletes a finished task's C++ object: drop those wrappers before asking anything.
+        self.tasks = [t for t in self.tasks if not sip.isdeleted(t)
+                      and t.status() not in (QgsTask.Complete, QgsTask.Terminated)] + [task]
         QgsApplication.taskManager().addTask(task)

@@ -40,8 +40,8 @@ class HexagonSource:
     """The source's rows with their H3 cell's hexagon as geometry (ids and attributes kept)."""
 
     def __init__(self, source, h3_field: str, is_cancelled=lambda: False):
-        from .core import ClusteringInputError
-        from .core.h3cells import cell_centres, cell_rings, measuring_epsg, parse_cells
+        from core import ClusteringInputError
+        from core.h3cells import cell_centres, cell_rings, measuring_epsg, parse_cells
 
         self._fields = source.fields()
         index = self._fields.lookupField(h3_field)
@@ -84,7 +84,7 @@ def _is_null(value) -> bool:
 
 def contiguity_message(cells, cluster_ids):
     """(share of clusters whose cells are H3-connected, a line for the log)."""
-    from .core.h3cells import connected_clusters
+    from core.h3cells import connected_clusters
 
     connected, total = connected_clusters(cells, cluster_ids)
     return connected / total, f"{connected} of {total} clusters are H3-connected ({connected / total:.1%})"

@@ -20,7 +20,7 @@ from pathlib import Path
 from qgis.core import QgsFeatureRequest, QgsField, QgsFields, QgsProcessingException, QgsVectorDataProvider
 from qgis.PyQt.QtCore import QVariant
 
-from .core.fields import INTEGER, OTHER, REAL, SHAPEFILE_NAME_LENGTH, TEXT, cluster_field_kinds, plan_cluster_fields
+from core.fields import INTEGER, OTHER, REAL, SHAPEFILE_NAME_LENGTH, TEXT, cluster_field_kinds, plan_cluster_fields
 
 VARIANT_OF_KIND = {TEXT: QVariant.String, REAL: QVariant.Double, INTEGER: QVariant.Int}
 _KIND_OF_VARIANT = {QVariant.String: TEXT, QVariant.Double: REAL, QVariant.Int: INTEGER, QVariant.LongLong: INTEGER,
@@ -80,7 +80,7 @@ def name_limit(layer):
 
 def planned_names(fields: QgsFields, id_field: str, max_name_length=None):
     """The three names to write to (core.fields' rule); QgsProcessingException naming any clash."""
-    from .core import ClusteringInputError
+    from core import ClusteringInputError
 
     try:
         return plan_cluster_fields([(f.name(), field_kind(f)) for f in fields], id_field, max_name_length)
@@ -90,6 +90,12 @@ def planned_names(fields: QgsFields, id_field: str, max_name_length=None):
 
 def check_layer_can_be_updated(layer, id_field: str):
     """Everything that can be checked before clustering; returns the planned field names."""
+    from .postgis_update import check_postgis_layer, is_postgis
+
+    if is_postgis(layer):  # the database names the reason: a view, no primary key, rights, column types
+        names = planned_names(layer.fields(), id_field, name_limit(layer))
+        check_postgis_layer(layer, names)
+        return names
     provider = layer.dataProvider()
     needed = QgsVectorDataProvider.ChangeAttributeValues | QgsVectorDataProvider.AddAttributes
     if (provider.capabilities() & needed) != needed:
@@ -191,7 +197,7 @@ def _close_enough(stored, expected) -> bool:
 
 def verify(layer, names, feature_ids, result, is_cancelled) -> int:
     """Read every updated feature back; the count of features holding exactly the computed values."""
-    from .core import ClusteringCancelled
+    from core import ClusteringCancelled
 
     indices = [layer.fields().lookupField(name) for name in names]
     if min(indices) < 0:
@@ -220,10 +226,17 @@ def write_through_provider(layer, names, feature_ids, result, is_cancelled=lambd
 
     Any failure, cancel included, puts the source back as it was.
     """
-    from .core import ClusteringCancelled
+    from core import ClusteringCancelled
+
     from .geopackage_update import geopackage_table, update_geopackage
 
     check_values_fit(layer, names, result)
+    from .postgis_update import is_postgis, show_new_fields, write_postgis
+
+    if is_postgis(layer):  # one database transaction: any failure rolls everything back
+        count = write_postgis(layer, names, feature_ids, result, is_cancelled)
+        show_new_fields(layer)
+        return count
     geopackage = geopackage_table(layer)
     if geopackage is not None:
         rows = [cluster_values(result, i) for i in range(len(feature_ids))]

@@ -83,7 +83,7 @@ def weight_field_index(fields: QgsFields, weight_field: Optional[str]) -> int:
 
 
 def _cancelled():
-    from .core import ClusteringCancelled
+    from core import ClusteringCancelled
 
     return ClusteringCancelled("cancelled while reading features")
 
@@ -141,7 +141,7 @@ def read_features(features, count: int, fields: QgsFields, wkb_type, weight_fiel
 
 
 def crs_facts(crs: QgsCoordinateReferenceSystem):
-    from .core.crs import CrsFacts
+    from core.crs import CrsFacts
 
     return CrsFacts(label=crs.authid() or crs.description() or crs.toProj(), known=crs.isValid(),
                     geographic=crs.isGeographic(), in_metres=crs.mapUnits() == QgsUnitTypes.DistanceMeters,
@@ -151,8 +151,8 @@ def crs_facts(crs: QgsCoordinateReferenceSystem):
 def measuring_choice(requested: Optional[QgsCoordinateReferenceSystem], source_crs: QgsCoordinateReferenceSystem,
                      extent: QgsRectangle, transform_context):
     """core.crs's rule (the CLI's) fed with QGIS facts: returns (choice, measuring CRS, layer CRS)."""
-    from .core import ClusteringInputError
-    from .core.crs import choose_measuring_crs
+    from core import ClusteringInputError
+    from core.crs import choose_measuring_crs
 
     requested = requested if requested is not None and requested.isValid() else None
     bounds = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
@@ -166,7 +166,7 @@ def measuring_choice(requested: Optional[QgsCoordinateReferenceSystem], source_c
     try:
         choice = choose_measuring_crs(None if requested is None else crs_facts(requested),
                                       crs_facts(source_crs) if source_crs.isValid() else None, bounds, lonlat,
-                                      crs_option="a 'Measuring CRS' in metres under Advanced parameters")
+                                      crs_option="a 'Measuring CRS' under Advanced parameters")
     except ClusteringInputError as exc:
         raise QgsProcessingException(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
     layer_crs = requested if choice.layer_crs is not None else source_crs

@@ -11,7 +11,8 @@ from qgis.core import (
     QgsPointXY,
 )
 
-from .core.fields import INTEGER, PASS_FIELD, REAL, TEXT
+from core.fields import INTEGER, PASS_FIELD, REAL, TEXT
+
 from .in_place import ID_LENGTH, cluster_fields, cluster_values, new_field, planned_names
 
 DEGENERATE_HULL_BUFFER_M = 1.0  # a one-feature cluster's hull is a point: give it a visible outline
@@ -62,7 +63,7 @@ def cluster_row_values(table, row: int) -> list:
 
 def cluster_outline_features(arrays, result, id_field: str, is_cancelled):
     """One convex-hull polygon per cluster (in the input CRS) with its figures."""
-    from .core.hulls import convex_hulls
+    from core.hulls import convex_hulls
 
     coords, owner = arrays.hull_coordinates()
     names, inverse = np.unique(result.cluster_id.astype(str), return_inverse=True)

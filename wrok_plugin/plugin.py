@@ -5,6 +5,10 @@ from qgis.core import QgsApplication
 
 class WrokPlugin:
     def __init__(self, iface):
+        from .dependencies import add_packages_folder, profile_packages_folder
+
+        # Packages the install dialog put into this profile (appended: QGIS's own numpy always wins).
+        add_packages_folder(profile_packages_folder(QgsApplication.qgisSettingsDirPath()))
         self.iface = iface
         self.provider = None
         self.gui = None

@@ -178,7 +178,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(why)
         import numpy as np
 
-        from .core.params import ClusteringInputError
+        from core.params import ClusteringInputError
 
         self._check_destinations(parameters, context)  # again: a model runs its children unchecked
         source = self._source(parameters, self.INPUT, context)
@@ -214,6 +214,10 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             results[self.MEMBERS_OUTPUT] = self._write(parameters, self.MEMBERS_OUTPUT, context, members, counted,
                                                        id_field, values, feedback)
             results["MEMBER_COUNT"] = counted.count
+        from .sample_styling import style_sample_output
+
+        style_sample_output(context, results[self.OUTPUT], "PPS sample", id_field, label=True)
+        style_sample_output(context, results[self.MEMBERS_OUTPUT], "PPS sample members", id_field, label=False)
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
             inputs = {"cluster layer": source.sourceName(), "size measure": weight_field,
@@ -231,7 +235,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         return source
 
     def _sample_sizes(self, parameters, context, stratum_field):
-        from .core.pps import sample_sizes_from_rows
+        from core.pps import sample_sizes_from_rows
 
         replacements = self.parameterAsInt(parameters, self.REPLACEMENTS, context)
         if not parameters.get(self.SIZE_TABLE):
@@ -288,7 +292,7 @@ def _check_fields(source, what, names):
 
 def _check_members_cover(members, id_field, ids):
     """Every cluster must have member features there, or the layers do not belong together."""
-    from .core.params import ClusteringInputError
+    from core.params import ClusteringInputError
 
     request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setSubsetOfAttributes([id_field],
                                                                                               members.fields())
@@ -308,7 +312,7 @@ def _number(value):
 
 
 def _select(features, ids, weights, stratum_field, sizes, parameters, algorithm, context):
-    from .core.pps import select_pps
+    from core.pps import select_pps
 
     n, replacements = sizes
     strata = [None if f[stratum_field] == NULL else f[stratum_field] for f in features] if stratum_field else None
@@ -332,9 +336,9 @@ def _write_report(path, sample, features, ids, weights, source, inputs) -> str:
     """The sample report; its map draws the clusters' polygons (outer rings), or the hulls of their points."""
     import numpy as np
 
-    from .core.hulls import convex_hulls
-    from .core.report import degree_stretch
-    from .core.sample_report import write_sample_report
+    from core.hulls import convex_hulls
+    from core.report import degree_stretch
+    from core.sample_report import write_sample_report
 
     outlines = [_rings(feature.geometry(), np, convex_hulls) for feature in features]
     latitudes = [ring[:, 1].mean() for rings in outlines for ring in rings if len(ring)]

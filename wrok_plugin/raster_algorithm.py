@@ -124,12 +124,17 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         ok, why = self.canExecute()
         if not ok:
             raise QgsProcessingException(why)
-        from .core import ClusteringCancelled, ClusteringInputError
-        from .core.raster import cluster_polygons, cluster_raster, read_pixels, write_cluster_raster
+        from core import ClusteringCancelled, ClusteringInputError
+        from core.raster import check_raster_target, cluster_polygons, cluster_raster, read_pixels, write_cluster_raster
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None or layer.providerType() != "gdal":
             raise QgsProcessingException("The population raster must be a file GDAL reads (e.g. a GeoTIFF).")
+        raster_path = self.parameterAsOutputLayer(parameters, self.CLUSTER_RASTER, context)
+        try:  # before any work: the output raster must not be the input
+            check_raster_target(raster_path, layer.source(), "Cluster numbers")
+        except ClusteringInputError as exc:
+            raise QgsProcessingException(str(exc)) from None
         settings = shared_settings(self, parameters, context, **frame.cap_values(self, parameters, context))
         params = settings.engine_params()
         steps = QgsProcessingMultiStepFeedback(3, feedback)
@@ -151,7 +156,6 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
             raise QgsProcessingException(f"Cannot cluster this raster: {exc}.") from None
         steps.setCurrentStep(2)
         steps.setProgressText("Writing outputs")
-        raster_path = self.parameterAsOutputLayer(parameters, self.CLUSTER_RASTER, context)
         driver = QgsRasterFileWriter.driverForExtension(raster_path.rsplit(".", 1)[-1]) or "GTiff"
         write_cluster_raster(raster_path, pixels, numbers, driver)
         polygons = cluster_polygons(raster_path)
@@ -175,7 +179,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
 
     def _strata(self, parameters, context, pixels, params):
         """(keys per pixel, params by stratum, n_jobs, warnings) from the strata polygons, or None."""
-        from .core.raster_strata import pixel_strata
+        from core.raster_strata import pixel_strata
 
         options = frame.strata_options(self, parameters, context)
         source = self.parameterAsSource(parameters, self.STRATA_LAYER, context)

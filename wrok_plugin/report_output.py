@@ -7,8 +7,8 @@ def write_run_report(path, arrays, result, settings, layer_name: str) -> str:
     """Write the report to path (cluster outlines from the features' vertices in the measuring CRS)."""
     import numpy as np
 
-    from .core.hulls import convex_hulls
-    from .core.report import write_report
+    from core.hulls import convex_hulls
+    from core.report import write_report
 
     coords, owner = arrays.hull_coordinates()
     row_of = {name: row for row, name in enumerate(result.clusters["cluster_id"].astype(str))}
@@ -26,7 +26,7 @@ def write_raster_report(path, result, polygons, crs, layer_name: str, measuring_
     import numpy as np
     from qgis.core import QgsGeometry
 
-    from .core.report import degree_stretch, write_report
+    from core.report import degree_stretch, write_report
 
     outlines, latitudes = [], []
     for number in range(1, len(result.clusters["cluster_id"]) + 1):

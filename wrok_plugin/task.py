@@ -39,19 +39,26 @@ class ClusterLayerTask(QgsTask):
             self.count = layer.selectedFeatureCount()
         self.fields, self.wkb_type, self.crs = layer.fields(), layer.wkbType(), layer.crs()
         self.name_limit = in_place.name_limit(layer)
+        # PostGIS layers are written in one database transaction, not through the edit buffer.
+        self.postgis = layer.providerType() == "postgres"
         self.field_names = None
         self.transform_context = QgsProject.instance().transformContext()
         self.feature_ids = None
         self.result = None
         self.error = None
+        self.cancelled = False
         self.updated = 0
 
     def run(self):
-        from .core import ClusteringCancelled
+        from core import ClusteringCancelled
 
         try:
             # Field clashes are found before any work; the layer itself is not touched here.
             self.field_names = in_place.planned_names(self.fields, self.settings.id_field, self.name_limit)
+            if self.postgis:  # the database's refusals come before any work too
+                from .postgis_update import check_postgis_layer
+
+                check_postgis_layer(self.layer, self.field_names)
             arrays = layer_arrays(
                 self.source.getFeatures(self.request), self.count, self.fields, self.wkb_type, self.crs,
                 self.settings.weight_field, self.settings.measuring_crs, self.transform_context,
@@ -63,30 +70,38 @@ class ClusterLayerTask(QgsTask):
             self.feature_ids = arrays.feature_ids
             return True
         except ClusteringCancelled:
-            return False
+            # A cancel is not a failure: finishing normally keeps QGIS from announcing "Task failed".
+            self.cancelled = True
+            return True
         except Exception as exc:  # reported on the main thread in finished()
             self.error = exc
             return False
 
     def finished(self, succeeded):
         name = self.layer.name()
-        if not succeeded or self.isCanceled():
-            if self.error is None:
-                self.on_message("info", f"wrok: clustering {name} was cancelled; the layer is unchanged.")
-            else:
-                message = str(self.error) if isinstance(self.error, QgsProcessingException) else repr(self.error)
-                QgsMessageLog.logMessage(f"{name}: {message}", "wrok")
-                self.on_message("error", f"wrok could not cluster {name}: {message}")
+        if self.cancelled or self.isCanceled():
+            self.on_message("info", f"Cancelled: clustering {name} stopped; the layer is unchanged.")
+            return
+        if not succeeded:
+            error = self.error or RuntimeError("the task stopped without saying why")
+            message = str(error) if isinstance(error, QgsProcessingException) else repr(error)
+            QgsMessageLog.logMessage(f"{name}: {message}", "wrok")
+            self.on_message("error", f"Could not cluster {name}: {message}")
             return
         try:
-            self.updated = in_place.write_through_edit_buffer(self.layer, self.field_names, self.feature_ids,
-                                                              self.result)
+            if self.postgis:
+                self.updated = in_place.write_through_provider(self.layer, self.field_names, self.feature_ids,
+                                                               self.result)
+            else:
+                self.updated = in_place.write_through_edit_buffer(self.layer, self.field_names, self.feature_ids,
+                                                                  self.result)
         except Exception as exc:
             self.error = exc
-            self.on_message("error", f"wrok could not write the cluster fields to {name}: {exc}")
+            self.on_message("error", f"Could not write the cluster fields to {name}: {exc}")
             return
         stats = self.result.stats()
         self.on_message(
-            "success", f"wrok: {stats['clusters']} clusters written to {name} ({self.updated} features, "
+            "success", f"{stats['clusters']} clusters written to {name} ({self.updated} features, "
             f"median weight {stats['median_weight']:.0f}, median radius {stats['median_radius_m']:.0f} m). "
-            "The changes are in the edit buffer: save or undo them.")
+            + ("Written to the database in one transaction (no undo)." if self.postgis else
+               "The changes are in the edit buffer: save or undo them."))

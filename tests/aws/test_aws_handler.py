@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
+import aws.handler as handler_module
 from aws.handler import ItemFailed, handler
 from aws.storage import list_keys, object_exists, read_geoparquet, read_json, write_geoparquet
 from core.synthetic import clumped_population_frame
@@ -145,8 +146,18 @@ class LambdaContext:
 
 def test_the_handler_records_its_own_time_out_with_the_region_size_before_the_deadline(s3, monkeypatch):
     monkeypatch.setenv("WROK_DEADLINE_MARGIN_S", "1")
-    slow = clumped_population_frame(3000, seed=4)  # seed mode takes minutes on this
+    slow = clumped_population_frame(3000, seed=4)
     write_geoparquet(s3, slow, IN, "big.parquet")
+    real_cluster_frame = handler_module.cluster_frame
+
+    def slower_than_the_deadline(frame, params, **options):
+        # A region too big for the time left, without depending on how fast this machine is: the
+        # engine starts only once the watchdog has asked it to stop, and then stops at its first poll.
+        while not options["is_cancelled"]():
+            time.sleep(0.01)
+        return real_cluster_frame(frame, params, **options)
+
+    monkeypatch.setattr(handler_module, "cluster_frame", slower_than_the_deadline)
     with pytest.raises(ItemFailed, match=r"timed out: .*3,000 features"):
         handler(payload("big.parquet", params={**PARAMS, "strategy": "seed"}), LambdaContext(4))
     error = read_json(s3, OUT, out("errors", "big.parquet.json"))["error"]

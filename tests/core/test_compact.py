@@ -50,7 +50,7 @@ def test_final_labels_form_a_true_power_diagram(seed):
     # Large enough that balancing runs in its boundary mode (exact passes + shortlists).
     x, y, w = clumped_population(20_000, seed=seed)
     params = fast_params(desired_cluster_weight=120.0, initial_max_trials=3)
-    partition = power_partition(Features.checked(x, y, w), params, 3, RunContext(), lambda done: None)
+    partition = power_partition(Features.checked(x, y, w), params, 3, RunContext(), lambda *_: None)
     assert len(partition.centres) * len(x) > 300_000
     cost = brute_force_power_argmin(x, y, partition.centres, partition.prices)
     own = cost[np.arange(len(x)), partition.labels]

@@ -307,3 +307,11 @@ def test_non_numeric_csv_longitude_is_named_as_such(capsys, tmp_path):
         tmp_path / "pts.csv", index=False)
     line = error_line(capsys, "cluster", tmp_path / "pts.csv", tmp_path / "out.gpkg", *FAST)
     assert "1 row(s) have a lon/lat that is not a number (first: row 3, 'east'" in line
+
+
+def test_h3_aggregation_refuses_a_respelled_cluster_field(capsys, tmp_path, no_clustering):
+    source = frame()
+    source["Cluster_ID"] = "old"
+    source.to_parquet(tmp_path / "in.parquet")
+    line = error_line(capsys, "cluster", tmp_path / "in.parquet", tmp_path / "out.gpkg", *FAST, "--h3-resolution", 8)
+    assert "rename or remove the input's field(s) Cluster_ID" in line

@@ -170,6 +170,12 @@ def test_raster_strata_from_polygons(grids_raster, tmp_path):
     outside = int((points.geometry.x >= middle).sum())
     assert done.returncode == 2 and f"{outside:,} populated pixel(s)" in done.stderr
     assert not (tmp_path / "none.gpkg").exists()
+    # The cluster raster may not be the input raster: refused before any work, the input unchanged.
+    before = (folder / "grids.tif").read_bytes()
+    done = run_cli("cluster", folder / "grids.tif", tmp_path / "c.gpkg", *TARGETS, "--cluster-raster",
+                   folder / "grids.tif")
+    assert done.returncode == 2 and "is the input raster; writing it would replace your data" in done.stderr
+    assert (folder / "grids.tif").read_bytes() == before and not (tmp_path / "c.gpkg").exists()
 
 
 def test_classify_splits_pixel_values_into_ordered_classes(tmp_path):

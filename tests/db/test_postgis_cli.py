@@ -126,11 +126,12 @@ def test_refusals_before_work_name_the_way_out(postgres_server, postgis_db, tmp_
 def test_role_without_rights_password_from_pgpass_never_printed(postgres_server, postgis_db, tmp_path):
     load_points(postgres_server, postgis_db, tmp_path)
     secret = "s3cret-Pa55-wrok"
-    postgres_server.psql(postgis_db, f"CREATE ROLE reader LOGIN PASSWORD '{secret}'; GRANT SELECT ON frame TO reader")
+    reader = f"reader_{postgis_db}"  # roles are server-wide, databases per test
+    postgres_server.psql(postgis_db, f"CREATE ROLE {reader} LOGIN PASSWORD '{secret}'; GRANT SELECT ON frame TO {reader}")
     pgpass = tmp_path / "pgpass"
-    pgpass.write_text(f"*:*:*:reader:{secret}\n")
+    pgpass.write_text(f"*:*:*:{reader}:{secret}\n")
     pgpass.chmod(0o600)
-    env = libpq_env(postgres_server, postgis_db, PGUSER="reader", PGPASSFILE=str(pgpass))
+    env = libpq_env(postgres_server, postgis_db, PGUSER=reader, PGPASSFILE=str(pgpass))
     done = cli("PG:", "--layer", "frame", "--in-place", *FAST, env=env)
     assert done.returncode == 2 and "lacks UPDATE and ALTER (table owner) rights on frame" in done.stderr
     # Reading works with the same role: the .pgpass password got it in.
@@ -138,7 +139,7 @@ def test_role_without_rights_password_from_pgpass_never_printed(postgres_server,
     assert done.returncode == 0, done.stderr
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 400
     # A wrong password in a URL: the error says so without echoing it.
-    wrong = f"postgresql://reader:Wr0ng-{secret}@/{postgis_db}?host={postgres_server.socket_dir}"
+    wrong = f"postgresql://{reader}:Wr0ng-{secret}@/{postgis_db}?host={postgres_server.socket_dir}"
     done = cli(wrong, tmp_path / "out2.parquet", "--layer", "frame", *FAST)
     assert done.returncode == 2 and "password authentication failed" in done.stderr
     for output in (done.stdout, done.stderr):

@@ -17,7 +17,7 @@ def run_algorithm(input_, feedback=None, **overrides):
 
 
 def engine_params(**overrides):
-    from wrok_plugin.core import ClusteringParams
+    from core import ClusteringParams
 
     values = dict(desired_cluster_weight=240, desired_cluster_radius=1000, max_cluster_weight=300,
                   initial_max_trials=QUICK["INITIAL_TRIALS"], subsequent_max_trials=QUICK["SUBSEQUENT_TRIALS"])

@@ -18,7 +18,7 @@ CLUSTER_FIELDS = ["cluster_id", "cluster_weight", "cluster_pass"]
 
 
 def engine_cluster(x, y, weights, vertex_xy=None, vertex_owner=None, **overrides):
-    from wrok_plugin.core import cluster
+    from core import cluster
 
     return cluster(x, y, weights, engine_params(**overrides), vertex_xy=vertex_xy, vertex_owner=vertex_owner)
 

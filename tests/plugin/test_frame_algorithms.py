@@ -301,3 +301,10 @@ def test_frame_algorithms_run_without_geopandas_pyproj_or_shapely(qgis_process_e
     assert line, done.stderr[-3000:]
     raster_clusters, strata_centroids, classes = map(int, line.split()[1:])
     assert raster_clusters > 0 and strata_centroids > 0 and classes == 3
+
+
+def test_cluster_raster_output_may_not_replace_the_input(wrok_plugin, grids_tif):
+    before = (grids_tif / "grids.tif").read_bytes()
+    with pytest.raises(QgsProcessingException, match="is the input raster; writing it would replace your data"):
+        run_raster(grids_tif / "grids.tif", CLUSTER_RASTER=str(grids_tif / "grids.tif"))
+    assert (grids_tif / "grids.tif").read_bytes() == before

@@ -100,7 +100,7 @@ def plugin_zip(tmp_path_factory):
 def test_zip_holds_only_the_plugin(plugin_zip):
     names = zipfile.ZipFile(plugin_zip).namelist()
     assert all(name.startswith("wrok_plugin/") for name in names)
-    for needed in ("wrok_plugin/metadata.txt", "wrok_plugin/__init__.py", "wrok_plugin/core/engine.py",
+    for needed in ("wrok_plugin/metadata.txt", "wrok_plugin/__init__.py", "wrok_plugin/vendor/core/engine.py",
                    "wrok_plugin/resources/wrok.svg"):
         assert needed in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n
@@ -156,7 +156,7 @@ print("RESULT", ok, ran, repr(message))
 """
 
 
-@pytest.mark.parametrize("module, named", [("optuna", "optuna"), ("numpy", "numpy, scikit-learn, optuna")])
+@pytest.mark.parametrize("module, named", [("optuna", "optuna"), ("numpy", "numpy")])
 def test_missing_package_still_loads_and_says_what_to_install(qgis_process_env, module, named):
     done = subprocess.run([sys.executable, "-c", MISSING_PACKAGE, module], env=qgis_process_env, capture_output=True,
                           text=True, timeout=120)
@@ -164,4 +164,4 @@ def test_missing_package_still_loads_and_says_what_to_install(qgis_process_env, 
     assert line, done.stderr[-2000:]
     assert line.startswith("RESULT False refused ")
     assert f"package(s) {named} in the Python that QGIS runs" in line
-    assert f"-m pip install --user {named.replace(',', '')}" in line and "restart QGIS" in line
+    assert f"-m pip install {named.replace(',', '')}" in line and "restart QGIS" in line

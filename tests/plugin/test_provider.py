@@ -40,7 +40,7 @@ def test_help_explains_every_parameter_and_the_score(wrok_plugin):
         label = parameter.description().split(" (")[0]
         assert label.lower() in help_text.lower(), f"help does not explain {label!r}"
     assert "wif * (r_target / w_target) * |w_target - median weight| + |r_target - median radius|" in help_text
-    metadata = (REPO / "metadata.txt").read_text()
+    metadata = (REPO / "wrok_plugin" / "metadata.txt").read_text()
     assert algorithm.helpUrl().startswith("https://github.com/wrok-project/wrok")
     assert "repository=https://github.com/wrok-project/wrok\n" in metadata
     assert "hasProcessingProvider=yes" in metadata and "qgisMinimumVersion=3.22" in metadata

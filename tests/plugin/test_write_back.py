@@ -101,14 +101,16 @@ def test_update_in_place_commits_to_a_geopackage(wrok_plugin, tmp_path):
     layer = QgsVectorLayer(str(source), "population", "ogr")
     QgsProject.instance().addMapLayer(layer)
     try:
-        results = run_algorithm(layer, UPDATE_INPUT=True)
+        results = run_algorithm(layer, UPDATE_INPUT=True, OUTPUT=str(tmp_path / "out.gpkg"))
+        output = QgsVectorLayer(results["OUTPUT"], "output", "ogr")
         assert results["UPDATED_FEATURES"] == 6000
-        assert column(layer, "cluster_id") == column(results["OUTPUT"], "cluster_id")  # project layer reloaded
+        assert column(layer, "cluster_id") == column(output, "cluster_id")  # project layer reloaded
+        assert not results["CLUSTERS"]  # a temporary output is skipped when updating in place
     finally:
         QgsProject.instance().removeMapLayer(layer.id())
     reopened = QgsVectorLayer(str(source), "again", "ogr")
-    assert column(reopened, "cluster_id") == column(results["OUTPUT"], "cluster_id")
-    assert column(reopened, "cluster_pass") == column(results["OUTPUT"], "cluster_pass")
+    assert column(reopened, "cluster_id") == column(output, "cluster_id")
+    assert column(reopened, "cluster_pass") == column(output, "cluster_pass")
 
 
 def test_update_in_place_refuses_temporary_layers(wrok_plugin):
