@@ -83,7 +83,7 @@ def choose_measuring_crs(requested: Optional[CrsFacts], layer: Optional[CrsFacts
     if layer is None:
         raise ClusteringInputError(
             "the input has no coordinate reference system; set one, or give "
-            f"{crs_option} in metres if the coordinates are in it"
+            f"{crs_option} (a projected CRS in metres) if the coordinates are in it"
         )
     if layer.geographic:
         west, south, east, north = lonlat_bounds if lonlat_bounds is not None else layer_bounds

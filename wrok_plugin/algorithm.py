@@ -371,6 +371,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if stats["heavy_features"]:
             feedback.pushWarning(f"{stats['heavy_features']} feature(s) alone outweigh the maximum weight; "
                                  "each is its own cluster.")
+        if result.remote_hamlets:
+            feedback.pushWarning(f"{len(result.remote_hamlets)} remote hamlet(s), too light for the band and too far "
+                                 f"to join a neighbour, kept as their own clusters: {', '.join(result.remote_hamlets)}. "
+                                 "A minimum weight merges them.")
         return {
             self.OUTPUT: output_id, self.CLUSTERS: clusters_id, "CLUSTER_COUNT": stats["clusters"],
             "CLUSTERS_OVER_MAX": stats["clusters_over_max"], "MEDIAN_WEIGHT": stats["median_weight"],
@@ -451,8 +455,15 @@ def check_parameters(algorithm, parameters, context) -> None:
     layer = algorithm.parameterAsVectorLayer(parameters, own.INPUT, context)
     if layer is not None:
         from .in_place import planned_names
+        from .layer_arrays import measuring_choice, weight_field_index
 
         planned_names(layer.fields(), settings.id_field)
+        # What the layer's fields, CRS and extent decide, found here print once (errors raised while
+        # running are printed three times by qgis_process 3.22).
+        weight_field_index(layer.fields(), settings.weight_field)
+        if not algorithm.parameterAsString(parameters, own.H3_FIELD, context) and layer.isSpatial() \
+                and layer.featureCount() > 0:
+            measuring_choice(settings.measuring_crs, layer.crs(), layer.extent(), context.transformContext())
         for sink in (own.OUTPUT, own.CLUSTERS):
             check_destination(algorithm.parameterAsOutputLayer(parameters, sink, context), layer)
     algorithm._in_place_target(parameters, context)

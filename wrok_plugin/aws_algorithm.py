@@ -1,26 +1,33 @@
 """wrok:submitaws - send layers to the AWS clustering pipeline, follow the run, merge the results.
 
-All AWS calls go through aws/client.py (submit, status, cancel, fetch); this module only
-converts between QGIS layers and files: each input layer is exported to a temporary GeoPackage
-(QGIS's GDAL here has no Parquet driver; the client converts it to GeoParquet with geopandas),
-and the merged GeoDataFrame comes back through a temporary GeoPackage read by QGIS.
+All AWS calls go through aws/client.py. QGIS exports each input layer to a temporary GeoPackage;
+aws.client.submit (GeoParquet conversion, split, upload, start) and fetch_to_file (download and merge
+into a GeoPackage) run in aws_worker.py's own process, because they use geopandas, which must never
+load inside QGIS. status and cancel run here. QGIS copies the merged GeoPackages into the outputs.
 Credentials come only from boto3's standard chain; no parameter takes a key or secret.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import queue
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from qgis.core import (
+    QgsCoordinateTransform,
     QgsFeature,
     QgsFeatureSink,
     QgsFields,
+    QgsMessageLog,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
@@ -41,6 +48,7 @@ from qgis.PyQt.QtGui import QIcon
 from .algorithm import TunedClusteringAlgorithm, shared_settings
 from .aws_client import client_problem, load_client
 from .aws_help import submit_help
+from .dependencies import qgis_python
 from .help_text import HELP_URL
 from .plugin_files import icon_path
 
@@ -263,18 +271,16 @@ class SubmitAwsAlgorithm(QgsProcessingAlgorithm):
             steps.setProgressText("Uploading and starting the pipeline")
             try:
                 # weight_field "" (not None) tells the Lambda: every feature weighs 1
-                started = client.submit(
-                    files, params, where[self.INPUT_BUCKET], where[self.OUTPUT_BUCKET],
-                    where[self.STATE_MACHINE_ARN], prefix=prefix, region_field=region_field or None,
-                    weight_field=weight_field, options=options,
+                started = run_worker("submit", [files, params, where[self.INPUT_BUCKET], where[self.OUTPUT_BUCKET],
+                                                where[self.STATE_MACHINE_ARN]], dict(
+                    prefix=prefix, region_field=region_field or None, weight_field=weight_field, options=options,
                     max_concurrency=self.parameterAsInt(parameters, self.MAX_CONCURRENCY, context),
                     tolerated_failure_percentage=self.parameterAsDouble(parameters, self.TOLERATED_FAILURE_PERCENTAGE,
-                                                                        context),
-                    progress=self.client_progress(steps, stop_before=1.0), **aws)
+                                                                        context), **aws), steps, stop_before=1.0)
             except _Cancelled:
                 raise QgsProcessingException("Cancelled during the upload; no run was started.") from None
-            except Exception as error:
-                raise QgsProcessingException(f"Could not start the pipeline: {describe(error)}") from None
+            except WorkerError as error:
+                raise QgsProcessingException(f"Could not start the pipeline: {error}") from None
             arns = [execution["execution_arn"] for execution in started["executions"]]
             feedback.pushInfo(f"Uploaded {len(started['keys'])} file(s) to s3://{where[self.INPUT_BUCKET]}/{prefix}/; "
                               f"execution(s): {', '.join(arns)}")
@@ -292,18 +298,6 @@ class SubmitAwsAlgorithm(QgsProcessingAlgorithm):
             shutil.rmtree(folder, ignore_errors=True)
         results["EXECUTION_ARNS"] = json.dumps(arns)
         return results
-
-    @staticmethod
-    def client_progress(feedback, stop_before=None):
-        """The client's progress(fraction, text) as progress and log lines; cancel stops it early."""
-
-        def report(fraction, text):
-            if feedback.isCanceled() and (stop_before is None or fraction < stop_before):
-                raise _Cancelled()
-            feedback.setProgress(100 * fraction)
-            feedback.pushInfo(text)
-
-        return report
 
     def export_layers(self, layers, folder, context, feedback) -> dict:
         """{file name: temporary GeoPackage path} with every feature and field of each layer."""
@@ -371,70 +365,134 @@ class SubmitAwsAlgorithm(QgsProcessingAlgorithm):
             "on their own. Nothing was written.")
 
     def fetch_and_write(self, client, arns, aws, parameters, context, feedback, folder) -> dict:
-        frames, failures = [], []
-        for arn in arns:
-            try:
-                frame, failed = client.fetch(arn, layer="features", progress=self.client_progress(feedback), **aws)
-            except _Cancelled:
-                raise QgsProcessingException("Cancelled while downloading; the run's results stay in S3.") from None
-            frames.append(frame)
-            failures += failed
-        output_id, written = self.write_frames(frames, parameters, self.OUTPUT, context, folder, "features")
+        """Each run's results merged into a GeoPackage by the worker, then copied into the sinks by QGIS."""
+        wanted = ["features"] + (["clusters"] if parameters.get(self.CLUSTERS) not in (None, "") else [])
+        files, failures = {label: [] for label in wanted}, []
+        for label in wanted:
+            for index, arn in enumerate(arns):
+                path = Path(folder) / f"{label}_{index}.gpkg"
+                try:
+                    fetched = run_worker("fetch_to_file", [arn, str(path)], dict(layer=label, **aws), feedback)
+                except _Cancelled:
+                    raise QgsProcessingException("Cancelled while downloading; the run's results stay in S3.") from None
+                except WorkerError as error:
+                    raise QgsProcessingException(f"Could not download the results: {error}") from None
+                rows, failed = fetched  # fetch_to_file returns (rows, failed)
+                if rows:
+                    files[label].append(str(path))
+                if label == "features":
+                    failures += failed
+        output_id, written, sources = self.write_files(files["features"], parameters, self.OUTPUT, context)
         results = {self.OUTPUT: output_id}
-        if parameters.get(self.CLUSTERS) not in (None, ""):
-            hulls = [client.fetch(arn, layer="clusters", **aws)[0] for arn in arns]
-            results[self.CLUSTERS] = self.write_frames(hulls, parameters, self.CLUSTERS, context, folder,
-                                                       "clusters")[0]
+        if "clusters" in files:
+            results[self.CLUSTERS] = self.write_files(files["clusters"], parameters, self.CLUSTERS, context)[0]
         for failure in failures:
             feedback.reportError(f"Region file {failure['key']} failed: {failure['error']}", False)
-        succeeded = sum(frame["source_key"].nunique() for frame in frames if len(frame))
         feedback.setProgress(100)
-        feedback.pushInfo(f"{written} feature(s) from {succeeded} file(s); {len(failures)} file(s) failed.")
-        results.update(SUCCEEDED_COUNT=succeeded, FAILED_COUNT=len(failures), FAILED_REGIONS=json.dumps(failures))
+        feedback.pushInfo(f"{written} feature(s) from {sources} file(s); {len(failures)} file(s) failed.")
+        results.update(SUCCEEDED_COUNT=sources, FAILED_COUNT=len(failures), FAILED_REGIONS=json.dumps(failures))
         return results
 
-    def write_frames(self, frames, parameters, name, context, folder, label):
-        """Write GeoDataFrames into the sink through a GeoPackage QGIS reads; (sink id, features written)."""
-        import geopandas as gpd
-        import pandas as pd
-
-        frames = [frame for frame in frames if len(frame)]
-        layer = None
-        if frames:
-            crs = frames[0].crs
-            merged = gpd.GeoDataFrame(pd.concat([f.to_crs(crs) if f.crs != crs else f for f in frames],
-                                                ignore_index=True), crs=crs)
-            path = str(Path(folder) / f"merged_{label}.gpkg")
-            merged.to_file(path, driver="GPKG", layer=label)
-            layer = QgsVectorLayer(f"{path}|layername={label}", label, "ogr")
+    def write_files(self, paths, parameters, name, context):
+        """Copy the merged GeoPackages into the sink with QGIS; (sink id, features written, source files)."""
+        layers = [QgsVectorLayer(path, Path(path).stem, "ogr") for path in paths]
+        for layer, path in zip(layers, paths):
             if not layer.isValid():
-                raise QgsProcessingException(f"Could not read back the merged {label} ({path}).")
-        if layer is None:  # nothing succeeded: an empty layer with the cluster fields
-            layer = QgsVectorLayer("Point?crs=EPSG:4326&field=cluster_id:string&field=cluster_weight:double"
-                                   "&field=cluster_pass:integer&field=source_key:string", label, "memory")
-        keep = [i for i in range(layer.fields().count()) if i not in layer.dataProvider().pkAttributeIndexes()]
+                raise QgsProcessingException(f"Could not read the downloaded results ({path}).")
+        if not layers:  # nothing succeeded: an empty layer with the cluster fields
+            layers = [QgsVectorLayer("Point?crs=EPSG:4326&field=cluster_id:string&field=cluster_weight:double"
+                                     "&field=cluster_pass:integer&field=source_key:string", name, "memory")]
+        first = layers[0]
+        keys = set(first.dataProvider().pkAttributeIndexes())
         fields = QgsFields()
-        for i in keep:
-            fields.append(layer.fields().at(i))
-        sink, sink_id = self.parameterAsSink(parameters, name, context, fields, layer.wkbType(), layer.crs())
+        for i in range(first.fields().count()):
+            if i not in keys:
+                fields.append(first.fields().at(i))
+        sink, sink_id = self.parameterAsSink(parameters, name, context, fields, first.wkbType(), first.crs())
         if sink is None:
-            return None, 0
-        written = 0
-        for feature in layer.getFeatures():
-            out = QgsFeature(fields)
-            out.setGeometry(feature.geometry())
-            out.setAttributes([feature.attributes()[i] for i in keep])
-            if not sink.addFeature(out, QgsFeatureSink.FastInsert):
-                raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
-            written += 1
-        del layer
-        return sink_id, written
+            return None, 0, 0
+        written, sources = 0, set()
+        source_key = fields.lookupField("source_key")
+        for layer in layers:
+            transform = QgsCoordinateTransform(layer.crs(), first.crs(), context.transformContext())
+            names = [fields.at(i).name() for i in range(fields.count())]
+            for feature in layer.getFeatures():
+                out = QgsFeature(fields)
+                geometry = feature.geometry()
+                if layer.crs() != first.crs():
+                    geometry.transform(transform)
+                out.setGeometry(geometry)
+                out.setAttributes([feature[n] if layer.fields().lookupField(n) >= 0 else None for n in names])
+                if not sink.addFeature(out, QgsFeatureSink.FastInsert):
+                    raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
+                written += 1
+                if source_key >= 0:
+                    sources.add(out.attribute(source_key))
+        return sink_id, written, len(sources)
+
+
+class WorkerError(Exception):
+    """The worker process reported an error; the message is its own."""
+
+
+def run_worker(call: str, args: list, kwargs: dict, feedback, stop_before=None):
+    """aws.client.<call>(*args, **kwargs) in aws_worker.py's own process, its progress shown on feedback.
+
+    A cancel asks the worker to stop at its next progress report below stop_before (see aws_worker.py);
+    raises _Cancelled when it did.
+    """
+    cancel_file = Path(tempfile.mkdtemp(prefix="wrok_worker_")) / "cancel"
+    request = json.dumps({"call": call, "args": args, "kwargs": kwargs, "cancel_file": str(cancel_file),
+                          "stop_before": stop_before})
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(entry for entry in sys.path if entry))
+    worker = subprocess.Popen([qgis_python(), str(Path(__file__).with_name("aws_worker.py"))], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in worker.stdout] + [lines.put(None)],
+                              daemon=True)
+    reader.start()
+    worker.stdin.write(request)
+    worker.stdin.close()
+    outcome = None
+    try:
+        while True:
+            if feedback.isCanceled() and not cancel_file.exists():
+                cancel_file.touch()
+            try:
+                line = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            kind, _, payload = line.rstrip("\n").partition(" ")
+            if kind == "PROGRESS":
+                fraction, text = json.loads(payload)
+                feedback.setProgress(100 * fraction)
+                feedback.pushInfo(text)
+            elif kind in ("RESULT", "ERROR", "CANCELLED"):
+                outcome = (kind, json.loads(payload))
+        worker.wait()
+        errors = worker.stderr.read()
+    finally:
+        worker.stdout.close()
+        worker.stderr.close()
+        shutil.rmtree(cancel_file.parent, ignore_errors=True)
+    if outcome is None:
+        raise WorkerError(f"the AWS worker stopped (exit status {worker.returncode}): {errors[-2000:]}")
+    if outcome[0] == "CANCELLED":
+        raise _Cancelled()
+    if outcome[0] == "ERROR":
+        QgsMessageLog.logMessage(outcome[1]["traceback"], "wrok")
+        raise WorkerError(describe_kind(outcome[1]["kind"], outcome[1]["message"]))
+    return outcome[1]
 
 
 def describe(error) -> str:
     """One line for an error from boto3 or the client, with a hint for missing credentials."""
-    text = str(error) or type(error).__name__
-    kind = type(error).__name__
+    return describe_kind(type(error).__name__, str(error) or type(error).__name__)
+
+
+def describe_kind(kind: str, text: str) -> str:
     if kind in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound", "SSOTokenLoadError",
                 "UnauthorizedSSOTokenError", "TokenRetrievalError"):
         text += (" - wrok uses the standard AWS credential chain: set the AWS profile parameter, AWS_PROFILE or "

@@ -22,8 +22,10 @@ from pathlib import Path
 # (name to import, name to pip install, Debian package)
 REQUIRED_PACKAGES = (("numpy", "numpy", "python3-numpy"), ("sklearn", "scikit-learn", "python3-sklearn"),
                      ("optuna", "optuna", "python3-optuna"))
-# What the AWS submit algorithm needs on top of the engine.
-AWS_PACKAGES = (("boto3", "boto3", "python3-boto3"),)
+# What the AWS submit algorithm needs on top of the engine; geopandas and pyarrow load only in its worker
+# process (aws_worker.py), never in QGIS's. Debian 12 has no pyarrow package: pip installs that one.
+AWS_PACKAGES = (("boto3", "boto3", "python3-boto3"), ("geopandas", "geopandas", "python3-geopandas"),
+                ("pyarrow", "pyarrow"))
 PACKAGES_FOLDER_NAME = "wrok-packages"
 # Versions known to work; Debian 12's packages are the oldest supported (see metadata.txt).
 WORKING_VERSIONS = "numpy 1.24 to 1.26, scikit-learn 1.2 or newer, Optuna 3.1 or newer"

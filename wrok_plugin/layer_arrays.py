@@ -166,7 +166,7 @@ def measuring_choice(requested: Optional[QgsCoordinateReferenceSystem], source_c
     try:
         choice = choose_measuring_crs(None if requested is None else crs_facts(requested),
                                       crs_facts(source_crs) if source_crs.isValid() else None, bounds, lonlat,
-                                      crs_option="a 'Measuring CRS' in metres under Advanced parameters")
+                                      crs_option="a 'Measuring CRS' under Advanced parameters")
     except ClusteringInputError as exc:
         raise QgsProcessingException(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
     layer_crs = requested if choice.layer_crs is not None else source_crs

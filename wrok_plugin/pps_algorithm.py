@@ -214,6 +214,10 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             results[self.MEMBERS_OUTPUT] = self._write(parameters, self.MEMBERS_OUTPUT, context, members, counted,
                                                        id_field, values, feedback)
             results["MEMBER_COUNT"] = counted.count
+        from .sample_styling import style_sample_output
+
+        style_sample_output(context, results[self.OUTPUT], "PPS sample", id_field, label=True)
+        style_sample_output(context, results[self.MEMBERS_OUTPUT], "PPS sample members", id_field, label=False)
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
             inputs = {"cluster layer": source.sourceName(), "size measure": weight_field,

@@ -22,7 +22,7 @@ def wrok_plugin(qgis_app, qgis_processing):
     plugin.unload()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # a profile per test module: each enables the plugin in its own
 def qgis_process_env(tmp_path_factory):
     """Environment for qgis_process.bin: throwaway profile, this checkout as plugin path, venv packages."""
     profile = tmp_path_factory.mktemp("qgis_profile")

@@ -386,3 +386,55 @@ def test_qgis_process_refuses_a_clashing_field_once_and_leaves_the_file(wrok_plu
     message = "already has a field 'population' holding real values"
     assert (done.stdout + done.stderr).count(message) == 1, done.stderr
     assert digest(source) == before and not (tmp_path / "out.gpkg").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["WEIGHT_FIELD=people"], "Weight field 'people' is not in the input layer"),
+    (["MEASURING_CRS=EPSG:4326"], "EPSG:4326 is geographic (degrees)"),
+])
+def test_qgis_process_prints_a_layer_problem_once(wrok_plugin, qgis_process_env, tmp_path, arguments, message):
+    import subprocess
+
+    subprocess.run(["qgis_process.bin", "plugins", "enable", "wrok_plugin"], env=qgis_process_env,
+                   capture_output=True, timeout=120)
+    done = subprocess.run(["qgis_process.bin", "run", "wrok:tunedclustering", "--", f"INPUT={DEMO}", *arguments,
+                           f"OUTPUT={tmp_path / 'out.gpkg'}"], env=qgis_process_env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and (done.stdout + done.stderr).count(message) == 1, done.stderr
+
+
+def test_geometry_collections_are_clustered_like_in_the_cli(wrok_plugin):
+    xy, weights = sample_points(n=60)
+    shapes = [QgsGeometry.fromWkt(f"GeometryCollection (Point ({x} {y}), LineString ({x} {y}, {x + 60} {y + 20}))")
+              for x, y in xy]
+    layer = memory_layer("GeometryCollection", UTM_33N, shapes, weights)
+    layer.setCrs(QgsCoordinateReferenceSystem(UTM_33N))  # the memory provider ignores ?crs= for collections
+    results = run_algorithm(layer, TARGET_WEIGHT=60, MAX_WEIGHT=80)
+    assert results["OUTPUT"].featureCount() == 60 and None not in column(results["OUTPUT"], "cluster_id")
+    # Radii cover the whole shapes: every segment's far end lies within its cluster's radius of the others.
+    assert min(column(results["CLUSTERS"], "radius_m")) > 0
+
+
+def test_write_back_action_refuses_a_clash_and_writes_shapefile_names(wrok_plugin, tmp_path):
+    from wrok_plugin.clustering import ClusterSettings
+    from wrok_plugin.task import ClusterLayerTask
+
+    def run_task(layer, **overrides):
+        messages = []
+        settings = ClusterSettings(weight_field="population", initial_trials=10, subsequent_trials=5, **overrides)
+        task = ClusterLayerTask(layer, settings, on_message=lambda level, text: messages.append((level, text)))
+        task.finished(task.run())
+        return task, messages
+
+    shp = save(QgsVectorLayer(str(DEMO), "demo", "ogr"), tmp_path / "population.shp", "ESRI Shapefile")
+    before = digest(*tmp_path.iterdir())
+    layer = QgsVectorLayer(str(shp), "population", "ogr")
+    _, messages = run_task(layer, id_field="population")
+    assert messages[0][0] == "error" and "already has a field 'population'" in messages[0][1]
+    assert not layer.isEditable() and digest(*tmp_path.iterdir()) == before
+    task, messages = run_task(layer)
+    assert messages[0][0] == "success" and task.updated == 6000
+    assert layer.commitChanges(), layer.commitErrors()
+    again = QgsVectorLayer(str(shp), "again", "ogr")
+    assert [f.name() for f in again.fields()][-3:] == ["cluster_id", "cluster_we", "cluster_pa"]
+    assert None not in column(again, "cluster_we") and None not in column(again, "cluster_pa")

@@ -203,3 +203,32 @@ def test_the_sample_never_replaces_the_cluster_layer_file(clustered, tmp_path):
     with pytest.raises(QgsProcessingException, match="is the input layer's file"):
         run_pps(layer, OUTPUT=str(path))
     assert path.read_bytes() == before
+
+
+def test_loaded_sample_is_named_and_styled_by_kind(clustered):
+    from qgis.core import QgsExpressionContextUtils, QgsProject, QgsRenderContext
+
+    members, hulls = clustered
+    processing.runAndLoadResults(PPS, {"INPUT": hulls, "N": 4, "SEED": 3, "REPLACEMENTS": 1, "MEMBERS": members,
+                                       "OUTPUT": "TEMPORARY_OUTPUT", "MEMBERS_OUTPUT": "TEMPORARY_OUTPUT"})
+    sample = QgsProject.instance().mapLayersByName("PPS sample")[0]
+    renderer = sample.renderer()
+    assert renderer.type() == "categorizedSymbol" and "replacement" in renderer.classAttribute()
+    assert [c.label() for c in renderer.categories()] == ["PSU", "PSU (certainty)", "Replacement"]
+    assert sample.labelsEnabled()
+    context = QgsRenderContext()
+    context.expressionContext().appendScopes(QgsExpressionContextUtils.globalProjectLayerScopes(sample))
+    renderer.startRender(context, sample.fields())
+    colours = {"PSU": "#377eb8", "certainty": "#984ea3", "replacement": "#ff7f00"}
+    for feature in sample.getFeatures():  # every PSU drawn in its kind's colour
+        context.expressionContext().setFeature(feature)  # as the map renderer does before asking
+        assert renderer.symbolForFeature(feature, context).color().name() == colours[sample_kind(feature)]
+    renderer.stopRender(context)
+    assert {sample_kind(f) for f in sample.getFeatures()} == {"PSU", "replacement"}
+    members_layer = QgsProject.instance().mapLayersByName("PPS sample members")[0]
+    assert members_layer.renderer().type() == "categorizedSymbol"
+    QgsProject.instance().removeAllMapLayers()
+
+
+def sample_kind(feature):
+    return "replacement" if feature["replacement"] else "certainty" if feature["certainty"] else "PSU"
