@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-core test-debian-versions screenshots bench-qgis-process demo bench lint package aws-validate clean
+.PHONY: setup test test-core test-debian-versions screenshots bench-qgis-process bench-cancel demo bench lint package aws-validate clean
 
 setup: $(VENV)/.installed
 
@@ -94,6 +94,10 @@ package:
 # qgis_process against the CLI on 1M points (time and peak memory; the plugin's target is 1.5x).
 bench-qgis-process: setup
 	cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) bench_qgis_process.py
+
+# How fast a cancel stops a seed run on the shared grids (target: 1 s).
+bench-cancel: setup
+	cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) bench_cancel.py
 
 bench: setup
 	$(PY) tests/benchmarks/bench_h3.py

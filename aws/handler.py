@@ -101,16 +101,19 @@ def cluster_object(s3, event: dict, facts: dict, stop: threading.Event | None = 
     del body
     facts["features"] = len(frame)
     params = resolve_params(event["params"], key, frame, event.get("params_by_key"), event.get("params_by_column"))
+    notes = []  # what the engine repaired or could not hold (the CLI's note:/warning: lines)
     features, clusters, result = cluster_frame(
         frame, params, weight_field=event.get("weight_field", "population"), epsg=event.get("epsg"),
-        keep_null_geometries=bool(event.get("keep_null_geometries", False)), is_cancelled=stop.is_set)
+        keep_null_geometries=bool(event.get("keep_null_geometries", False)), is_cancelled=stop.is_set,
+        log=notes.append)
     with gate:
         if stop.is_set():  # the handler reports a time-out: write nothing
             raise ClusteringCancelled("stopped at the deadline")
-        return write_results(s3, event, features, clusters, result, params, response, started)
+        return write_results(s3, event, features, clusters, result, params, response, started,
+                             notes + result.over_max_warnings())
 
 
-def write_results(s3, event, features, clusters, result, params, response, started) -> dict:
+def write_results(s3, event, features, clusters, result, params, response, started, notes=()) -> dict:
     bucket_in, key, bucket_out, run = event["input_bucket"], event["key"], event["output_bucket"], event["run"]
     prefix = region_name(event) + ":"
     features["cluster_id"] = prefix + features["cluster_id"].astype("string")  # NA (unclustered) stays NA
@@ -124,7 +127,7 @@ def write_results(s3, event, features, clusters, result, params, response, start
         "summary_key": summary_key(run, key), "features": len(features),
         "clustered_features": int(features["cluster_id"].notna().sum()),
         "params": params.as_dict(), "stats": result.stats(), "engine_version": __version__,
-        "seconds": round(time.monotonic() - started, 2),
+        "seconds": round(time.monotonic() - started, 2), "notes": list(notes),
     }
     write_json(s3, summary, bucket_out, summary_key(run, key))  # last: its presence means "done"
     write_json(s3, {"run": run, "key": key, "input_etag": summary["input_etag"]}, bucket_out,

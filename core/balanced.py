@@ -33,13 +33,13 @@ FINALISTS = 2  # best k values from the atom-level study, scored exactly on the 
 MANY_CLUSTERS = 1000  # beyond this the median is stable between neighbouring k: one finalist
 
 
-def band_k_values(total_weight: float, n_items: int, params: ClusteringParams):
-    """Values of k to try: those that keep the mean cluster weight near the target."""
+def band_k_values(total_weight: float, n_items: int, params: ClusteringParams, band: float = BAND):
+    """Values of k to try: those that keep the mean cluster weight within ±band of the target."""
     expected = total_weight / params.desired_cluster_weight
-    low = max(1, math.ceil(expected / (1 + BAND)))
+    low = max(1, math.ceil(expected / (1 + band)))
     if params.max_cluster_weight:
         low = max(low, math.ceil(total_weight / params.max_cluster_weight))
-    high = max(low, math.floor(expected / (1 - BAND)))
+    high = max(low, math.floor(expected / (1 - band)))
     low, high = min(low, n_items), min(high, n_items)
     values = np.unique(np.round(np.linspace(low, high, min(MAX_K_VALUES, high - low + 1))).astype(int))
     return [int(k) for k in values]
@@ -137,10 +137,13 @@ class _NearestCentre:
         return self.nearest
 
 
-def _atoms(group: Features, params: ClusteringParams, context: RunContext):
-    """Small balanced pieces standing in for the features while k is tuned."""
-    total = group.w.sum()
-    wanted = int(ATOMS_PER_CLUSTER * total / params.desired_cluster_weight) + 1
+def make_atoms(group: Features, wanted: float, context: RunContext):
+    """About `wanted` small balanced pieces standing in for the features while k is tuned.
+
+    Returns (each feature's atom, the atoms as Features whose vertices are the extreme
+    points of their members); the features themselves when atoms would hold under two each.
+    """
+    wanted = int(wanted) + 1
     if wanted >= len(group) // 2:
         return np.arange(len(group)), group
     atom_of = bisection_labels(group.x, group.y, group.w, wanted, context.check_cancelled)
@@ -156,16 +159,16 @@ def _atoms(group: Features, params: ClusteringParams, context: RunContext):
 
 
 def balanced_split(group: Features, params: ClusteringParams, n_trials: int, context: RunContext,
-                   on_trial) -> np.ndarray:
-    """Labels 0..g-1 splitting `group` into balanced, compact clusters."""
-    atom_of, atoms = _atoms(group, params, context)
+                   on_trial, k_values=None) -> np.ndarray:
+    """Labels 0..g-1 splitting `group` into balanced, compact clusters (k from k_values if given)."""
+    atom_of, atoms = make_atoms(group, ATOMS_PER_CLUSTER * group.w.sum() / params.desired_cluster_weight, context)
     bounds = exchange_bounds(params)
 
     def partition_atoms(items: Features, k: int) -> np.ndarray:
         start = bisection_labels(items.x, items.y, items.w, k, context.check_cancelled)
         return compact_exchange(items.x, items.y, items.w, start, k, TRIAL_STEPS, bounds, context.check_cancelled)
 
-    k_values = band_k_values(group.w.sum(), len(atoms), params)
+    k_values = k_values or band_k_values(group.w.sum(), len(atoms), params)
     ranked = tune_k(atoms, partition_atoms, n_trials, params, context, on_trial, k_values=k_values)
     best = None
     finalists = FINALISTS if ranked[0] <= MANY_CLUSTERS else 1

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reassignment-ratio", type=float, default=DEFAULTS["minibatch_reassignment_ratio"],
                      help="MiniBatchKMeans setting (seed mode, default %(default)s)")
     run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULTS["strategy"],
-                     help="%(default)s (default) or seed (the original k-means)")
+                     help="compact (default: even weights, round clusters whose outlines do not overlap), "
+                          "balanced (the earlier bisection default) or seed (the original k-means)")
     run.add_argument("--random-state", type=int, default=DEFAULTS["random_state"],
                      help="seed; same input and seed give same output (default %(default)s)")
     run.add_argument("--jobs", type=int, default=DEFAULTS["n_jobs"],
@@ -230,6 +231,14 @@ def run_cluster(args) -> int:
         if len(result.heavy_features):
             print(f"note: {len(result.heavy_features)} feature(s) alone outweigh the max weight; "
                   "each is its own cluster", file=sys.stderr)
+        lighter_than_cap = len(result.placed_alone) - len(result.heavy_features)
+        if lighter_than_cap > 0:
+            print(f"note: {lighter_than_cap} feature(s) heavier than the target + 20 % are clusters of their own",
+                  file=sys.stderr)
+        if len(result.remote_hamlets):
+            print(f"note: {len(result.remote_hamlets)} remote hamlet(s) too light for the band and too far to join "
+                  f"a neighbour are kept as their own clusters ({', '.join(result.remote_hamlets)}); "
+                  "--min-weight merges them", file=sys.stderr)
     return 0
 
 

@@ -13,10 +13,11 @@ from typing import Callable, Optional
 import numpy as np
 
 from .balanced import balanced_split
+from .compact import compact_split
 from .data import Features, RunContext
 from .interruptible import cancellable_fits
 from .max_radius import split_wide_clusters
-from .params import ClusteringParams
+from .params import ClusteringInputError, ClusteringParams
 from .partition import bisection_labels, kmeans_labels
 from .result import ClusteringResult, factorize_ids, name_pieces, summarize
 from .tuning import tune_k, worker_threads
@@ -35,23 +36,38 @@ class _Clusterer:
         self.features = features
         self.params = params
         self.context = context
+        self.trials = []  # (k, score) of the first pass, compact strategy
+        self.hamlet_ids = []  # remote hamlets kept as their own clusters
+        self.placed_alone = set()  # features heavier than the band, each its own cluster (again in later passes)
 
     def seed_partition(self, group: Features, k: int) -> np.ndarray:
         with cancellable_fits(self.context.check_cancelled):  # cancel lands within one mini-batch
             return kmeans_labels(group.x, group.y, group.w, k, self.params.minibatch_reassignment_ratio,
                                  self.params.random_state)
 
-    def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial) -> np.ndarray:
-        """Tune k for the features at idx and return their new IDs (prefix + number)."""
+    def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial, fixed_k=None) -> np.ndarray:
+        """Tune k (or take fixed_k) for the features at idx and return their new IDs (prefix + number)."""
         group = self.features.subset(idx)
-        if group.w.sum() == 0:
+        if group.w.sum() == 0 and fixed_k is None:
             return np.full(len(idx), f"{prefix}0", dtype=object)
         if self.params.strategy == "seed":
-            k = tune_k(group, self.seed_partition, n_trials, self.params, self.context, on_trial)[0]
+            k = fixed_k or tune_k(group, self.seed_partition, n_trials, self.params, self.context, on_trial)[0]
             # Seed numbering: k-means label + 1, padded to k's digits (unused labels leave gaps).
             return _make_ids(prefix, self.seed_partition(group, k), k)
-        compact = balanced_split(group, self.params, n_trials, self.context, on_trial)
+        if self.params.strategy == "compact":
+            return self._compact_ids(idx, group, prefix, n_trials, on_trial, fixed_k)
+        compact = balanced_split(group, self.params, n_trials, self.context, on_trial,
+                                 None if fixed_k is None else [fixed_k])
         return _make_ids(prefix, compact, int(compact.max()) + 1)
+
+    def _compact_ids(self, idx, group, prefix, n_trials, on_trial, fixed_k):
+        split = compact_split(group, self.params, n_trials, self.context, on_trial, fixed_k)
+        ids = _make_ids(prefix, split.labels, int(split.labels.max()) + 1)
+        if prefix == "CLUSTER_":
+            self.trials = split.trials
+        self.hamlet_ids += [ids[np.flatnonzero(split.labels == label)[0]] for label in split.hamlet_labels]
+        self.placed_alone.update(int(idx[np.flatnonzero(split.labels == label)[0]]) for label in split.alone_labels)
+        return ids
 
 
 def _weights_by_id(ids: np.ndarray, w: np.ndarray):
@@ -75,6 +91,7 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     elif param_values:  # keywords next to a params object override it, never vanish silently
         params = dataclasses.replace(params, **param_values)
     features = Features.checked(x, y, weights, vertex_xy, vertex_owner, footprint)
+    _check_cluster_count(features, params)
     context = RunContext(progress, is_cancelled)
     clusterer = _Clusterer(features, params, context)
     n = len(features)
@@ -85,11 +102,12 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
         np.arange(n), "CLUSTER_", params.initial_max_trials,
         lambda done, planned: context.report(first_pass_share * done / planned,
                                              f"pass 1: trial {done} of {planned}"),
+        params.n_clusters,
     )
     passes = np.ones(n, dtype=np.int64)
     passes_run = 1
     history = []  # oversized counts of the passes that ran
-    for pass_number in range(2, params.max_passes + 1):
+    for pass_number in range(2, (1 if params.n_clusters else params.max_passes) + 1):  # fixed k: one pass
         names, inverse, cluster_weights = _weights_by_id(ids, features.w)
         cluster_passes = np.zeros(len(names), dtype=np.int64)
         cluster_passes[inverse] = passes
@@ -124,10 +142,27 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
         context.report(0.94, "splitting clusters wider than the maximum radius")
         ids, passes, wider_than_cap = split_wide_clusters(features, ids, passes, params.max_cluster_radius, context)
     context.report(0.95, "measuring clusters")
+    surviving = set(ids.tolist()) if clusterer.hamlet_ids else set()
     result = summarize(features, ids, passes, params, heavy_features=heavy, passes_run=passes_run,
-                       merged_clusters=merged_away, over_max_radius=wider_than_cap)
+                       merged_clusters=merged_away, over_max_radius=wider_than_cap, trials=clusterer.trials,
+                       remote_hamlets=sorted(h for h in clusterer.hamlet_ids if h in surviving),
+                       placed_alone=np.array(sorted(clusterer.placed_alone), dtype=np.int64))
     context.report(1.0, f"done: {len(result.clusters)} clusters")
     return result
+
+
+def _check_cluster_count(features: Features, params: ClusteringParams) -> None:
+    """A fixed number of clusters must be possible with these features and this cap."""
+    k = params.n_clusters
+    if k is None:
+        return
+    if k > len(features):
+        raise ClusteringInputError(f"{k} clusters were asked for but the input has only {len(features)} features")
+    cap = params.max_cluster_weight
+    if cap is not None and features.w.sum() / k > cap:
+        raise ClusteringInputError(
+            f"{k} clusters would weigh {features.w.sum() / k:.6g} each on average, above the max cluster "
+            f"weight ({cap:g}); ask for at least {math.ceil(features.w.sum() / cap)} clusters or raise the max")
 
 
 def _recluster(clusterer: _Clusterer, groups, pass_number: int, span_start: float, span: float):

@@ -7,8 +7,8 @@ import numbers
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Optional
 
-STRATEGIES = ("balanced", "seed")
-DEFAULT_STRATEGY = "balanced"
+STRATEGIES = ("compact", "balanced", "seed")  # the first is the default (the plugin's enum relies on it)
+DEFAULT_STRATEGY = STRATEGIES[0]
 INVALID_GEOMETRY_CHOICES = ("repair", "error")  # what the front ends do with self-intersecting polygons
 
 
@@ -51,7 +51,7 @@ class ClusteringParams:
     random_state: int = 42
     strategy: str = DEFAULT_STRATEGY
     min_cluster_weight: Optional[float] = None
-    n_clusters: Optional[int] = None  # exactly this many clusters: tuning is skipped
+    n_clusters: Optional[int] = None  # exactly this many clusters in the first pass: k is not tuned
     max_cluster_radius: Optional[float] = None  # metres; larger clusters are split (core/max_radius.py)
 
     def __post_init__(self):

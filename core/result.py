@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import Features, weighted_centroids
+from .hulls import convex_hulls, hull_overlap_share, weighted_rms_spread
 from .params import ClusteringParams
 from .tuning import clustering_score
 
@@ -39,8 +40,20 @@ class ClusteringResult:
     heavy_features: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     passes_run: int = 1
     merged_clusters: int = 0
+    trials: list = field(default_factory=list)  # (k, score) tried in the first pass (compact strategy)
+    remote_hamlets: list = field(default_factory=list)  # IDs of isolated light clusters kept as they are
+    placed_alone: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # features > band
+    hull_overlap: float = 0.0  # (sum of hull areas - their union) / sum, hulls of full geometries
+    weighted_rms_m: float = 0.0  # weighted RMS distance of features to their cluster's centroid
     # IDs of clusters still wider than max_cluster_radius: single features wider than it on their own.
     over_max_radius: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+
+    @property
+    def out_of_band_ids(self) -> np.ndarray:
+        """IDs of clusters whose weight is more than 20 % away from the target."""
+        target = self.params.desired_cluster_weight
+        outside = np.abs(self.clusters["weight"] - target) > 0.2 * target
+        return self.clusters["cluster_id"][outside]
 
     @property
     def score(self) -> float:
@@ -83,7 +96,13 @@ class ClusteringResult:
             "clusters_over_max": over,
             "p90_radius_m": float(np.percentile(radii, 90)),
             "score": self.score,
+            "clusters_out_of_band": len(self.out_of_band_ids),
+            "hull_overlap_share": self.hull_overlap,
+            "weighted_rms_m": self.weighted_rms_m,
             "heavy_features": len(self.heavy_features),
+            "placed_alone": len(self.placed_alone),
+            "remote_hamlets": len(self.remote_hamlets),
+            "k_trials": len(self.trials),
             "passes_run": self.passes_run,
             "clusters_over_max_radius": len(self.over_max_radius),
         }
@@ -121,6 +140,12 @@ def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: C
     counts = np.bincount(inverse, minlength=g)
     centroid_x, centroid_y = weighted_centroids(features.x, features.y, features.w, inverse, g, weights, counts)
     radii = features.outer_circles(inverse, g)[2]
+    # Hulls of every vertex when polygons are given; of the centre points otherwise (pixel
+    # footprints would interleave along every border even in a perfect partition).
+    if features.vertex_xy is None:
+        hulls = convex_hulls(features.x, features.y, inverse, g)
+    else:
+        hulls = convex_hulls(features.vertex_xy[:, 0], features.vertex_xy[:, 1], inverse[features.vertex_owner], g)
     cluster_pass = np.zeros(g, dtype=np.int64)
     np.maximum.at(cluster_pass, inverse, passes)
     table = ClusterTable({
@@ -129,5 +154,6 @@ def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: C
     })
     return ClusteringResult(
         cluster_id=names[inverse], cluster_weight=weights[inverse], cluster_pass=cluster_pass[inverse],
-        clusters=table, params=params, **extra,
+        clusters=table, params=params, hull_overlap=hull_overlap_share(hulls),
+        weighted_rms_m=weighted_rms_spread(features.x, features.y, features.w, inverse, g), **extra,
     )

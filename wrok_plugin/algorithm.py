@@ -371,6 +371,10 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         if stats["heavy_features"]:
             feedback.pushWarning(f"{stats['heavy_features']} feature(s) alone outweigh the maximum weight; "
                                  "each is its own cluster.")
+        if result.remote_hamlets:
+            feedback.pushWarning(f"{len(result.remote_hamlets)} remote hamlet(s), too light for the band and too far "
+                                 f"to join a neighbour, kept as their own clusters: {', '.join(result.remote_hamlets)}. "
+                                 "A minimum weight merges them.")
         return {
             self.OUTPUT: output_id, self.CLUSTERS: clusters_id, "CLUSTER_COUNT": stats["clusters"],
             "CLUSTERS_OVER_MAX": stats["clusters_over_max"], "MEDIAN_WEIGHT": stats["median_weight"],

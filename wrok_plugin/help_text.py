@@ -55,8 +55,10 @@ only earlier cluster fields of the same type are overwritten (a clash with anoth
 <li><b>Trials in the first pass</b> and <b>Trials per re-clustered cluster in later passes</b>: how
 many cluster counts the tuner (Optuna) tries; more trials search longer for a better score.</li>
 <li><b>Reassignment ratio</b> (seed strategy): MiniBatchKMeans setting, used by the <i>seed</i> strategy.</li>
-<li><b>Strategy</b>: <i>balanced</i> (default, fast, even weights) or <i>seed</i> (the original
-k-means method, slower).</li>
+<li><b>Strategy</b>: <i>compact</i> (default: even weights and round clusters whose outlines do not
+overlap; remote hamlets and features heavier than the band are kept as clusters of their own and
+reported), <i>balanced</i> (the earlier bisection default: even weights, slab-shaped clusters) or
+<i>seed</i> (the original k-means method, slower).</li>
 <li><b>Random seed</b>: the same input, parameters and seed give the same clusters.</li>
 <li><b>Parallel threads</b>: threads the tuner uses; -1 for all cores.</li>
 <li><b>Invalid geometries</b>: self-intersecting polygons are repaired (makeValid) for measuring, with a

@@ -182,3 +182,17 @@ def test_cluster_ids_carry_the_whole_file_name_and_the_result_records_run_and_pa
         assert marker["run"] == RUN == summary["run"] and marker["input_etag"] == summary["input_etag"]
     summary = handler(payload("us/St. Louis.parquet", region="us/St. Louis"))
     assert summary["region"] == "us/St. Louis"
+
+
+def test_summary_notes_repaired_geometries(s3, frame):
+    """A self-intersecting polygon is repaired for measuring, and the summary says so (the CLI's note)."""
+    import shapely
+
+    squares = frame.copy()
+    squares["geometry"] = squares.geometry.buffer(0.0005, cap_style=3)
+    x, y = frame.geometry.x.iloc[0], frame.geometry.y.iloc[0]
+    squares.loc[0, "geometry"] = shapely.Polygon([(x, y), (x + 0.001, y + 0.001), (x + 0.001, y), (x, y + 0.001)])
+    write_geoparquet(s3, squares, IN, "bowtie.parquet")
+    summary = handler(payload("bowtie.parquet"))
+    assert any("repaired 1 invalid geometry" in note for note in summary["notes"]), summary["notes"]
+    assert read_json(s3, OUT, out("summaries", "bowtie.parquet.json"))["notes"] == summary["notes"]

@@ -11,12 +11,12 @@ import shapely
 from core_helpers import check_cap, check_result, fast_params, run_cli
 from pyproj import CRS, Transformer
 
-from core import ClusteringInputError, ClusteringParams, cluster
+from core import DEFAULT_STRATEGY, ClusteringInputError, ClusteringParams, cluster
 from core.cli import main
 from core.io import cluster_frame, read_layer
 from core.synthetic import clumped_population, clumped_population_frame
 
-STRATEGIES = ["balanced", "seed"]
+STRATEGIES = ["compact", "balanced", "seed"]
 
 
 def _points(n=20, seed=0):
@@ -150,7 +150,7 @@ def test_more_clusters_needed_than_features(strategy, max_weight):
     result = cluster(x, y, w, params)
     ids = check_result(result, w, params, x, y)
     assert len(set(ids)) <= 5
-    if strategy == "balanced" and max_weight is not None:
+    if strategy != "seed" and max_weight is not None:
         # Every feature outweighs the cap, so each is its own cluster and is reported.
         assert len(set(ids)) == 5
         check_cap(result, w, max_weight)
@@ -166,7 +166,7 @@ def test_duplicate_coordinates(strategy):
     params = fast_params(desired_cluster_weight=100, max_cluster_weight=150, strategy=strategy)
     result = cluster(x, y, w, params)
     ids = check_result(result, w, params, x, y)
-    if strategy == "balanced":
+    if strategy != "seed":
         check_cap(result, w, 150)
         assert len(result.heavy_features) == 0
     # A cluster made only of the stacked point has radius 0.
@@ -440,7 +440,7 @@ def test_keyword_parameters_next_to_a_params_object_override_it():
     params = fast_params(desired_cluster_weight=2, max_cluster_weight=3)
     result = cluster(x, y, np.ones(12), params, strategy="seed", random_state=7)
     assert (result.params.strategy, result.params.random_state) == ("seed", 7)
-    assert params.strategy == "balanced"  # the caller's object is left alone
+    assert params.strategy == DEFAULT_STRATEGY  # the caller's object is left alone
     # The override is validated like any parameter.
     with pytest.raises(ClusteringInputError, match="max cluster weight"):
         cluster(x, y, np.ones(12), params, max_cluster_weight=1)

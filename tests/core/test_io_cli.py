@@ -19,7 +19,7 @@ from core.cli import main
 from core.io import OUTPUT_FIELDS, cluster_frame, read_layer
 from core.synthetic import clumped_population, clumped_population_frame
 
-STRATEGIES = ["balanced", "seed"]
+STRATEGIES = ["compact", "balanced", "seed"]
 FAST_CLI = ["--weight-field", "population", "--target-weight", 30, "--target-radius", 1500, "--max-weight", 40,
             "--initial-trials", 5, "--subsequent-trials", 3, "--quiet"]
 
@@ -234,7 +234,7 @@ class _CancelAfter:
                 self.progress_after_flag += 1
 
 
-CANCEL_CASES = [("balanced", 1), ("seed", 1), ("balanced", -1), ("seed", -1)]
+CANCEL_CASES = [("compact", 1), ("balanced", 1), ("seed", 1), ("compact", -1), ("balanced", -1), ("seed", -1)]
 
 
 def _full_run(big_input, params):

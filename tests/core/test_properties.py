@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from core import CLUSTER_COLUMNS, cluster
 from core.synthetic import clumped_population
 
-STRATEGIES = ["balanced", "seed"]
+STRATEGIES = ["compact", "balanced", "seed"]
 
 
 @st.composite
@@ -81,7 +81,7 @@ def _check_invariants_and_reproducibility(strategy, problem):
     ids = check_result(result, w, params, x, y)
     if w.sum() == 0:
         assert set(ids) == {"CLUSTER_0"}
-    if strategy == "balanced" and params.max_cluster_weight is not None:
+    if strategy != "seed" and params.max_cluster_weight is not None:
         check_cap(result, w, params.max_cluster_weight)
     assert np.all(result.clusters["radius_m"] >= 0)
     assert np.all(result.cluster_pass >= 1)
@@ -97,6 +97,12 @@ def _check_invariants_and_reproducibility(strategy, problem):
 @given(problem=problems())
 def test_invariants_and_reproducibility_balanced(problem):
     _check_invariants_and_reproducibility("balanced", problem)
+
+
+@settings(max_examples=50, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=problems())
+def test_invariants_and_reproducibility_compact(problem):
+    _check_invariants_and_reproducibility("compact", problem)
 
 
 # k-means passes cost more: fewer examples keep the suite quick.
@@ -178,7 +184,7 @@ def test_polygon_members_radius_and_invariants(strategy, problem):
                          desired_cluster_radius=1000.0)
     result = cluster(x, y, w, params, vertex_xy=vertex_xy, vertex_owner=owner)
     ids = check_result(result, w, params, x, y, check_radius=False)
-    if strategy == "balanced":
+    if strategy != "seed":
         check_cap(result, w, params.max_cluster_weight)
     for name, radius in zip(result.clusters["cluster_id"], result.clusters["radius_m"]):
         members = [polygons[i] for i in np.flatnonzero(ids == name)]

@@ -7,15 +7,18 @@ import numpy as np
 import pytest
 from qgis.core import QgsVectorLayer
 
+from core.params import STRATEGIES
+
 from .conftest import REPO
 from .helpers import QUICK, column, radii_by_id, run_algorithm
 
 SHARED = REPO.parent / "shared" / "data"
 CASES = {  # name: (file, weight field, target weight, max weight, strategy, trials)
+    "grid points, compact": ("grids.parquet", "population", 240, 300, "compact", QUICK),
     "grid points, balanced": ("grids.parquet", "population", 240, 300, "balanced", QUICK),
     "grid points, seed": ("grids.parquet", "population", 240, 300, "seed", {"INITIAL_TRIALS": 3,
                                                                            "SUBSEQUENT_TRIALS": 2, "MAX_PASSES": 2}),
-    "rooftop polygons": ("rooftops.parquet", None, 60, 80, "balanced", QUICK),
+    "rooftop polygons": ("rooftops.parquet", None, 60, 80, "compact", QUICK),
 }
 
 
@@ -36,7 +39,7 @@ def test_plugin_and_cli_agree_on_shared_data(wrok_plugin, tmp_path, case):
                     "--target-radius", "1000", "--max-weight", str(cap), "--strategy", strategy, "--random-state", "42",
                     "--summary", str(cli_clusters), "--quiet", *options], cwd=REPO, check=True, timeout=600)
     results = run_algorithm(str(source), WEIGHT_FIELD=weight_field, TARGET_WEIGHT=target, MAX_WEIGHT=cap,
-                            STRATEGY=["balanced", "seed"].index(strategy), RANDOM_SEED=42, **trials)
+                            STRATEGY=list(STRATEGIES).index(strategy), RANDOM_SEED=42, **trials)
     cli = QgsVectorLayer(str(cli_out), "cli", "ogr")
     assert results["OUTPUT"].featureCount() == cli.featureCount() == len(frame)
     assert column(results["OUTPUT"], "cluster_id") == column(cli, "cluster_id")

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from qgis.core import QgsApplication, QgsProcessingAlgorithm, QgsProcessingParameterDefinition
 
+from core.params import DEFAULT_STRATEGY
+
 from .conftest import ALGORITHM_ID, REPO
 
 ADVANCED = {"MIN_WEIGHT", "JOBS", "INVALID_GEOMETRIES", "INITIAL_TRIALS", "SUBSEQUENT_TRIALS", "REASSIGNMENT_RATIO",
@@ -28,7 +30,7 @@ def test_advanced_parameters_are_flagged(wrok_plugin):
                 if p.flags() & QgsProcessingParameterDefinition.FlagAdvanced}
     assert advanced == ADVANCED
     strategy = algorithm.parameterDefinition("STRATEGY")
-    assert strategy.options()[strategy.defaultValue()] == "balanced"
+    assert strategy.options()[strategy.defaultValue()] == DEFAULT_STRATEGY == "compact"
 
 
 def test_help_explains_every_parameter_and_the_score(wrok_plugin):

@@ -1,0 +1,227 @@
+"""Power diagrams with weight-balancing prices: the assignment step of the compact strategy.
+
+Each feature goes to the centre j with the smallest power distance |x − c_j|² − p_j.
+A cluster's price p_j rises when it is too light and falls when it is too heavy, so
+cells grow or shrink while staying convex and never overlapping.
+
+Exact assignment over ALL centres uses the lifting trick: with P = max p, the centre j
+becomes the 3-D point (c_j, sqrt(P − p_j)) and a feature (x, 0); their squared distance
+is |x − c_j|² − p_j + P, so the nearest lifted centre (one cKDTree query) is the power
+argmin over every centre, not over a shortlist.
+
+Balancing touches only the boundary. After an exact pass, a feature whose best and
+second-best power distances differ by more than twice the total price movement since
+then provably keeps its label; only the others ("active" features, with a shortlist
+of their L best centres) are re-assigned each iteration. When the accumulated movement
+uses up the margin, another exact pass starts the next round.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+SHORTLIST = 8  # candidate centres per active feature
+PATIENCE = 600  # iterations without fewer clusters outside the bounds before an exact balance stops
+TRIAL_PATIENCE = 30  # the same for the quick balances that score tuning trials
+ACTIVE_SHARE = 0.2  # at least this share of features is re-assigned between exact passes
+STEP_GROWTH, STEP_SHRINK = 1.3, 0.5  # Rprop: grow while the sign holds, halve when it flips
+FIRST_STEP, MAX_STEP = 0.005, 0.05  # price steps, in squared median spacing between centres
+SETTLE = 0.25  # inside the bounds, a cluster keeps being nudged until within this share of the half-width
+DENSE_CELLS = 300_000  # up to this many feature x centre pairs, every iteration checks all centres
+_QUERY_CHUNK = 200_000  # features per exact query: bounds the (chunk x neighbours) arrays
+
+
+def power_nearest(points: np.ndarray, centres: np.ndarray, prices: np.ndarray, neighbours: int = 2):
+    """Each point's `neighbours` best centres by power distance, over all centres.
+
+    Returns (index, cost), both (n, neighbours), best first; cost = |x − c|² − p.
+    """
+    neighbours = min(neighbours, len(centres))
+    top = float(prices.max())
+    lifted = np.column_stack([centres, np.sqrt(np.maximum(top - prices, 0.0))])
+    tree = cKDTree(lifted)
+    index = np.empty((len(points), neighbours), dtype=np.int64)
+    cost = np.empty((len(points), neighbours))
+    for start in range(0, len(points), _QUERY_CHUNK):
+        chunk = points[start:start + _QUERY_CHUNK]
+        query = np.column_stack([chunk, np.zeros(len(chunk))])
+        distance, found = tree.query(query, k=neighbours)
+        found = found.reshape(len(chunk), neighbours)
+        index[start:start + len(chunk)] = found
+        # Recompute from the planar distance: exact, and free of the lift's rounding.
+        d2 = ((chunk[:, None, :] - centres[found]) ** 2).sum(axis=2)
+        cost[start:start + len(chunk)] = d2 - prices[found]
+    order = np.argsort(cost, axis=1, kind="stable")
+    return np.take_along_axis(index, order, axis=1), np.take_along_axis(cost, order, axis=1)
+
+
+class _Rprop:
+    """Sign-based price steps: each grows while its sign holds and halves when it flips."""
+
+    def __init__(self, steps, largest, mean, low, high):
+        self.steps = steps
+        self.largest = largest
+        self.previous = np.zeros(len(steps))
+        self.mean, self.low, self.high = mean, low, high
+        self.settle = SETTLE * 0.5 * (high - low)
+
+    def done(self, weight) -> bool:
+        return weight.min() >= self.low and weight.max() <= self.high
+
+    def outside(self, weight) -> int:
+        return int(((weight < self.low) | (weight > self.high)).sum())
+
+    def update(self, prices, weight) -> float:
+        """Move prices in place for these cluster weights: up when light, down when heavy.
+
+        Prices only matter relative to each other: they stay centred. Returns the spread of
+        the changes (largest rise + largest fall), which bounds how much any feature's
+        preference between two centres can have moved.
+        """
+        change = self._move(weight)
+        change -= (prices + change).mean()
+        prices += change
+        return float(change.max() - change.min())
+
+    def _move(self, weight):
+        sign = np.sign(self.mean - weight) * (np.abs(self.mean - weight) > self.settle)
+        sign = np.where(weight < self.low, 1.0, np.where(weight > self.high, -1.0, sign))
+        same = sign * self.previous
+        self.steps = np.where(same > 0, np.minimum(self.steps * STEP_GROWTH, self.largest),
+                              np.where(same < 0, self.steps * STEP_SHRINK, self.steps))
+        self.previous = sign
+        return sign * self.steps
+
+
+class _Stall:
+    """Notices when the count of clusters outside the bounds stops falling: the ones left
+    cannot reach the band (a pocket too light or too heavy for its cells), so stop there."""
+
+    def __init__(self, patience):
+        self.patience = patience
+        self.fewest, self.since = None, 0
+
+    def record(self, iteration, outside):
+        if self.fewest is None or outside < self.fewest:
+            self.fewest, self.since = outside, iteration
+
+    def stuck(self, iteration) -> bool:
+        return self.fewest is not None and iteration - self.since > self.patience
+
+
+class PowerBalancer:
+    """Prices that keep every cluster's weight within [low, high], for fixed centres.
+
+    Holds the price steps between calls, so Lloyd rounds and neighbouring k warm-start.
+    """
+
+    def __init__(self, points: np.ndarray, weights: np.ndarray, should_stop: Optional[Callable[[], None]] = None):
+        self.points = points
+        self.w = weights
+        self.should_stop = should_stop
+        self.steps = None
+        self.exact_passes = 0
+
+    def balance(self, centres: np.ndarray, prices: np.ndarray, low: float, high: float, max_iterations: int,
+                exact: bool = True):
+        """Adjust prices until every cluster weighs within [low, high] (or iterations run out).
+
+        Returns (labels, prices, converged). With `exact`, labels are the power assignment of
+        the returned prices over all centres; without, each feature only looks at its
+        SHORTLIST nearest centres (a quick approximation for scoring trials).
+        """
+        k = len(centres)
+        # Growing steps cross a sparse region fast; the cap stops one cell swallowing its neighbours.
+        nearest = cKDTree(centres).query(centres, k=2)[0][:, 1] if k > 1 else np.ones(1)
+        square = np.median(nearest) ** 2 + 1e-9
+        if self.steps is None or len(self.steps) != k:
+            self.steps = np.full(k, FIRST_STEP * square)
+        rprop = _Rprop(np.minimum(self.steps, MAX_STEP * square), MAX_STEP * square, self.w.sum() / k, low, high)
+        prices = prices.astype(float).copy()
+        patience = PATIENCE if exact else TRIAL_PATIENCE
+        if len(self.points) * k <= DENSE_CELLS:
+            labels, converged = self._dense(centres, prices, rprop, max_iterations, patience)
+        elif not exact:
+            labels, converged = self._shortlist(centres, prices, rprop, max_iterations, patience)
+        else:
+            labels, converged = self._boundary(centres, prices, rprop, max_iterations)
+        self.steps = rprop.steps
+        return labels, prices, converged
+
+    def _poll(self, iteration):
+        if self.should_stop is not None and iteration % 16 == 0:
+            self.should_stop()
+
+    def _dense(self, centres, prices, rprop, max_iterations, patience):
+        """Small problems: every feature against every centre, every iteration."""
+        k = len(centres)
+        d2 = ((self.points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        stall = _Stall(patience)
+        for iteration in range(max_iterations + 1):
+            self._poll(iteration)
+            labels = np.argmin(d2 - prices, axis=1)
+            weight = np.bincount(labels, self.w, minlength=k)
+            if rprop.done(weight):
+                return labels, True
+            stall.record(iteration, rprop.outside(weight))
+            if iteration == max_iterations or stall.stuck(iteration):
+                return labels, False
+            rprop.update(prices, weight)
+
+    def _shortlist(self, centres, prices, rprop, max_iterations, patience):
+        """Each feature picks among its nearest centres only: cheap, not exact."""
+        k = len(centres)
+        _, candidates = cKDTree(centres).query(self.points, k=min(SHORTLIST, k))
+        d2 = ((self.points[:, None, :] - centres[candidates]) ** 2).sum(axis=2)
+        rows = np.arange(len(self.points))
+        stall = _Stall(patience)
+        for iteration in range(max_iterations + 1):
+            self._poll(iteration)
+            labels = candidates[rows, np.argmin(d2 - prices[candidates], axis=1)]
+            weight = np.bincount(labels, self.w, minlength=k)
+            if rprop.done(weight):
+                return labels, True
+            stall.record(iteration, rprop.outside(weight))
+            if iteration == max_iterations or stall.stuck(iteration):
+                return labels, False
+            rprop.update(prices, weight)
+
+    def _boundary(self, centres, prices, rprop, max_iterations):
+        """Large problems: exact passes, and between them only the features near a boundary.
+
+        Between exact passes an active feature picks among its shortlist; the next exact
+        pass checks every shortlist against all centres, and only an exact pass may end
+        the balance, so the labels returned are always exact.
+        """
+        k = len(centres)
+        iteration = 0
+        stall = _Stall(PATIENCE)
+        while True:
+            self.exact_passes += 1
+            self._poll(0)
+            index, cost = power_nearest(self.points, centres, prices, 2)
+            labels = index[:, 0]
+            weight = np.bincount(labels, self.w, minlength=k)
+            if rprop.done(weight) or iteration >= max_iterations or stall.stuck(iteration):
+                return labels, rprop.done(weight)
+            # Features whose best and second-best centres are far apart in power cannot
+            # change label until the prices' relative moves add up to that gap: leave them out.
+            gap = cost[:, 1] - cost[:, 0] if k > 1 else np.full(len(labels), np.inf)
+            threshold = max(float(np.quantile(gap, ACTIVE_SHARE)), 40.0 * float(rprop.steps.max()))
+            active = np.flatnonzero(gap <= threshold)
+            base = weight - np.bincount(labels[active], self.w[active], minlength=k)
+            short_index, short_cost = power_nearest(self.points[active], centres, prices, SHORTLIST)
+            d2 = short_cost + prices[short_index]
+            rows = np.arange(len(active))
+            active_w = self.w[active]
+            drift = 0.0
+            while (not rprop.done(weight) and iteration < max_iterations and drift < threshold
+                   and not stall.stuck(iteration)):
+                iteration += 1
+                stall.record(iteration, rprop.outside(weight))
+                drift += rprop.update(prices, weight)
+                best = short_index[rows, np.argmin(d2 - prices[short_index], axis=1)]
+                weight = base + np.bincount(best, active_w, minlength=k)
