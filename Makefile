@@ -2,6 +2,8 @@
 # Every target installs what it needs (QGIS from Debian, then a pinned venv).
 SHELL := /bin/bash
 VENV := .venv
+# Defined before `test`, whose prerequisites are expanded as the file is read.
+DEBIAN_VENV := .venv-debian
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_PLATFORM ?= offscreen
@@ -39,7 +41,6 @@ test: setup $(DEBIAN_VENV)/.installed
 
 # The engine on the oldest versions we support: Debian 12's own python3-numpy 1.24, python3-sklearn 1.2,
 # python3-optuna 3.1 and python3-scipy, in a venv that gets no pip packages at all.
-DEBIAN_VENV := .venv-debian
 DEBIAN_PACKAGES := python3-numpy python3-scipy python3-sklearn python3-optuna python3-pandas python3-shapely \
   python3-hypothesis python3-pytest
 $(DEBIAN_VENV)/.installed:
