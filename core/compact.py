@@ -37,7 +37,7 @@ K_BAND = 0.1  # k is tuned where the mean weight stays within ±10 % (room left 
 ATOMS_PER_CLUSTER = 8
 LOOSE_TOL, FINAL_TOL = 0.15, 0.15  # balance around the mean weight: during Lloyd rounds, at the end
 ATOM_ROUNDS, FEATURE_ROUNDS = 15, 2  # Lloyd rounds: per trial on atoms, then on features (none when large)
-LARGE_ATOM_ROUNDS = 6  # ... when the atoms are many
+LARGE_ATOM_ROUNDS, MANY_ATOMS = 6, 10_000  # ... when there are more atoms than this
 TRIAL_ROUNDS = 10  # a trial warm-starts near a solution: fewer rounds than a finalist's cold start
 ROUND_ITERATIONS, FINAL_ITERATIONS = 60, 1500
 TRIAL_FINAL_ITERATIONS = 100
@@ -236,7 +236,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     """
     points = np.column_stack([atoms.x, atoms.y])
     kmeans = _PowerKMeans(points, atoms.w, params, context, fixed_k is not None, grain, exact=False)
-    full_rounds = ATOM_ROUNDS if len(atoms) * ATOM_ROUNDS <= TRIAL_WORK else LARGE_ATOM_ROUNDS
+    full_rounds = ATOM_ROUNDS if len(atoms) <= MANY_ATOMS else LARGE_ATOM_ROUNDS
     tried = {}
 
     def solve(k, warm=True, rounds=min(TRIAL_ROUNDS, full_rounds)):

@@ -6,7 +6,7 @@ the engine on the same points. Both print their in-band share and hull overlap: 
 points for the point run, on cell centre points for the H3 run (cell hulls interleave along
 borders; ../shared/BENCHMARKS.md, last section), plus the H3 run's H3-connected share.
 
-    .venv/bin/python tests/benchmarks/bench_h3.py [--points 1000000] [--resolution 9] [--skip-point-level]
+    .venv/bin/python tests/benchmarks/bench_h3.py [--points 1000000] [--resolution 9 8] [--skip-point-level]
 """
 
 from __future__ import annotations
@@ -34,14 +34,15 @@ def hull_overlap(x: np.ndarray, y: np.ndarray, labels) -> float:
 
 
 def row(name, seconds, stats, overlap, extra=""):
-    print(f"{name:<28} {seconds:8.2f} s  {stats['clusters']:7d} clusters  "
+    print(f"{name:<34} {seconds:8.2f} s  {stats['clusters']:7d} clusters  "
           f"{stats['share_within_20pct']:6.1%} in ±20 %  overlap {overlap:7.3%}  {extra}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--resolution", type=int, default=9)
+    parser.add_argument("--resolution", type=int, nargs="+", default=[9, 8],
+                        help="H3 resolutions to run (finer cells: closer to the points, more features to cluster)")
     parser.add_argument("--skip-point-level", action="store_true")
     args = parser.parse_args()
 
@@ -54,17 +55,17 @@ def main() -> int:
 
     params = ClusteringParams(**TARGETS)
     frame = clumped_population_frame(args.points, seed=1)
-    start = time.perf_counter()
-    out, _, result, contiguity = cluster_points_by_h3(frame, args.resolution, params, "population")
-    h3_seconds = time.perf_counter() - start
-    cells = np.unique(out["h3_cell"].to_numpy().astype(str), return_index=True)[1]
-    lat_lng = np.array([h3.cell_to_latlng(h3.str_to_int(c)) for c in out["h3_cell"].to_numpy()[cells]])
-    cx, cy = Transformer.from_crs(4326, SYNTHETIC_EPSG, always_xy=True).transform(lat_lng[:, 1], lat_lng[:, 0])
-    print(f"{args.points:,} clumped points, {len(cells):,} H3 cells at resolution {args.resolution}; "
-          f"targets {TARGETS}")
-    row(f"H3 r{args.resolution} (whole path)", h3_seconds, result.stats(),
-        hull_overlap(cx, cy, out["cluster_id"].to_numpy()[cells]),
-        f"H3-connected {contiguity['h3_connected_share']:.1%} (overlap on cell centres)")
+    print(f"{args.points:,} clumped points; targets {TARGETS}")
+    for resolution in args.resolution:
+        start = time.perf_counter()
+        out, _, result, contiguity = cluster_points_by_h3(frame, resolution, params, "population")
+        h3_seconds = time.perf_counter() - start
+        cells = np.unique(out["h3_cell"].to_numpy().astype(str), return_index=True)[1]
+        lat_lng = np.array([h3.cell_to_latlng(h3.str_to_int(c)) for c in out["h3_cell"].to_numpy()[cells]])
+        cx, cy = Transformer.from_crs(4326, SYNTHETIC_EPSG, always_xy=True).transform(lat_lng[:, 1], lat_lng[:, 0])
+        row(f"H3 r{resolution}, {len(cells):,} cells (whole)", h3_seconds, result.stats(),
+            hull_overlap(cx, cy, out["cluster_id"].to_numpy()[cells]),
+            f"H3-connected {contiguity['h3_connected_share']:.1%} (overlap on cell centres)")
     if not args.skip_point_level:
         x, y, w = clumped_population(args.points, seed=1)
         start = time.perf_counter()

@@ -309,3 +309,21 @@ def test_n_clusters_beyond_the_features_or_the_cap_is_refused_before_work():
         cluster(x, y, w, fast_params(n_clusters=6))
     with pytest.raises(ClusteringInputError, match="above the max cluster weight"):
         cluster(x, y, w, fast_params(n_clusters=1, desired_cluster_weight=40.0, max_cluster_weight=45.0))
+
+
+def test_remote_hamlet_search_is_exact_at_the_gap():
+    from core.hamlets import remote_hamlets
+
+    rng = np.random.default_rng(14)
+    town = rng.uniform(0, 3000, (2000, 2))
+    east = town[np.argmax(town[:, 0])]
+    # Stacked duplicates in the town must not make "hamlets" of their own.
+    town = np.vstack([town, town[:300]])
+    for gap, remote in ((3990.0, False), (4010.0, True), (9000.0, True)):
+        pair = np.array([east + (gap, 0.0), east + (gap + 5.0, 0.0)])  # due east of the town's edge
+        points = np.vstack([town, pair])
+        found = remote_hamlets(points[:, 0], points[:, 1], np.ones(len(points)), gap=4000.0, light_below=10.0)
+        assert [group.tolist() for group in found] == ([[len(town), len(town) + 1]] if remote else [])
+        # Heavier than the threshold: not a hamlet, however far.
+        heavy = np.r_[np.ones(len(town)), 20.0, 20.0]
+        assert remote_hamlets(points[:, 0], points[:, 1], heavy, gap=4000.0, light_below=10.0) == []

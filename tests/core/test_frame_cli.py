@@ -201,3 +201,16 @@ def test_classify_splits_pixel_values_into_ordered_classes(tmp_path):
     np.testing.assert_allclose(polygons.area, table["n_pixels"] * 100.0)  # 10 m pixels, dissolved
     done = run_cli("classify", tmp_path / "ndvi.tif", tmp_path / "x.gpkg", "--classes", 50000)
     assert done.returncode == 2 and "distinct value" in done.stderr
+
+
+def test_fixed_count_per_stratum_with_centroids(grids_with_strata, tmp_path):
+    path, frame = grids_with_strata
+    done = run_cli("cluster", path, tmp_path / "out.parquet", "--weight-field", "population", "--target-weight", 240,
+                   "--target-radius", 1000, "--clusters", 10, "--stratum-field", "urban", "--centroids",
+                   tmp_path / "centres.gpkg", "--quiet")
+    assert done.returncode == 0, done.stderr
+    out = gpd.read_parquet(tmp_path / "out.parquet")
+    per_stratum = out.groupby(np.where(frame["urban"], "urban", "not-urban"))["cluster_id"].nunique()
+    assert per_stratum.to_dict() == {"urban": 10, "not-urban": 10}
+    centres = gpd.read_file(tmp_path / "centres.gpkg")
+    assert len(centres) == 20 and set(centres["cluster_id"]) == set(out["cluster_id"])

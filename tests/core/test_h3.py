@@ -21,7 +21,6 @@ from core import ClusteringInputError, ClusteringParams
 from core.cli import main
 from core.h3cells import cell_rings, connected_clusters, parse_cells
 from core.h3frame import cluster_h3_table, cluster_points_by_h3
-from core.params import DEFAULT_STRATEGY
 from core.synthetic import clumped_population_frame
 
 GRIDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "grids.parquet"
@@ -170,9 +169,6 @@ def test_connected_clusters_counts_split_clusters():
     assert expected[0] < expected[1]
 
 
-@pytest.mark.xfail(DEFAULT_STRATEGY == "balanced", strict=True,
-                   reason="the 'balanced' default reaches 100 % in band but 94.7 % H3-connected and ~9 % centre "
-                          "overlap; the compact default (issue: compact) is built to pass this")
 def test_kontur_style_table_clusters_even_compact_and_connected():
     table = kontur_style_table(9)
     params = ClusteringParams(desired_cluster_weight=240, desired_cluster_radius=1000, max_cluster_weight=300)

@@ -137,3 +137,17 @@ def test_count_notes_say_when_caps_split_a_fixed_count():
     strata = StrataResult(wide.cluster_id, wide.cluster_weight, wide.cluster_pass, wide.clusters, base,
                           strata={"north": (asked.params, asked), "south": (base, wide)})
     assert count_notes(strata)[0].startswith(f"stratum north: {len(wide.clusters)} clusters instead of the 2")
+
+
+def test_exactly_n_clusters_per_stratum_from_the_table(grids):
+    x, y, w = grids["x"].to_numpy(), grids["y"].to_numpy(), grids["population"].to_numpy(float)
+    keys = stratum_keys({"urban": grids["urban"]})
+    base = fast_params(max_cluster_weight=None, max_passes=1)
+    params, _ = params_from_table([{"urban": "true", "n_clusters": "12"}, {"urban": "false", "n_clusters": "30"}],
+                                  ["urban"], keys, base)
+    result = cluster_strata(x, y, w, keys, params, base)
+    for key, wanted in (("urban", 12), ("not-urban", 30)):
+        weights = result.clusters["weight"][result.clusters["stratum"] == key]
+        assert len(weights) == wanted  # exactly N, tuning skipped
+        mean = w[keys == key].sum() / wanted
+        assert np.all(np.abs(weights - mean) <= 0.25 * mean)  # and balanced

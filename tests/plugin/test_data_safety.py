@@ -362,7 +362,10 @@ def test_wide_layer_radii_are_within_one_percent_of_geodesic(wrok_plugin):
 def test_seed_mode_over_the_max_is_named_in_a_warning(wrok_plugin):
     stacked = np.tile([[500_000.0, 4_650_000.0]], (200, 1))
     feedback = Recording()
-    results = run_algorithm(point_layer(stacked, np.full(200, 10.0)), feedback=feedback, STRATEGY=1,
+    from wrok_plugin.clustering import STRATEGY_CHOICES
+
+    results = run_algorithm(point_layer(stacked, np.full(200, 10.0)), feedback=feedback,
+                            STRATEGY=STRATEGY_CHOICES.index("seed"),
                             INITIAL_TRIALS=3, SUBSEQUENT_TRIALS=2, MAX_PASSES=3)
     weights = dict(zip(column(results["CLUSTERS"], "cluster_id"), column(results["CLUSTERS"], "weight")))
     over = {name: weight for name, weight in weights.items() if weight > 300}
