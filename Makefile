@@ -18,13 +18,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    qgis python3-qgis qgis-providers python3-venv python3-pip xvfb xauth zip unzip >/dev/null; \
 	fi
-	@# The tests start their own PostgreSQL 15 + PostGIS 3.3 server (tests/pg_server.py); psycopg2 talks to it.
+	@# The tests start their own PostgreSQL 15 + PostGIS 3.3 server (tests/pg_server.py); psycopg2 talks to it,
+	@# ogr2ogr (Debian GDAL's PostgreSQL driver) loads tables into it as users do.
 	@if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || [ ! -f /usr/share/postgresql/15/extension/postgis.control ] || \
-	    ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null; then \
+	    ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! command -v ogr2ogr >/dev/null; then \
 	  echo "installing PostgreSQL 15 + PostGIS 3.3 and psycopg2 from Debian"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    postgresql-15-postgis-3 postgresql-client-15 python3-psycopg2 >/dev/null; \
+	    postgresql-15-postgis-3 postgresql-client-15 python3-psycopg2 gdal-bin >/dev/null; \
 	fi
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt

@@ -292,7 +292,7 @@ def test_ties_go_to_optunas_best_trial_not_the_smaller_k():
     assert best_k != min(k for k in k_values if k % 2 == 0)  # this seed really tests the order
     for n_jobs in (1, -1):
         ranked = tune_k(group, two_halves_for_even_k, len(k_values), dataclasses.replace(params, n_jobs=n_jobs),
-                        RunContext(), lambda _: None, k_values=k_values)
+                        RunContext(), lambda done, planned: None, k_values=k_values)
         assert ranked[0] == best_k
 
 
@@ -302,5 +302,5 @@ def test_more_trials_than_k_values_tries_each_k_once():
     group = Features.checked(rng.uniform(0, 5000, 120), rng.uniform(0, 5000, 120), np.ones(120))
     params = fast_params(strategy="seed", desired_cluster_weight=20)
     tried = tune_k(group, lambda features, k: np.arange(len(features.x)) % k, 50, params, RunContext(),
-                   lambda _: None, k_values=[3, 4, 5, 6, 7])
+                   lambda done, planned: None, k_values=[3, 4, 5, 6, 7])
     assert sorted(tried) == [3, 4, 5, 6, 7]

@@ -103,3 +103,22 @@ def test_qgis_process_loads_h3_and_clusters_a_geopackage_table(qgis_process_env,
     assert 0 < results["H3_CONNECTED_SHARE"] <= 1
     out = QgsVectorLayer(str(tmp_path / "hexagons.gpkg"), "out", "ogr")
     assert out.featureCount() == len(CELLS) and out.crs().authid() == "EPSG:4326"
+
+
+def test_cells_across_the_antimeridian_keep_their_shape_and_local_measure(wrok_plugin):
+    cells = sorted(h3.grid_disk(h3.latlng_to_cell(-17.0, 179.99, 7), 5))
+    results = run_algorithm(cell_table(cells), H3_FIELD="h3", TARGET_WEIGHT=30, MAX_WEIGHT=40, TARGET_RADIUS=3000)
+    out = results["OUTPUT"]
+    assert out.featureCount() == len(cells)
+    assert results["MEASURING_CRS"] in ("EPSG:32760", "EPSG:32701")  # the UTM zone at ±180, south
+    split = 0
+    for feature in out.getFeatures():
+        geometry = feature.geometry()
+        box = geometry.boundingBox()
+        assert -180 <= box.xMinimum() and box.xMaximum() <= 180 and geometry.isGeosValid()
+        parts = geometry.constGet().numGeometries()
+        split += parts == 2
+        # Each cell's area (summed over its parts) is a hexagon's, not a band around the globe.
+        assert geometry.area() < 2 * h3.cell_area(h3.str_to_int(feature["h3"]), unit="km^2") / 100
+    assert split > 0
+    assert max(column(results["CLUSTERS"], "radius_m")) < 20_000

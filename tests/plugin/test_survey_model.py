@@ -4,6 +4,7 @@ processing.run and by the real qgis_process on the walk-through's demo data in r
 import csv
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,44 @@ def test_model_runs_through_qgis_process(enabled_env, tmp_path):  # noqa: F811
     assert results["cluster:report"] == str(out["report.html"]) and out["numbers.tif"].exists()
     check_chain(QgsVectorLayer(str(out["clusters.gpkg"]), "clusters", "ogr"),
                 QgsVectorLayer(str(out["sample.gpkg"]), "sample", "ogr"), out["report.html"], out["sample.html"])
+
+
+WITHOUT_GEOPANDAS = """
+import sys
+for name in ("geopandas", "pyproj", "shapely", "pyogrio"):  # must never load in the QGIS desktop process
+    sys.modules[name] = None
+repo, folder, inputs = sys.argv[1], sys.argv[2], dict(arg.split("=", 1) for arg in sys.argv[3:])
+sys.path[:0] = [repo, "/usr/share/qgis/python/plugins"]
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm
+app = QgsApplication([], False)
+app.initQgis()
+from processing.core.Processing import Processing
+Processing.initialize()
+import wrok_plugin
+plugin = wrok_plugin.classFactory(None)  # held: the provider goes with it
+plugin.initProcessing()
+import processing
+model = QgsProcessingModelAlgorithm()
+model.fromFile(repo + "/tests/plugin/survey_frame.model3")
+results = processing.run(model, {**inputs, "cluster:clusters": "TEMPORARY_OUTPUT",
+                                 "cluster:cluster_numbers": folder + "/numbers.tif",
+                                 "cluster:report": folder + "/report.html", "sample:sample": "TEMPORARY_OUTPUT",
+                                 "sample:sample_report": folder + "/sample.html"})
+vector = processing.run("wrok:tunedclustering", {"INPUT": repo + "/resources/demo_population.gpkg",
+                        "WEIGHT_FIELD": "population", "INITIAL_TRIALS": 5, "OUTPUT": "TEMPORARY_OUTPUT",
+                        "REPORT": folder + "/vector.html"})
+print("RESULT", results["sample:sample"].featureCount(), vector["CLUSTER_COUNT"])
+"""
+
+
+def test_model_and_reports_run_without_geopandas_pyproj_or_shapely(qgis_process_env, tmp_path):
+    """The desktop rule: the PPS draw and both reports work in a QGIS that cannot import those packages."""
+    done = subprocess.run([sys.executable, "-c", WITHOUT_GEOPANDAS, str(REPO), str(tmp_path),
+                           *(f"{k}={v}" for k, v in INPUTS.items())],
+                          env=qgis_process_env, capture_output=True, text=True, timeout=600)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("RESULT")), None)
+    assert line, done.stderr[-3000:]
+    psus, vector_clusters = map(int, line.split()[1:])
+    assert psus == sum(n + r for n, r in planned().values()) and vector_clusters > 0
+    for report in ("report.html", "sample.html", "vector.html"):
+        assert (tmp_path / report).read_text().count("data:image/png;base64,") >= 1
