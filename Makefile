@@ -34,15 +34,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PY) -c 'import numpy, osgeo.gdal_array; assert numpy.__version__ < "2", numpy.__version__'
 	touch $@
 
+# The engine on the oldest versions we support: Debian 12's own python3-numpy 1.24, python3-sklearn 1.2,
+# python3-optuna 3.1 and python3-scipy, in a venv that gets no pip packages at all.
+DEBIAN_PACKAGES := python3-numpy python3-scipy python3-sklearn python3-optuna python3-pandas python3-shapely \
+  python3-hypothesis python3-pytest
+
 # CI's Hypothesis profile: the same examples every run (tests/conftest.py).
 test: setup $(DEBIAN_VENV)/.installed
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests
 	$(MAKE) -s test-debian-versions
 
-# The engine on the oldest versions we support: Debian 12's own python3-numpy 1.24, python3-sklearn 1.2,
-# python3-optuna 3.1 and python3-scipy, in a venv that gets no pip packages at all.
-DEBIAN_PACKAGES := python3-numpy python3-scipy python3-sklearn python3-optuna python3-pandas python3-shapely \
-  python3-hypothesis python3-pytest
 $(DEBIAN_VENV)/.installed:
 	@dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; }

@@ -61,9 +61,10 @@ def power_nearest(points: np.ndarray, centres: np.ndarray, prices: np.ndarray, n
 class _Rprop:
     """Sign-based price steps: each grows while its sign holds and halves when it flips."""
 
-    def __init__(self, steps, largest, mean, low, high):
+    def __init__(self, steps, largest, mean, low, high, grow_inside=True):
         self.steps = steps
         self.largest = largest
+        self.grow_inside = grow_inside
         self.previous = np.zeros(len(steps))
         self.mean, self.low, self.high = mean, low, high
         self.settle = SETTLE * 0.5 * (high - low)
@@ -88,9 +89,13 @@ class _Rprop:
 
     def _move(self, weight):
         sign = np.sign(self.mean - weight) * (np.abs(self.mean - weight) > self.settle)
+        outside = (weight < self.low) | (weight > self.high)
         sign = np.where(weight < self.low, 1.0, np.where(weight > self.high, -1.0, sign))
         same = sign * self.previous
-        self.steps = np.where(same > 0, np.minimum(self.steps * STEP_GROWTH, self.largest),
+        # Only clusters outside the bounds speed up: neighbours inside them that sped up the same
+        # way would move their prices in step and leave the outsider stuck.
+        grow = (same > 0) & (outside | self.grow_inside)
+        self.steps = np.where(grow, np.minimum(self.steps * STEP_GROWTH, self.largest),
                               np.where(same < 0, self.steps * STEP_SHRINK, self.steps))
         self.previous = sign
         return sign * self.steps
@@ -139,7 +144,8 @@ class PowerBalancer:
         square = np.median(nearest) ** 2 + 1e-9
         if self.steps is None or len(self.steps) != k:
             self.steps = np.full(k, FIRST_STEP * square)
-        rprop = _Rprop(np.minimum(self.steps, MAX_STEP * square), MAX_STEP * square, self.w.sum() / k, low, high)
+        rprop = _Rprop(np.minimum(self.steps, MAX_STEP * square), MAX_STEP * square, self.w.sum() / k, low, high,
+                       grow_inside=not exact)
         prices = prices.astype(float).copy()
         patience = PATIENCE if exact else TRIAL_PATIENCE
         if len(self.points) * k <= DENSE_CELLS:
