@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 
 from .balanced import band_k_values, make_atoms
 from .data import Features, RunContext, weighted_centroids
+from .finish import finish_band
 from .hamlets import remote_hamlets
 from .params import ClusteringParams
 from .partition import bisection_labels
@@ -192,8 +193,10 @@ class _PowerKMeans:
             if shift <= self.settled:
                 break
         final_iterations = FINAL_ITERATIONS if self.exact else TRIAL_FINAL_ITERATIONS
-        labels, prices, _ = self.balancer.balance(centres, prices, *self.bounds(k, FINAL_TOL), final_iterations,
-                                                  self.exact)
+        bounds = self.bounds(k, FINAL_TOL)
+        labels, prices, _ = self.balancer.balance(centres, prices, *bounds, final_iterations, self.exact)
+        if self.exact:  # the balance may stall a feature or two short: close the band along chains of cells
+            labels, prices = finish_band(self.points, self.w, centres, prices, labels, *bounds)
         return labels, centres, prices
 
 
