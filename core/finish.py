@@ -26,6 +26,8 @@ from .power import power_nearest
 
 NEIGHBOURS = 6  # candidate cells per feature for the edges of the cell graph
 NUDGE = 1e-7  # past the tie, in squared median spacing between centres
+GIVE_UP = 3  # a move that would push other features around (cells too far apart for the graph) is undone
+REBASE = 0.01  # price drift (same unit) after which every feature's candidates are queried again
 
 
 def band_excess(weight, low, high) -> float:
@@ -33,19 +35,72 @@ def band_excess(weight, low, high) -> float:
     return float(np.maximum(low - weight, 0).sum() + np.maximum(weight - high, 0).sum())
 
 
-def _cell_graph(cost, index, k, nudge):
-    """Sparse k x k matrix: entry (j, i) = cheapest rise of moving a feature of j to i, + nudge."""
-    labels = index[:, 0]
-    rise = cost[:, 1:] - cost[:, :1]
-    source = np.repeat(labels, index.shape[1] - 1)
-    target = index[:, 1:].ravel()
-    rise = rise.ravel()
+def _own_cost(labels, index, cost):
+    return cost[np.arange(len(labels)), np.argmax(index == labels[:, None], axis=1)]
+
+
+def _edges_into(cell, points, centres, prices, labels, own):
+    """Every feature's rise for moving to `cell`: an isolated cell is in few candidate lists."""
+    rise = ((points - centres[cell]) ** 2).sum(axis=1) - prices[cell] - own
+    return labels, np.full(len(labels), cell), rise
+
+
+def _cell_graph(labels, index, cost, k, tie, extra=None):
+    """Sparse k x k matrix: entry (j, i) = cheapest rise of moving a feature of j to i (+ `tie`, so no edge is 0).
+
+    `extra`: more (source, target, rise) triples."""
+    own = _own_cost(labels, index, cost)
+    source = np.repeat(labels, index.shape[1])
+    target = index.ravel()
+    rise = (cost - own[:, None]).ravel()
+    if extra is not None:
+        source, target, rise = (np.concatenate([a, b]) for a, b in zip((source, target, rise), extra))
     keep = source != target
     source, target, rise = source[keep], target[keep], rise[keep]
-    order = np.lexsort((rise, target, source))
-    key = source[order] * k + target[order]
-    first = order[np.r_[True, key[1:] != key[:-1]]]
-    return csr_matrix((np.maximum(rise[first], 0.0) + 1e-3 * nudge, (source[first], target[first])), shape=(k, k))
+    key = source * k + target
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    cheapest = np.minimum.reduceat(rise[order], starts)
+    source, target = key[starts] // k, key[starts] % k
+    return csr_matrix((np.maximum(cheapest, 0.0) + tie, (source, target)), shape=(k, k))
+
+
+class _Candidates:
+    """Each feature's NEIGHBOURS best centres, kept while prices move a little.
+
+    A centre outside a feature's list cannot become its best until the prices' relative
+    moves since the query (max rise − max fall) reach the gap between its first and last
+    candidate; such features are queried again, so the assignment stays exact over all centres.
+    """
+
+    def __init__(self, points, centres, prices):
+        self.points, self.centres = points, centres
+        self.rebase(prices)
+
+    def rebase(self, prices):
+        """Query every feature afresh at these prices."""
+        points, centres = self.points, self.centres
+        self.reference = prices.copy()
+        self.index, cost = power_nearest(points, centres, prices, min(NEIGHBOURS, len(centres)))
+        self.d2 = cost + prices[self.index]
+        self.allowance = cost[:, -1] - cost[:, 0]
+
+    def drift(self, prices) -> float:
+        moved = prices - self.reference
+        return float(moved.max() - moved.min())
+
+    def assign(self, prices):
+        """(labels, index, cost): the power assignment of `prices`, and every feature's candidates' costs."""
+        drift = self.drift(prices)
+        stale = np.flatnonzero(self.allowance <= drift)
+        if len(stale):
+            index, cost = power_nearest(self.points[stale], self.centres, prices, self.index.shape[1])
+            self.index[stale], self.d2[stale] = index, cost + prices[index]
+            self.allowance[stale] = cost[:, -1] - cost[:, 0] - drift
+        cost = self.d2 - prices[self.index]
+        labels = self.index[np.arange(len(cost)), np.argmin(cost, axis=1)]
+        return labels, self.index, cost
 
 
 def _price_shift(distance, predecessor, chosen, nudge):
@@ -81,27 +136,32 @@ def finish_band(points, w, centres, prices, labels, low, high, max_moves=200):
     if k < 2 or band_excess(np.bincount(labels, w, minlength=k), low, high) == 0:
         return labels, prices
     prices = prices.astype(float).copy()
-    index, cost = power_nearest(points, centres, prices, min(NEIGHBOURS, k))
-    weight = np.bincount(index[:, 0], w, minlength=k)
+    candidates = _Candidates(points, centres, prices)
+    labels, index, cost = candidates.assign(prices)
+    weight = np.bincount(labels, w, minlength=k)
     excess = band_excess(weight, low, high)
     spacing = np.median(cKDTree(centres).query(centres, k=2)[0][:, 1])
     nudge = NUDGE * (spacing ** 2 + np.abs(prices).max())
     typical = float(np.median(w))
-    failed = set()
+    failures = np.zeros(k, dtype=np.int64)  # moves tried and undone, per cell: a cell is given up after a few
+    graph = None
     for _ in range(max_moves):
         off = [(cell, excess_of) for cell, excess_of in
-               enumerate(np.maximum(low - weight, 0) + np.maximum(weight - high, 0)) if excess_of > 0 and cell not in failed]
+               enumerate(np.maximum(low - weight, 0) + np.maximum(weight - high, 0)) if excess_of > 0 and failures[cell] < GIVE_UP]
         if not off:
             break
         cell = max(off, key=lambda item: (item[1], -item[0]))[0]
-        graph = _cell_graph(cost, index, k, nudge)
+        if graph is None:  # rebuilt only after a move is kept
+            graph = _cell_graph(labels, index, cost, k, 1e-3 * nudge)
         trial = prices.copy()
         if weight[cell] < low:  # take a feature: from a cell that can spare one, along the cheapest chain
-            distance, predecessor = dijkstra(graph.T.tocsr(), indices=cell, return_predecessors=True)
+            into = _edges_into(cell, points, centres, prices, labels, _own_cost(labels, index, cost))
+            reverse = _cell_graph(labels, index, cost, k, 1e-3 * nudge, into).T.tocsr()
+            distance, predecessor = dijkstra(reverse, indices=cell, return_predecessors=True)
             donors = np.flatnonzero((weight - typical >= low) & np.isfinite(distance))
             donors = donors[donors != cell]
             if not len(donors):
-                failed.add(cell)
+                failures[cell] = GIVE_UP
                 continue
             trial += _price_shift(distance, predecessor, donors[np.argmin(distance[donors])], nudge)
         else:  # give a feature away: to a cell that can take one
@@ -109,15 +169,17 @@ def finish_band(points, w, centres, prices, labels, low, high, max_moves=200):
             takers = np.flatnonzero((weight + typical <= high) & np.isfinite(distance))
             takers = takers[takers != cell]
             if not len(takers):
-                failed.add(cell)
+                failures[cell] = GIVE_UP
                 continue
             trial -= _price_shift(distance, predecessor, takers[np.argmin(distance[takers])], nudge)
-        new_index, new_cost = power_nearest(points, centres, trial, min(NEIGHBOURS, k))
-        new_weight = np.bincount(new_index[:, 0], w, minlength=k)
+        new_labels, new_index, new_cost = candidates.assign(trial)
+        new_weight = np.bincount(new_labels, w, minlength=k)
         new_excess = band_excess(new_weight, low, high)
         if new_excess < excess:
-            prices, index, cost, weight, excess = trial, new_index, new_cost, new_weight, new_excess
-            failed.clear()
+            prices, labels, index, cost, weight, excess = trial, new_labels, new_index, new_cost, new_weight, new_excess
+            graph = None
+            if candidates.drift(prices) > REBASE * nudge / NUDGE:  # far moves make most lists stale: start afresh
+                candidates.rebase(prices)
         else:
-            failed.add(cell)
-    return index[:, 0], prices
+            failures[cell] += 1
+    return labels, prices
