@@ -42,6 +42,7 @@ LARGE_ATOM_ROUNDS, MANY_ATOMS = 6, 10_000  # ... when there are more atoms than 
 TRIAL_ROUNDS = 10  # a trial warm-starts near a solution: fewer rounds than a finalist's cold start
 ROUND_ITERATIONS, FINAL_ITERATIONS = 60, 1500
 TRIAL_FINAL_ITERATIONS = 100
+FINISH_MOVES, FINISH_WORK = 200, 20_000_000  # chain moves after the final balance, at most; fewer on large inputs
 STARVED = 0.5  # a cluster under this share of the lowest balanced weight restarts elsewhere
 SETTLED_MOVE = 0.01  # Lloyd rounds stop once no centre moves more than this share of the target radius
 FINALISTS, FINALIST_FEATURES = 2, 100_000  # best k values finished on the features, up to this size
@@ -174,6 +175,13 @@ class _PowerKMeans:
     def bounds(self, k, tol):
         return balance_bounds(self.w.sum() / k, tol, self.params, self.grain, self.fixed_k)
 
+    def finish_bounds(self, bounds):
+        """What the finish must reach: the band itself (the balance aims inside it), or the bounds for a fixed k."""
+        if self.fixed_k:
+            return bounds
+        band_low, band_high = band_edges(self.params)
+        return min(bounds[0], band_low), max(bounds[1], band_high)
+
     def run(self, centres, prices, rounds):
         k = len(centres)
         x, y = self.points[:, 0], self.points[:, 1]
@@ -196,7 +204,8 @@ class _PowerKMeans:
         bounds = self.bounds(k, FINAL_TOL)
         labels, prices, _ = self.balancer.balance(centres, prices, *bounds, final_iterations, self.exact)
         if self.exact:  # the balance may stall a feature or two short: close the band along chains of cells
-            labels, prices = finish_band(self.points, self.w, centres, prices, labels, *bounds)
+            labels, prices = finish_band(self.points, self.w, centres, prices, labels, *self.finish_bounds(bounds),
+                                         max_moves=min(FINISH_MOVES, max(10, FINISH_WORK // len(self.w))))
         return labels, centres, prices
 
 
