@@ -28,6 +28,7 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
 from core.fields import DEFAULT_ID_FIELD
@@ -125,7 +126,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                                  DEFAULTS["desired_cluster_radius"], minValue=1e-9))
         self.addParameter(Number(self.WEIGHT_IMPORTANCE, "Weight importance factor", Number.Double,
                                  DEFAULTS["weight_importance_factor"], minValue=0.0))
-        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (empty: no cap)", Number.Double,
+        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (0: no cap)", Number.Double,
                                  DEFAULTS["max_cluster_weight"], optional=True, minValue=0.0))
         self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Integer, DEFAULTS["max_passes"],
                                  minValue=1, maxValue=MAX_WHOLE_NUMBER))
@@ -411,7 +412,7 @@ def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
     return ClusterSettings(
         target_weight=algorithm.parameterAsDouble(parameters, own.TARGET_WEIGHT, context),
         target_radius_m=algorithm.parameterAsDouble(parameters, own.TARGET_RADIUS, context),
-        max_weight=optional_double(algorithm, parameters, own.MAX_WEIGHT, context, DEFAULTS["max_cluster_weight"]),
+        max_weight=max_weight_value(algorithm, parameters, context),
         weight_importance=algorithm.parameterAsDouble(parameters, own.WEIGHT_IMPORTANCE, context),
         max_passes=algorithm.parameterAsInt(parameters, own.MAX_PASSES, context),
         initial_trials=algorithm.parameterAsInt(parameters, own.INITIAL_TRIALS, context),
@@ -421,6 +422,19 @@ def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
         random_seed=algorithm.parameterAsInt(parameters, own.RANDOM_SEED, context),
         **extra,
     )
+
+
+def max_weight_value(algorithm, parameters, context):
+    """MAX_WEIGHT: 0 asks for no cap; empty or left out means the default cap.
+
+    A model input or a qgis_process argument that is left out reaches the algorithm as empty, just as a
+    cleared box does, so "empty" cannot mean "no cap" without silently dropping the cap from models.
+    """
+    value = parameters.get(TunedClusteringAlgorithm.MAX_WEIGHT)
+    if value is None or value == "" or (isinstance(value, QVariant) and value.isNull()):
+        return DEFAULTS["max_cluster_weight"]
+    cap = algorithm.parameterAsDouble(parameters, TunedClusteringAlgorithm.MAX_WEIGHT, context)
+    return None if cap == 0 else cap
 
 
 def optional_double(algorithm, parameters, name, context, default=None):
