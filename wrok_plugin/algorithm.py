@@ -37,6 +37,7 @@ from core.params import MAX_WHOLE_NUMBER
 from . import frame
 from .clustering import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGY_CHOICES, ClusterSettings
 from .dependencies import install_hint, missing_packages
+from .errors import releases_locals_on_error
 from .help_text import HELP_URL, SHORT_HELP
 from .plugin_files import icon_path
 
@@ -199,6 +200,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                                                                              context)],
         )
 
+    @releases_locals_on_error
     def checkParameterValues(self, parameters, context):
         """Every parameter problem before Run (dialog, modeler, qgis_process), in the engine's words."""
         ok, why = self.canExecute()  # the checks below need the engine's packages
@@ -231,6 +233,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         id_field = self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context).strip()
         return layer.id(), layer.source(), layer.providerType(), check_layer_can_be_updated(layer, id_field)
 
+    @releases_locals_on_error
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
         if not ok:
