@@ -274,8 +274,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                 source.getFeatures(), source.featureCount(), source.fields(), source.wkbType(), source.sourceCrs(),
                 settings.weight_field, settings.measuring_crs, context.transformContext(),
                 progress=lambda fraction: steps.setProgress(100 * fraction), is_cancelled=feedback.isCanceled,
-                invalid_geometries=settings.invalid_geometries)
-            feedback.pushInfo(f"{len(arrays.features)} features; measuring in {arrays.measuring_crs.authid()}")
+                invalid_geometries=settings.invalid_geometries, columns=settings.strata_columns())
+            feedback.pushInfo(f"{arrays.count} features; measuring in {arrays.measuring_crs.authid()}")
             if arrays.repaired:
                 feedback.pushWarning(f"Repaired {arrays.repaired} invalid geometries (makeValid) for measuring; "
                                      "the outputs keep the original geometries.")
@@ -338,15 +338,24 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         fields, kept = outputs.output_fields(source.fields(), settings.id_field)
         sink, output_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, source.wkbType(),
                                                arrays.source_crs)
-        n = len(arrays.features)
+        n = arrays.count
         if sink is not None:
-            for i, feature in enumerate(outputs.clustered_features(arrays.features, result, fields, kept)):
-                if i % 1000 == 0:
-                    if feedback.isCanceled():
-                        raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
-                    feedback.setProgress(80 * i / n)
-                if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
-                    raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
+            from core import ClusteringCancelled
+
+            from .layer_arrays import features_in_order
+
+            # The source is read a second time, in the clustered order, instead of holding every feature.
+            read_back = features_in_order(source, arrays, feedback.isCanceled)
+            try:
+                for i, feature in enumerate(outputs.clustered_features(read_back, result, fields, kept)):
+                    if i % 1000 == 0:
+                        if feedback.isCanceled():
+                            raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
+                        feedback.setProgress(80 * i / n)
+                    if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
+                        raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
+            except ClusteringCancelled:
+                raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.") from None
         clusters_sink, clusters_id = self.parameterAsSink(
             parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field,
                                                                              "stratum" in result.clusters),
