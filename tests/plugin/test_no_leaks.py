@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 from qgis.core import QgsProcessingException, QgsVectorLayer
+from qgis.PyQt import sip
 
 from .helpers import run_algorithm
 from .test_data_safety import DEMO, CancelWhileChecking
@@ -17,7 +18,8 @@ from .test_data_safety import DEMO, CancelWhileChecking
 
 def live_layers(name):
     gc.collect()
-    return [obj for obj in gc.get_objects() if isinstance(obj, QgsVectorLayer) and obj.name() == name]
+    return [obj for obj in gc.get_objects()
+            if isinstance(obj, QgsVectorLayer) and not sip.isdeleted(obj) and obj.name() == name]
 
 
 def test_a_failed_in_place_update_leaves_its_layer_closed(wrok_plugin, tmp_path):
