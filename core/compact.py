@@ -21,17 +21,19 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import optuna
 from scipy.spatial import cKDTree
 
 from .balanced import band_k_values, make_atoms
 from .data import Features, RunContext, weighted_centroids
 from .finish import finish_band
 from .hamlets import remote_hamlets
+from .optuna_loader import load_optuna
 from .params import ClusteringParams
 from .partition import bisection_labels
 from .power import PowerBalancer
 from .tuning import clustering_score, score_labels
+
+optuna = load_optuna()
 
 IN_BAND = 0.2  # the band a cluster's weight should sit in: target ± 20 %
 K_BAND = 0.1  # k is tuned where the mean weight stays within ±10 % (room left to balance inside the band)
