@@ -27,7 +27,7 @@ from .power import power_nearest
 NEIGHBOURS = 6  # candidate cells per feature for the edges of the cell graph
 NUDGE = 1e-7  # past the tie, in squared median spacing between centres
 GIVE_UP = 3  # a move that would push other features around (cells too far apart for the graph) is undone
-REBASE = 0.01  # price drift (same unit) after which every feature's candidates are queried again
+MAX_MOVED = 16  # centres with moved prices after which every feature's candidates are queried again
 
 
 def band_excess(weight, low, high) -> float:
@@ -67,11 +67,11 @@ def _cell_graph(labels, index, cost, k, tie, extra=None):
 
 
 class _Candidates:
-    """Each feature's NEIGHBOURS best centres, kept while prices move a little.
+    """Each feature's NEIGHBOURS best centres at reference prices, plus every centre moved since.
 
-    A centre outside a feature's list cannot become its best until the prices' relative
-    moves since the query (max rise − max fall) reach the gap between its first and last
-    candidate; such features are queried again, so the assignment stays exact over all centres.
+    A centre whose price has not moved and that is not in a feature's list costs at least the
+    list's last entry at the reference prices; a feature whose best now costs more than that is
+    queried again over all centres. So the assignment stays exact over all centres.
     """
 
     def __init__(self, points, centres, prices):
@@ -80,27 +80,38 @@ class _Candidates:
 
     def rebase(self, prices):
         """Query every feature afresh at these prices."""
-        points, centres = self.points, self.centres
         self.reference = prices.copy()
-        self.index, cost = power_nearest(points, centres, prices, min(NEIGHBOURS, len(centres)))
+        self.index, cost = power_nearest(self.points, self.centres, prices, min(NEIGHBOURS, len(self.centres)))
         self.d2 = cost + prices[self.index]
-        self.allowance = cost[:, -1] - cost[:, 0]
+        self.last = cost[:, -1]
 
-    def drift(self, prices) -> float:
-        moved = prices - self.reference
-        return float(moved.max() - moved.min())
+    def moved(self, prices):
+        return np.flatnonzero(prices != self.reference)
 
     def assign(self, prices):
         """(labels, index, cost): the power assignment of `prices`, and every feature's candidates' costs."""
-        drift = self.drift(prices)
-        stale = np.flatnonzero(self.allowance <= drift)
-        if len(stale):
-            index, cost = power_nearest(self.points[stale], self.centres, prices, self.index.shape[1])
-            self.index[stale], self.d2[stale] = index, cost + prices[index]
-            self.allowance[stale] = cost[:, -1] - cost[:, 0] - drift
-        cost = self.d2 - prices[self.index]
-        labels = self.index[np.arange(len(cost)), np.argmin(cost, axis=1)]
-        return labels, self.index, cost
+        moved = self.moved(prices)
+        n = len(self.points)
+        index = np.hstack([self.index, np.broadcast_to(moved, (n, len(moved)))])
+        cost = np.empty(index.shape)
+        cost[:, :self.index.shape[1]] = self.d2 - prices[self.index]
+        for column, cell in enumerate(moved, start=self.index.shape[1]):
+            cost[:, column] = ((self.points - self.centres[cell]) ** 2).sum(axis=1) - prices[cell]
+        rows = np.arange(n)
+        best = np.argmin(cost, axis=1)
+        stale = np.flatnonzero(cost[rows, best] > self.last)
+        if len(stale):  # an unmoved centre off the list might now be nearer: ask all centres
+            found, found_cost = power_nearest(self.points[stale], self.centres, prices, self.index.shape[1])
+            width = found.shape[1]
+            index[stale, :width], cost[stale, :width] = found, found_cost
+            best[stale] = 0
+        if index.shape[1] > NEIGHBOURS:  # the graph needs only each feature's best few
+            keep = np.argpartition(cost, NEIGHBOURS - 1, axis=1)[:, :NEIGHBOURS]
+            keep[stale] = np.arange(NEIGHBOURS)  # their exact best few sit first
+            best_label = index[rows, best]
+            index, cost = np.take_along_axis(index, keep, axis=1), np.take_along_axis(cost, keep, axis=1)
+            return best_label, index, cost
+        return index[rows, best], index, cost
 
 
 def _price_shift(distance, predecessor, chosen, nudge):
@@ -178,7 +189,7 @@ def finish_band(points, w, centres, prices, labels, low, high, max_moves=200):
         if new_excess < excess:
             prices, labels, index, cost, weight, excess = trial, new_labels, new_index, new_cost, new_weight, new_excess
             graph = None
-            if candidates.drift(prices) > REBASE * nudge / NUDGE:  # far moves make most lists stale: start afresh
+            if len(candidates.moved(prices)) > MAX_MOVED:  # every moved centre costs a pass over the features
                 candidates.rebase(prices)
         else:
             failures[cell] += 1
