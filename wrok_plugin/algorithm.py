@@ -32,7 +32,7 @@ from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
 from core.fields import DEFAULT_ID_FIELD
-from core.params import MAX_WHOLE_NUMBER
+from core.params import MAX_WHOLE_NUMBER, default_max_weight
 
 from . import frame
 from .clustering import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGY_CHOICES, ClusterSettings
@@ -437,14 +437,15 @@ def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
 
 
 def max_weight_value(algorithm, parameters, context):
-    """MAX_WEIGHT: 0 asks for no cap; empty or left out means the default cap.
+    """MAX_WEIGHT: 0 asks for no cap; empty or left out means the default cap for the target (300 for 240).
 
     A model input or a qgis_process argument that is left out reaches the algorithm as empty, just as a
     cleared box does, so "empty" cannot mean "no cap" without silently dropping the cap from models.
     """
     value = parameters.get(TunedClusteringAlgorithm.MAX_WEIGHT)
     if value is None or value == "" or (isinstance(value, QVariant) and value.isNull()):
-        return DEFAULTS["max_cluster_weight"]
+        target = algorithm.parameterAsDouble(parameters, TunedClusteringAlgorithm.TARGET_WEIGHT, context)
+        return default_max_weight(target) if target > 0 else DEFAULTS["max_cluster_weight"]
     cap = algorithm.parameterAsDouble(parameters, TunedClusteringAlgorithm.MAX_WEIGHT, context)
     return None if cap == 0 else cap
 

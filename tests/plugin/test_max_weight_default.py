@@ -7,19 +7,20 @@ empty as the documented default (core.params.DEFAULTS), or every model run silen
 import subprocess
 
 import numpy as np
-
 from qgis import processing
 from qgis.core import (
+    QgsProcessingFeedback,
     QgsProcessingModelAlgorithm,
     QgsProcessingModelChildAlgorithm,
-    QgsProcessingModelChildParameterSource as Source,
     QgsProcessingModelOutput,
     QgsProcessingModelParameter,
     QgsProcessingParameterNumber,
-    QgsProcessingFeedback,
     QgsProcessingParameterVectorLayer,
     QgsVectorFileWriter,
     QgsVectorLayer,
+)
+from qgis.core import (
+    QgsProcessingModelChildParameterSource as Source,
 )
 
 from core.params import DEFAULTS
@@ -105,3 +106,13 @@ def test_left_out_max_weight_through_qgis_process(enabled_env, tmp_path):  # noq
     assert HEAVY in done.stdout + done.stderr
     assert cluster_weights(QgsVectorLayer(str(clusters), "clusters", "ogr")) == run_model(
         points_with_one_heavy_feature(), max_weight=CAP)[0]
+
+
+def test_left_out_max_weight_follows_a_target_above_the_suggested_cap(wrok_plugin):
+    """Target 500 with the cap left out: the default cap is 625 (1.25 x target), not 300 below the target."""
+    from .helpers import column, run_algorithm
+
+    layer = point_layer(*sample_points(n=400, seed=5))
+    results = run_algorithm(layer, TARGET_WEIGHT=500, MAX_WEIGHT=None)
+    weights = column(results["CLUSTERS"], "weight")
+    assert max(weights) <= 625 + 1e-6 and max(weights) > 300
