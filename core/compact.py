@@ -252,8 +252,9 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     kmeans = _PowerKMeans(points, atoms.w, params, context, fixed_k is not None, grain, exact=False)
     full_rounds = ATOM_ROUNDS if len(atoms) <= MANY_ATOMS else LARGE_ATOM_ROUNDS
     tried = {}
+    trial_rounds = min(TRIAL_ROUNDS, full_rounds)
 
-    def solve(k, warm=True, rounds=min(TRIAL_ROUNDS, full_rounds)):
+    def solve(k, warm=True, rounds=trial_rounds):
         if warm and tried:  # warm start from the nearest k tried (ties: the smaller)
             nearest = min(tried, key=lambda j: (abs(j - k), j))
             centres, prices, labels = tried[nearest][1:4]
