@@ -21,16 +21,19 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import optuna
 from scipy.spatial import cKDTree
 
 from .balanced import band_k_values, make_atoms
 from .data import Features, RunContext, weighted_centroids
+from .finish import finish_band
 from .hamlets import remote_hamlets
+from .optuna_loader import load_optuna
 from .params import ClusteringParams
 from .partition import bisection_labels
 from .power import PowerBalancer
 from .tuning import clustering_score, score_labels
+
+optuna = load_optuna()
 
 IN_BAND = 0.2  # the band a cluster's weight should sit in: target ± 20 %
 K_BAND = 0.1  # k is tuned where the mean weight stays within ±10 % (room left to balance inside the band)
@@ -41,6 +44,7 @@ LARGE_ATOM_ROUNDS, MANY_ATOMS = 6, 10_000  # ... when there are more atoms than 
 TRIAL_ROUNDS = 10  # a trial warm-starts near a solution: fewer rounds than a finalist's cold start
 ROUND_ITERATIONS, FINAL_ITERATIONS = 60, 1500
 TRIAL_FINAL_ITERATIONS = 100
+FINISH_MOVES, FINISH_WORK = 200, 20_000_000  # chain moves after the final balance, at most; fewer on large inputs
 STARVED = 0.5  # a cluster under this share of the lowest balanced weight restarts elsewhere
 SETTLED_MOVE = 0.01  # Lloyd rounds stop once no centre moves more than this share of the target radius
 FINALISTS, FINALIST_FEATURES = 2, 100_000  # best k values finished on the features, up to this size
@@ -173,6 +177,13 @@ class _PowerKMeans:
     def bounds(self, k, tol):
         return balance_bounds(self.w.sum() / k, tol, self.params, self.grain, self.fixed_k)
 
+    def finish_bounds(self, bounds):
+        """What the finish must reach: the band itself (the balance aims inside it), or the bounds for a fixed k."""
+        if self.fixed_k:
+            return bounds
+        band_low, band_high = band_edges(self.params)
+        return min(bounds[0], band_low), max(bounds[1], band_high)
+
     def run(self, centres, prices, rounds):
         k = len(centres)
         x, y = self.points[:, 0], self.points[:, 1]
@@ -192,8 +203,11 @@ class _PowerKMeans:
             if shift <= self.settled:
                 break
         final_iterations = FINAL_ITERATIONS if self.exact else TRIAL_FINAL_ITERATIONS
-        labels, prices, _ = self.balancer.balance(centres, prices, *self.bounds(k, FINAL_TOL), final_iterations,
-                                                  self.exact)
+        bounds = self.bounds(k, FINAL_TOL)
+        labels, prices, _ = self.balancer.balance(centres, prices, *bounds, final_iterations, self.exact)
+        if self.exact:  # the balance may stall a feature or two short: close the band along chains of cells
+            labels, prices = finish_band(self.points, self.w, centres, prices, labels, *self.finish_bounds(bounds),
+                                         max_moves=min(FINISH_MOVES, max(10, FINISH_WORK // len(self.w))))
         return labels, centres, prices
 
 
@@ -238,8 +252,9 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     kmeans = _PowerKMeans(points, atoms.w, params, context, fixed_k is not None, grain, exact=False)
     full_rounds = ATOM_ROUNDS if len(atoms) <= MANY_ATOMS else LARGE_ATOM_ROUNDS
     tried = {}
+    trial_rounds = min(TRIAL_ROUNDS, full_rounds)
 
-    def solve(k, warm=True, rounds=min(TRIAL_ROUNDS, full_rounds)):
+    def solve(k, warm=True, rounds=trial_rounds):
         if warm and tried:  # warm start from the nearest k tried (ties: the smaller)
             nearest = min(tried, key=lambda j: (abs(j - k), j))
             centres, prices, labels = tried[nearest][1:4]

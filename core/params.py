@@ -133,3 +133,9 @@ DEFAULTS = {
     **{f.name: f.default for f in fields(ClusteringParams) if f.default is not MISSING},
     **SUGGESTED_TARGETS,
 }
+
+
+def default_max_weight(target_weight: float) -> float:
+    """The cap a dialog uses when its box is left empty: as far above the target as the suggested cap
+    is above the suggested target (300 for 240), so a target above 300 never meets a cap below it."""
+    return target_weight * SUGGESTED_TARGETS["max_cluster_weight"] / SUGGESTED_TARGETS["desired_cluster_weight"]

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 SHORTLIST = 8  # candidate centres per active feature
-PATIENCE = 600  # iterations without fewer clusters outside the bounds before an exact balance stops
+PATIENCE = 100  # iterations without fewer clusters outside the bounds before an exact balance stops
 TRIAL_PATIENCE = 30  # the same for the quick balances that score tuning trials
 ACTIVE_SHARE = 0.2  # at least this share of features is re-assigned between exact passes
 STEP_GROWTH, STEP_SHRINK = 1.3, 0.5  # Rprop: grow while the sign holds, halve when it flips

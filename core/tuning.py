@@ -6,10 +6,12 @@ import os
 from typing import Callable
 
 import numpy as np
-import optuna
 
 from .data import Features, RunContext
+from .optuna_loader import load_optuna
 from .params import ClusteringParams
+
+optuna = load_optuna()
 
 # A cancelled run makes Optuna log "Trial N failed" with a traceback: noise in QGIS logs.
 optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -28,14 +28,16 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
 from core.fields import DEFAULT_ID_FIELD
-from core.params import MAX_WHOLE_NUMBER
+from core.params import MAX_WHOLE_NUMBER, default_max_weight
 
 from . import frame
 from .clustering import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGY_CHOICES, ClusterSettings
 from .dependencies import install_hint, missing_packages
+from .errors import releases_locals_on_error
 from .help_text import HELP_URL, SHORT_HELP
 from .plugin_files import icon_path
 
@@ -125,7 +127,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                                  DEFAULTS["desired_cluster_radius"], minValue=1e-9))
         self.addParameter(Number(self.WEIGHT_IMPORTANCE, "Weight importance factor", Number.Double,
                                  DEFAULTS["weight_importance_factor"], minValue=0.0))
-        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (empty: no cap)", Number.Double,
+        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (0: no cap)", Number.Double,
                                  DEFAULTS["max_cluster_weight"], optional=True, minValue=0.0))
         self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Integer, DEFAULTS["max_passes"],
                                  minValue=1, maxValue=MAX_WHOLE_NUMBER))
@@ -198,6 +200,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                                                                              context)],
         )
 
+    @releases_locals_on_error
     def checkParameterValues(self, parameters, context):
         """Every parameter problem before Run (dialog, modeler, qgis_process), in the engine's words."""
         ok, why = self.canExecute()  # the checks below need the engine's packages
@@ -230,6 +233,7 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         id_field = self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context).strip()
         return layer.id(), layer.source(), layer.providerType(), check_layer_can_be_updated(layer, id_field)
 
+    @releases_locals_on_error
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
         if not ok:
@@ -270,8 +274,8 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
                 source.getFeatures(), source.featureCount(), source.fields(), source.wkbType(), source.sourceCrs(),
                 settings.weight_field, settings.measuring_crs, context.transformContext(),
                 progress=lambda fraction: steps.setProgress(100 * fraction), is_cancelled=feedback.isCanceled,
-                invalid_geometries=settings.invalid_geometries)
-            feedback.pushInfo(f"{len(arrays.features)} features; measuring in {arrays.measuring_crs.authid()}")
+                invalid_geometries=settings.invalid_geometries, columns=settings.strata_columns())
+            feedback.pushInfo(f"{arrays.count} features; measuring in {arrays.measuring_crs.authid()}")
             if arrays.repaired:
                 feedback.pushWarning(f"Repaired {arrays.repaired} invalid geometries (makeValid) for measuring; "
                                      "the outputs keep the original geometries.")
@@ -334,15 +338,24 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
         fields, kept = outputs.output_fields(source.fields(), settings.id_field)
         sink, output_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, source.wkbType(),
                                                arrays.source_crs)
-        n = len(arrays.features)
+        n = arrays.count
         if sink is not None:
-            for i, feature in enumerate(outputs.clustered_features(arrays.features, result, fields, kept)):
-                if i % 1000 == 0:
-                    if feedback.isCanceled():
-                        raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
-                    feedback.setProgress(80 * i / n)
-                if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
-                    raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
+            from core import ClusteringCancelled
+
+            from .layer_arrays import features_in_order
+
+            # The source is read a second time, in the clustered order, instead of holding every feature.
+            read_back = features_in_order(source, arrays, feedback.isCanceled)
+            try:
+                for i, feature in enumerate(outputs.clustered_features(read_back, result, fields, kept)):
+                    if i % 1000 == 0:
+                        if feedback.isCanceled():
+                            raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
+                        feedback.setProgress(80 * i / n)
+                    if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
+                        raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
+            except ClusteringCancelled:
+                raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.") from None
         clusters_sink, clusters_id = self.parameterAsSink(
             parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field,
                                                                              "stratum" in result.clusters),
@@ -411,7 +424,7 @@ def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
     return ClusterSettings(
         target_weight=algorithm.parameterAsDouble(parameters, own.TARGET_WEIGHT, context),
         target_radius_m=algorithm.parameterAsDouble(parameters, own.TARGET_RADIUS, context),
-        max_weight=optional_double(algorithm, parameters, own.MAX_WEIGHT, context, DEFAULTS["max_cluster_weight"]),
+        max_weight=max_weight_value(algorithm, parameters, context),
         weight_importance=algorithm.parameterAsDouble(parameters, own.WEIGHT_IMPORTANCE, context),
         max_passes=algorithm.parameterAsInt(parameters, own.MAX_PASSES, context),
         initial_trials=algorithm.parameterAsInt(parameters, own.INITIAL_TRIALS, context),
@@ -421,6 +434,20 @@ def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
         random_seed=algorithm.parameterAsInt(parameters, own.RANDOM_SEED, context),
         **extra,
     )
+
+
+def max_weight_value(algorithm, parameters, context):
+    """MAX_WEIGHT: 0 asks for no cap; empty or left out means the default cap for the target (300 for 240).
+
+    A model input or a qgis_process argument that is left out reaches the algorithm as empty, just as a
+    cleared box does, so "empty" cannot mean "no cap" without silently dropping the cap from models.
+    """
+    value = parameters.get(TunedClusteringAlgorithm.MAX_WEIGHT)
+    if value is None or value == "" or (isinstance(value, QVariant) and value.isNull()):
+        target = algorithm.parameterAsDouble(parameters, TunedClusteringAlgorithm.TARGET_WEIGHT, context)
+        return default_max_weight(target) if target > 0 else DEFAULTS["max_cluster_weight"]
+    cap = algorithm.parameterAsDouble(parameters, TunedClusteringAlgorithm.MAX_WEIGHT, context)
+    return None if cap == 0 else cap
 
 
 def optional_double(algorithm, parameters, name, context, default=None):

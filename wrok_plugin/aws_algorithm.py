@@ -49,6 +49,7 @@ from .algorithm import TunedClusteringAlgorithm, shared_settings
 from .aws_client import client_problem, load_client
 from .aws_help import submit_help
 from .dependencies import qgis_python
+from .errors import releases_locals_on_error
 from .help_text import HELP_URL
 from .plugin_files import icon_path
 
@@ -239,6 +240,7 @@ class SubmitAwsAlgorithm(QgsProcessingAlgorithm):
 
     # -- run ----------------------------------------------------------------------------------
 
+    @releases_locals_on_error
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
         if not ok:

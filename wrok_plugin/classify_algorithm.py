@@ -22,6 +22,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from .algorithm_base import WrokClusteringAlgorithm
+from .errors import releases_locals_on_error
 
 Number = QgsProcessingParameterNumber
 HELP = """<p>Splits a single-band raster's pixel values (e.g. Sentinel-2 NDVI) into k classes with
@@ -60,6 +61,7 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.CLASS_RASTER, "Class numbers"))
         self.addOutput(QgsProcessingOutputNumber("PIXELS", "Pixels classified"))
 
+    @releases_locals_on_error
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()
         if not ok:

@@ -53,6 +53,12 @@ class ClusterSettings:
     n_clusters: Optional[int] = None
     strata: Optional[object] = None  # core.strata.StrataOptions: cluster each stratum on its own
 
+    def strata_columns(self) -> tuple:
+        """The fields the strata plan reads (stratum keys, per-stratum settings), kept while reading features."""
+        if self.strata is None:
+            return ()
+        return tuple(dict.fromkeys([*self.strata.fields, *self.strata.setting_fields.values()]))
+
     def engine_params(self):
         from core import ClusteringInputError, ClusteringParams
 
@@ -95,10 +101,7 @@ def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
 def _run_strata(arrays, strata, params, progress, is_cancelled):
     from core.strata import cluster_strata
 
-    from .frame import feature_column
-
-    fields = arrays.features[0].fields()
-    keys, by_stratum, warnings = strata.plan(lambda name: feature_column(arrays.features, fields, name), params)
+    keys, by_stratum, warnings = strata.plan(arrays.column, params)
     result = cluster_strata(arrays.x, arrays.y, arrays.weights, keys, by_stratum, params, vertex_xy=arrays.vertex_xy,
                             vertex_owner=arrays.vertex_owner, n_jobs=strata.n_jobs, progress=progress,
                             is_cancelled=is_cancelled)

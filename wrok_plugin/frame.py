@@ -122,13 +122,6 @@ def strata_options(algorithm, parameters, context):
     return StrataOptions(list(fields), rows, setting_fields, n_jobs=-1)
 
 
-def feature_column(features, fields, name: str):
-    index = fields.lookupField(name)
-    if index < 0:
-        raise QgsProcessingException(f"Field '{name}' is not in the input layer.")
-    return [plain(feature.attribute(index)) for feature in features]
-
-
 def write_centroids(algorithm, parameters, context, result, to_measuring, output_crs, id_field: str):
     """The CENTROIDS sink: each cluster's weighted centroid, back in the output CRS; returns its id."""
     from .outputs import cluster_row_values, cluster_table_fields

@@ -1,5 +1,7 @@
 """The algorithm's help: every parameter and the score, in plain words."""
 
+from core.params import DEFAULTS
+
 REPOSITORY_URL = "https://github.com/wrok-project/wrok"
 HELP_URL = f"{REPOSITORY_URL}#readme"
 
@@ -25,8 +27,10 @@ smallest circle that covers all its features (polygons in full).</li>
 <li><b>Weight importance factor</b>: how much missing the target weight counts against missing
 the target radius (see the score below); 0 ignores weight, larger values favour even weights.</li>
 <li><b>Maximum cluster weight</b>: clusters heavier than this are split again in later passes.
-Leave empty for no cap (then a single pass runs). A single feature heavier than this on its own
-stays a cluster of one.</li>
+0 means no cap (then a single pass runs). Left empty (a cleared box, or a model input or
+qgis_process argument that is left out) it is the default cap, 1.25 times the target weight
+({max_weight:g} for the suggested {target_weight:g}), never "no cap". A
+single feature heavier than this on its own stays a cluster of one.</li>
 <li><b>Maximum passes</b>: how many times oversized clusters are re-clustered.</li>
 <li><b>Number of clusters</b>: exactly this many clusters (in each stratum), weights balanced;
 the tuner is skipped. Empty: the number is tuned.</li>
@@ -97,4 +101,5 @@ radius to target weight and multiplied by the weight importance factor (wif). Lo
 """
 
 # The Processing dialog turns newlines into line breaks: keep each paragraph on one line.
-SHORT_HELP = _HELP_SOURCE.replace("\n", " ")
+SHORT_HELP = _HELP_SOURCE.format(max_weight=DEFAULTS["max_cluster_weight"],
+                                  target_weight=DEFAULTS["desired_cluster_weight"]).replace("\n", " ")

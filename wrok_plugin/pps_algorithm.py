@@ -30,6 +30,7 @@ from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
 from .dependencies import install_hint, missing_packages
+from .errors import releases_locals_on_error
 from .plugin_files import icon_path
 
 Number = QgsProcessingParameterNumber
@@ -150,6 +151,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("CERTAINTY", "Certainty selections"))
         self.addOutput(QgsProcessingOutputNumber("MEMBER_COUNT", "Member features written"))
 
+    @releases_locals_on_error
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
         if ok and parameters.get(self.SIZE_TABLE) and not parameters.get(self.STRATUM_FIELD):
@@ -172,6 +174,7 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
             for layer in filter(None, inputs):
                 check_destination(self.parameterAsOutputLayer(parameters, sink, context), layer)
 
+    @releases_locals_on_error
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()  # qgis_process 3.22 runs algorithms without asking canExecute()
         if not ok:

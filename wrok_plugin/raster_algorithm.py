@@ -33,6 +33,7 @@ from qgis.PyQt.QtCore import QVariant
 from . import frame
 from .algorithm import TunedClusteringAlgorithm, shared_settings
 from .algorithm_base import WrokClusteringAlgorithm
+from .errors import releases_locals_on_error
 
 Local = TunedClusteringAlgorithm
 # Cloned from wrok:tunedclustering so labels, defaults and ranges stay the same.
@@ -99,6 +100,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
                             ("CLUSTERS_OVER_MAX_RADIUS", "Clusters wider than the maximum radius (single pixels)")):
             self.addOutput(QgsProcessingOutputNumber(name, label))
 
+    @releases_locals_on_error
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
@@ -120,6 +122,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
             raise QgsProcessingException(f"Give the measuring CRS as an EPSG code (got {crs.authid() or 'custom'}).")
         return int(crs.authid().split(":")[1])
 
+    @releases_locals_on_error
     def processAlgorithm(self, parameters, context, feedback):
         ok, why = self.canExecute()
         if not ok:

@@ -62,7 +62,8 @@ class ClusterLayerTask(QgsTask):
             arrays = layer_arrays(
                 self.source.getFeatures(self.request), self.count, self.fields, self.wkb_type, self.crs,
                 self.settings.weight_field, self.settings.measuring_crs, self.transform_context,
-                progress=lambda fraction: self.setProgress(100 * READ_SHARE * fraction), is_cancelled=self.isCanceled)
+                progress=lambda fraction: self.setProgress(100 * READ_SHARE * fraction), is_cancelled=self.isCanceled,
+                columns=self.settings.strata_columns())
             self.result = run_engine(
                 arrays, self.settings,
                 lambda fraction, _message: self.setProgress(100 * (READ_SHARE + (1 - READ_SHARE) * fraction)),

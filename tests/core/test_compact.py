@@ -16,7 +16,8 @@ from core import ClusteringInputError, cluster
 from core.balanced import band_k_values
 from core.compact import K_BAND, power_partition
 from core.data import Features, RunContext
-from core.power import power_nearest
+from core.finish import band_excess, finish_band
+from core.power import PowerBalancer, power_nearest
 from core.synthetic import clumped_population
 
 
@@ -327,3 +328,59 @@ def test_remote_hamlet_search_is_exact_at_the_gap():
         # Heavier than the threshold: not a hamlet, however far.
         heavy = np.r_[np.ones(len(town)), 20.0, 20.0]
         assert remote_hamlets(points[:, 0], points[:, 1], heavy, gap=4000.0, light_below=10.0) == []
+
+
+def villages(counts, spots, seed=3, spread=12.0):
+    """Unit houses around each spot (a position, or an x on a row); one centre per village."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([(spot, 0.0) if np.isscalar(spot) else spot for spot in spots], dtype=float)
+    points = np.vstack([rng.normal(centre, spread, (c, 2)) for centre, c in zip(centres, counts)])
+    return points + (500_000.0, 3_700_000.0), centres + (500_000.0, 3_700_000.0)
+
+
+def assert_power_diagram(points, centres, prices, labels):
+    cost = brute_force_power_argmin(points[:, 0], points[:, 1], centres, prices)
+    own = cost[np.arange(len(points)), labels]
+    assert np.all(own <= cost.min(axis=1) + 1e-9 * np.abs(cost).max())
+
+
+def test_finish_closes_a_band_the_price_balance_stalls_on():
+    # A row of villages, one house too many at one end and one too few at the other: every
+    # single price step moves a house into a neighbour that is already full. Only a chain of
+    # moves through the full villages closes the band.
+    points, centres = villages([11, 10, 10, 10, 10, 9], [0, 100, 200, 300, 400, 500])
+    w = np.ones(len(points))
+    labels, prices, converged = PowerBalancer(points, w).balance(centres, np.zeros(6), 9.5, 10.5, 2000)
+    assert not converged  # the stall this step exists for
+    labels, prices = finish_band(points, w, centres, prices, labels, 9.5, 10.5)
+    assert np.bincount(labels, minlength=6).tolist() == [10] * 6
+    assert_power_diagram(points, centres, prices, labels)
+
+
+def test_finish_reaches_an_isolated_light_cell_and_keeps_a_power_diagram():
+    # The light village lies far beyond a block of nine: every house of the block has eight
+    # nearer centres than it, so none lists it among its candidates; yet two must move there.
+    block = [(100.0 * i, 100.0 * j) for i in range(3) for j in range(3)]
+    points, centres = villages([10] * 8 + [12, 8], block + [(1400.0, 200.0)])
+    w = np.ones(len(points))
+    labels = power_nearest(points, centres, np.zeros(10), 1)[0][:, 0]
+    labels, prices = finish_band(points, w, centres, np.zeros(10), labels, 9.5, 10.5)
+    assert np.bincount(labels, minlength=10).tolist() == [10] * 10
+    assert_power_diagram(points, centres, prices, labels)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_finish_never_adds_weight_outside_the_bounds_and_stays_a_power_diagram(seed):
+    x, y, w = clumped_population(4000, seed=seed)
+    points = np.column_stack([x, y])
+    rng = np.random.default_rng(seed)
+    centres = points[rng.choice(len(points), 40, replace=False)]
+    prices = rng.normal(0, 1e5, 40)
+    labels = power_nearest(points, centres, prices, 1)[0][:, 0]
+    mean = w.sum() / 40
+    low, high = 0.8 * mean, 1.2 * mean
+    before = band_excess(np.bincount(labels, w, minlength=40), low, high)
+    labels, prices = finish_band(points, w, centres, prices, labels, low, high)
+    after = band_excess(np.bincount(labels, w, minlength=40), low, high)
+    assert after < before or before == 0
+    assert_power_diagram(points, centres, prices, labels)

@@ -187,7 +187,7 @@ def load_client():
 def test_several_layers_unit_weights_and_cluster_hulls(wrok_plugin, stack):
     north = point_layer(*sample_points(n=150, seed=2), name="north town")
     south = point_layer(*sample_points(n=90, seed=3), name="south")
-    results = run_submit(stack, [north, south], "layers", WEIGHT_FIELD="", MAX_WEIGHT=None, TARGET_WEIGHT=30,
+    results = run_submit(stack, [north, south], "layers", WEIGHT_FIELD="", MAX_WEIGHT=0, TARGET_WEIGHT=30,
                          CLUSTERS="TEMPORARY_OUTPUT", MEASURING_CRS="EPSG:32633")
     assert results["FAILED_COUNT"] == 0 and json.loads(results["FAILED_REGIONS"]) == []
     assert results["SUCCEEDED_COUNT"] == 2

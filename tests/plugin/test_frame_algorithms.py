@@ -312,10 +312,10 @@ def test_cluster_raster_output_may_not_replace_the_input(wrok_plugin, grids_tif)
 
 def test_number_of_clusters_with_centroids(wrok_plugin, grids_tif):
     """The SageMaker fixed-k job: exactly N clusters, their centroids as a point layer."""
-    vector = run_algorithm(str(grids_tif / "grids.gpkg"), NUMBER_OF_CLUSTERS=8, MAX_WEIGHT=None,
+    vector = run_algorithm(str(grids_tif / "grids.gpkg"), NUMBER_OF_CLUSTERS=8, MAX_WEIGHT=0,
                            CENTROIDS="TEMPORARY_OUTPUT")
     assert vector["CLUSTER_COUNT"] == 8 and vector["CENTROIDS"].featureCount() == 8
     assert all(f.geometry().type() == 0 for f in vector["CENTROIDS"].getFeatures())  # points
-    raster = run_raster(grids_tif / "grids.tif", NUMBER_OF_CLUSTERS=8, MAX_WEIGHT=None)
+    raster = run_raster(grids_tif / "grids.tif", NUMBER_OF_CLUSTERS=8, MAX_WEIGHT=0)
     assert raster["CLUSTER_COUNT"] == 8 and raster["CENTROIDS"].featureCount() == 8
     assert sorted(column(raster["CLUSTERS"], "cluster_id")) == sorted(column(vector["CLUSTERS"], "cluster_id"))
