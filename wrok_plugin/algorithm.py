@@ -9,7 +9,6 @@ from qgis.core import (
     QgsFeatureRequest,
     QgsFeatureSink,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputLayerDefinition,
@@ -29,22 +28,20 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
-from qgis.PyQt.QtGui import QIcon
 
 from core.fields import DEFAULT_ID_FIELD
 from core.params import MAX_WHOLE_NUMBER, default_max_weight
 
 from . import frame
+from .algorithm_base import WrokClusteringAlgorithm
 from .clustering import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGY_CHOICES, ClusterSettings
-from .dependencies import install_hint, missing_packages
 from .errors import releases_locals_on_error
-from .help_text import HELP_URL, SHORT_HELP
-from .plugin_files import icon_path
+from .help_text import SHORT_HELP
 
 Number = QgsProcessingParameterNumber
 
 
-class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
+class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
     INPUT = "INPUT"
     WEIGHT_FIELD = "WEIGHT_FIELD"
     H3_FIELD = "H3_FIELD"
@@ -78,35 +75,14 @@ class TunedClusteringAlgorithm(QgsProcessingAlgorithm):
     def displayName(self):
         return "Tuned Weight/Radius Clustering"
 
-    def group(self):
-        return "Clustering"
-
-    def groupId(self):
-        return "clustering"
-
     def tags(self):
         return ["cluster", "sampling", "psu", "survey", "population", "weight", "radius", "kmeans"]
 
     def shortHelpString(self):
         return SHORT_HELP
 
-    def helpUrl(self):
-        return HELP_URL
-
-    def icon(self):
-        return QIcon(icon_path())
-
-    def svgIconPath(self):
-        return icon_path()
-
     def createInstance(self):
         return TunedClusteringAlgorithm()
-
-    def canExecute(self):
-        missing = missing_packages()
-        if missing:
-            return False, install_hint(missing)
-        return True, ""
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(

@@ -1,4 +1,4 @@
-"""What wrok's clustering algorithms share: group, icon, help link, and the missing-package check."""
+"""What every wrok algorithm shares: group, icon, help link, and the missing-package check (each may override)."""
 
 from __future__ import annotations
 

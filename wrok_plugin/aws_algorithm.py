@@ -43,15 +43,13 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtGui import QIcon
 
 from .algorithm import TunedClusteringAlgorithm, shared_settings
+from .algorithm_base import WrokClusteringAlgorithm
 from .aws_client import client_problem, load_client
 from .aws_help import submit_help
 from .dependencies import qgis_python
 from .errors import releases_locals_on_error
-from .help_text import HELP_URL
-from .plugin_files import icon_path
 
 Number = QgsProcessingParameterNumber
 Local = TunedClusteringAlgorithm
@@ -98,7 +96,7 @@ def check_endpoint(url: str) -> str:
     return url
 
 
-class SubmitAwsAlgorithm(QgsProcessingAlgorithm):
+class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
     LAYERS = "LAYERS"
     REGION_FIELD = "REGION_FIELD"
     WEIGHT_FIELD = "WEIGHT_FIELD"
@@ -135,15 +133,6 @@ class SubmitAwsAlgorithm(QgsProcessingAlgorithm):
         local.initAlgorithm()
         labels = [local.parameterDefinition(name).description().split(" (")[0] for name in SHARED_PARAMETERS]
         return submit_help(labels)
-
-    def helpUrl(self):
-        return HELP_URL
-
-    def icon(self):
-        return QIcon(icon_path())
-
-    def svgIconPath(self):
-        return icon_path()
 
     def createInstance(self):
         return SubmitAwsAlgorithm()

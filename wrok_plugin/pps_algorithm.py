@@ -14,7 +14,6 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingFeatureSource,
     QgsProcessingOutputNumber,
@@ -27,11 +26,10 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
-from qgis.PyQt.QtGui import QIcon
 
+from .algorithm_base import WrokClusteringAlgorithm
 from .dependencies import install_hint, missing_packages
 from .errors import releases_locals_on_error
-from .plugin_files import icon_path
 
 Number = QgsProcessingParameterNumber
 DEFAULT_ID_FIELD, DEFAULT_WEIGHT_FIELD = "cluster_id", "weight"  # as wrok:tunedclustering writes them
@@ -71,7 +69,7 @@ def _field_param(name, label, parent, default=None, numeric=False, optional=Fals
         type=QgsProcessingParameterField.Numeric if numeric else QgsProcessingParameterField.Any)
 
 
-class PpsSampleAlgorithm(QgsProcessingAlgorithm):
+class PpsSampleAlgorithm(WrokClusteringAlgorithm):
     INPUT = "INPUT"
     ID_FIELD = "ID_FIELD"
     WEIGHT_FIELD = "WEIGHT_FIELD"
@@ -92,23 +90,11 @@ class PpsSampleAlgorithm(QgsProcessingAlgorithm):
     def displayName(self):
         return "PPS Sample of Clusters"
 
-    def group(self):
-        return "Clustering"
-
-    def groupId(self):
-        return "clustering"
-
     def tags(self):
         return ["pps", "sample", "sampling", "psu", "survey", "systematic", "stratum", "design weight"]
 
     def shortHelpString(self):
         return HELP.replace("\n", " ")  # the dialog turns newlines into line breaks
-
-    def icon(self):
-        return QIcon(icon_path())
-
-    def svgIconPath(self):
-        return icon_path()
 
     def createInstance(self):
         return PpsSampleAlgorithm()
