@@ -165,17 +165,7 @@ class PowerBalancer:
         """Small problems: every feature against every centre, every iteration."""
         k = len(centres)
         d2 = ((self.points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        stall = _Stall(patience)
-        for iteration in range(max_iterations + 1):
-            self._poll(iteration)
-            labels = np.argmin(d2 - prices, axis=1)
-            weight = np.bincount(labels, self.w, minlength=k)
-            if rprop.done(weight):
-                return labels, True
-            stall.record(iteration, rprop.outside(weight))
-            if iteration == max_iterations or stall.stuck(iteration):
-                return labels, False
-            rprop.update(prices, weight)
+        return self._rprop_loop(lambda: np.argmin(d2 - prices, axis=1), k, prices, rprop, max_iterations, patience)
 
     def _shortlist(self, centres, prices, rprop, max_iterations, patience):
         """Each feature picks among its nearest centres only: cheap, not exact."""
@@ -183,10 +173,16 @@ class PowerBalancer:
         _, candidates = cKDTree(centres).query(self.points, k=min(SHORTLIST, k))
         d2 = ((self.points[:, None, :] - centres[candidates]) ** 2).sum(axis=2)
         rows = np.arange(len(self.points))
+        return self._rprop_loop(lambda: candidates[rows, np.argmin(d2 - prices[candidates], axis=1)], k, prices,
+                                rprop, max_iterations, patience)
+
+    def _rprop_loop(self, assign, k, prices, rprop, max_iterations, patience):
+        """Price steps (prices change in place) around assign() until every cluster is in band,
+        the iterations run out, or the count of clusters off the band stops falling."""
         stall = _Stall(patience)
         for iteration in range(max_iterations + 1):
             self._poll(iteration)
-            labels = candidates[rows, np.argmin(d2 - prices[candidates], axis=1)]
+            labels = assign()
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight):
                 return labels, True
