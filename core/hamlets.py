@@ -7,20 +7,80 @@ and reports it (or merges it when a minimum weight asks for that).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 _NEIGHBOURS = 4  # nearest neighbours linking spots into candidate groups (then checked exactly)
+_CELLS_PER_GAP = 3  # screening grid: cells this many to the gap, so a 3 x 3 block spans less than the gap
 
 
 def remote_hamlets(x, y, w, gap: float, light_below: float):
     """Groups of features lighter than `light_below` with no other feature within `gap`.
 
-    Links to each spot's nearest neighbours within gap give candidate groups (spots:
-    distinct positions, so stacked features count once). Each light candidate is then
-    checked exactly: its size + 1 nearest spots include the nearest outsider.
+    A screening grid first rules out most features (all of them in a country's
+    population raster): the search then runs on the few that might be remote, and on
+    whatever lies within the gap of them.
+    """
+    cell = _cells(x, y, gap / _CELLS_PER_GAP)
+    possible = _possibly_remote(cell, w, light_below)
+    if not possible.any():
+        return []
+    local = np.flatnonzero(_within_cells(cell, np.unique(cell[possible], axis=0), _CELLS_PER_GAP))
+    groups = _isolated_light_groups(x[local], y[local], w[local], ~possible[local], gap, light_below,
+                                    whole=len(local) == len(x))
+    return [local[group] for group in groups]
+
+
+def _cells(x, y, size):
+    """Each feature's (column, row) in a grid of `size` squares."""
+    return np.column_stack([np.floor((x - x.min()) / size), np.floor((y - y.min()) / size)]).astype(np.int64)
+
+
+def _cell_keys(cells):
+    return cells[:, 0] * (1 << 31) + cells[:, 1]
+
+
+def _within_cells(cell, centres, reach):
+    """Mask of features whose cell is within `reach` cells (either way, both axes) of one of `centres`."""
+    wanted = np.unique(_cell_keys((centres[:, None, :] + _offsets(reach)[None, :, :]).reshape(-1, 2)))
+    return np.isin(_cell_keys(cell), wanted)
+
+
+def _offsets(reach):
+    steps = np.arange(-reach, reach + 1)
+    return np.array([(dx, dy) for dx in steps for dy in steps], dtype=np.int64)
+
+
+def _possibly_remote(cell, w, light_below):
+    """Mask of features that might be in a remote hamlet.
+
+    The screening cells are a third of the gap, so any two features in one 3 x 3 block of
+    them are within the gap of each other: a feature whose block weighs `light_below` or
+    more is linked to that much weight, and its group can never be light.
+    """
+    keys, cell_of = np.unique(_cell_keys(cell), return_inverse=True)
+    cell_weight = np.bincount(cell_of.ravel(), w, minlength=len(keys))
+    first = np.unique(cell_of.ravel(), return_index=True)[1]
+    block = np.zeros(len(keys))
+    for dx, dy in _offsets(1):
+        neighbour = _cell_keys(cell[first] + (dx, dy))
+        at = np.minimum(np.searchsorted(keys, neighbour), len(keys) - 1)
+        block += np.where(keys[at] == neighbour, cell_weight[at], 0.0)
+    return (block < light_below)[cell_of.ravel()]
+
+
+def _isolated_light_groups(x, y, w, heavy, gap: float, light_below: float, whole: bool):
+    """The exact search: groups lighter than `light_below` with no other feature within `gap`.
+
+    `heavy` features never belong to a light group (the screening showed their surroundings
+    weigh more). Links to each spot's nearest neighbours within gap give candidate groups
+    (spots: distinct positions, so stacked features count once). Each light candidate is
+    then checked exactly: its size + 1 nearest spots include the nearest outsider. When
+    these features are the `whole` input, one group of all of them is not remote.
     """
     spots, spot_of = np.unique(np.column_stack([x, y]), axis=0, return_inverse=True)
     spot_of = spot_of.ravel()
@@ -33,15 +93,15 @@ def remote_hamlets(x, y, w, gap: float, light_below: float):
     rows = np.repeat(np.arange(m), distance.shape[1])[linked.ravel()]
     count, component = connected_components(coo_matrix((np.ones(len(rows)), (rows, neighbour[linked])),
                                                        shape=(m, m)), directed=False)
-    if count == 1:
+    if count == 1 and whole:
         return []
-    weight = np.bincount(component[spot_of], w, minlength=count)
+    weight = np.bincount(component[spot_of], np.where(heavy, math.inf, w), minlength=count)
     order = np.argsort(component, kind="stable")
     bounds = np.searchsorted(component[order], np.arange(count + 1))
     remote = []
     for c in np.flatnonzero(weight < light_below):
         members = order[bounds[c]:bounds[c + 1]]
-        if len(members) == m:
+        if len(members) == m and whole:
             continue
         nearest = tree.query(spots[members], k=len(members) + 1, distance_upper_bound=gap)[1]
         found = nearest[nearest < m]
