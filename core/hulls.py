@@ -17,6 +17,7 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from .data import weighted_centroids
+from .radius import minimum_bounding_circles
 
 _PAIR_CHUNK = 20_000  # candidate pairs tested at once: bounds the (pairs x vertices x vertices) arrays
 
@@ -63,6 +64,19 @@ def convex_hulls(x, y, group, n_groups):
         else:
             hulls.append(_hull_of(xs[start:end], ys[start:end]))
     return hulls
+
+
+def hull_radii(hulls, half_size=None) -> np.ndarray:
+    """Each hull's minimum bounding circle radius (every hull must have a vertex).
+
+    A set's minimum bounding circle is its hull vertices' one, so this is the groups' exact
+    radius from a few points each instead of all their members. half_size=(hx, hy): every
+    point is the centre of a rectangle (a pixel), as in minimum_bounding_circles; the union
+    of such rectangles has its hull's vertices at the point hull's vertices, moved to corners.
+    """
+    vertices = np.concatenate(hulls)
+    group = np.repeat(np.arange(len(hulls)), [len(h) for h in hulls])
+    return minimum_bounding_circles(vertices[:, 0], vertices[:, 1], group, len(hulls), half_size)[2]
 
 
 def polygon_area(vertices) -> float:

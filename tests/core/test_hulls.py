@@ -104,3 +104,23 @@ def test_weighted_rms_spread_by_hand():
     expected = np.sqrt((2.25 + 3 * 0.25 + 9 + 9) / 6)
     assert weighted_rms_spread(x, y, w, labels, 2) == pytest.approx(expected)
     assert weighted_rms_spread(x, y, np.zeros(5), labels, 2) == pytest.approx(np.sqrt((1 + 1 + 9 + 0 + 9) / 5))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("half_size", [None, (50.0, 50.0), (40.0, 70.0)])
+def test_radii_from_hull_vertices_equal_radii_from_every_member(seed, half_size):
+    from core.hulls import hull_radii
+    from core.radius import minimum_bounding_circles
+
+    rng = np.random.default_rng(seed)
+    groups = 300
+    sizes = rng.integers(1, 60, groups)
+    group = np.repeat(np.arange(groups), sizes)
+    x = rng.normal(0, 300, len(group)) + 500_000 + 2000.0 * group
+    y = rng.normal(0, 300, len(group)) + 3_000_000
+    y[group % 7 == 0] = 3_000_000.0  # collinear groups: their hulls are segments
+    x[group % 11 == 0] = 700_000.0  # groups stacked on one spot (or on one vertical line)
+    y = np.round(y / 100) * 100  # raster-like ties along edges
+    hulls = convex_hulls(x, y, group, groups)
+    expected = minimum_bounding_circles(x, y, group, groups, half_size=half_size)[2]
+    np.testing.assert_allclose(hull_radii(hulls, half_size), expected, rtol=1e-9, atol=1e-9)
