@@ -31,6 +31,7 @@ from .optuna_loader import load_optuna
 from .params import ClusteringParams
 from .partition import bisection_labels
 from .power import PowerBalancer
+from .regions import cluster_regions, cut_regions, region_count
 from .tuning import clustering_score, score_labels
 
 optuna = load_optuna()
@@ -234,16 +235,18 @@ def _split_off(group: Features, params: ClusteringParams, fixed_k):
     return alone, hamlets, rest
 
 
-def _trial_values(total, n_items, params: ClusteringParams, n_trials):
+def _trial_values(total, n_items, params: ClusteringParams, n_trials, trial_work=TRIAL_WORK, min_trials=MIN_TRIALS):
     values = band_k_values(total, n_items, params, K_BAND)
-    budget = max(MIN_TRIALS, TRIAL_WORK // max(n_items, 1))
+    budget = max(min_trials, int(trial_work) // max(n_items, 1))
     count = min(n_trials, budget, len(values))
+    if count == 1:  # one trial: the k that puts the mean weight on target
+        return [min(values, key=lambda k: (abs(total / k - params.desired_cluster_weight), k))]
     if count < len(values):  # evenly over the band, so a short study still spans it
         values = sorted({values[i] for i in np.round(np.linspace(0, len(values) - 1, count)).astype(int)})
     return values
 
 
-def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
+def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain, trial_work, min_trials):
     """Optuna over k on the atoms.
 
     Returns (k values tried, best first; k -> (centres, prices) from a cold start; trials).
@@ -253,6 +256,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     full_rounds = ATOM_ROUNDS if len(atoms) <= MANY_ATOMS else LARGE_ATOM_ROUNDS
     tried = {}
     trial_rounds = min(TRIAL_ROUNDS, full_rounds)
+    cold = set()  # k values whose solution came from a fresh bisection with every Lloyd round
 
     def solve(k, warm=True, rounds=trial_rounds):
         if warm and tried:  # warm start from the nearest k tried (ties: the smaller)
@@ -264,6 +268,8 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
             centres = np.column_stack(weighted_centroids(atoms.x, atoms.y, atoms.w, labels, k))
             prices = np.zeros(k)
         labels, centres, prices = kmeans.run(centres, prices, rounds)
+        if not (warm and tried) and rounds == full_rounds:
+            cold.add(k)
         # The final balance holds every cluster near the mean weight, which atoms are too
         # coarse to show: score the mean, with radii measured on the atoms.
         used, compact = np.unique(labels, return_inverse=True)
@@ -275,7 +281,7 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     if fixed_k is not None:
         values = [fixed_k]
     else:
-        values = _trial_values(atoms.w.sum(), len(atoms), params, n_trials)
+        values = _trial_values(atoms.w.sum(), len(atoms), params, n_trials, trial_work, min_trials)
     trials = []
     if len(values) == 1:
         trials.append((values[0], solve(values[0])))
@@ -300,7 +306,8 @@ def _tune(atoms: Features, params, context, n_trials, on_trial, fixed_k, grain):
     def fresh_start(k):
         # A chain of warm starts drifts on clumpy data (clusters that cannot reach the band keep
         # odd centres): a finalist starts again from a fresh bisection, with every Lloyd round.
-        solve(k, warm=False, rounds=full_rounds)
+        if k not in cold:  # (a lone trial already did)
+            solve(k, warm=False, rounds=full_rounds)
         return tried[k][1:3]
 
     return ranked, fresh_start, trials
@@ -316,9 +323,19 @@ def compact_split(group: Features, params: ClusteringParams, n_trials: int, cont
     if len(rest):
         body = group.subset(rest)
         k_rest = None if fixed_k is None else fixed_k - len(alone) - len(hamlets)
-        partition = power_partition(body, params, n_trials, context, on_trial, k_rest)
-        used, labels[rest] = np.unique(partition.labels, return_inverse=True)
-        split.trials = partition.trials
+        wanted = k_rest if k_rest is not None else body.w.sum() / params.desired_cluster_weight
+        regions = region_count(len(body), wanted)
+        if regions > 1:
+            def partition(region, k, _on_trial):
+                # The regions share one study's budget of trial work: past it, one trial each.
+                return power_partition(region, params, n_trials, context, _on_trial, k, TRIAL_WORK / regions, 1)
+
+            body_labels, split.trials = cluster_regions(body, cut_regions(body, regions, context), partition,
+                                                        params.n_jobs, on_trial, k_rest)
+        else:
+            partition = power_partition(body, params, n_trials, context, on_trial, k_rest)
+            body_labels, split.trials = partition.labels, partition.trials
+        used, labels[rest] = np.unique(body_labels, return_inverse=True)
         next_label = len(used)
     for members in hamlets:
         labels[members] = next_label
@@ -341,7 +358,8 @@ class PowerPartition:
     trials: list
 
 
-def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k=None) -> PowerPartition:
+def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k=None,
+                    trial_work=TRIAL_WORK, min_trials=MIN_TRIALS) -> PowerPartition:
     """Tune k on atoms, then refine the best k on the features of `body`."""
     n = len(body)
     points = np.column_stack([body.x, body.y])
@@ -354,7 +372,7 @@ def power_partition(body: Features, params, n_trials, context, on_trial, fixed_k
     wanted = fixed_k if fixed_k is not None else body.w.sum() / params.desired_cluster_weight
     atom_of, atoms = make_atoms(body, ATOMS_PER_CLUSTER * wanted, context)
     ranked, fresh_start, trials = _tune(atoms, params, context, n_trials, on_trial, fixed_k,
-                                        granularity(atoms.w))
+                                        granularity(atoms.w), trial_work, min_trials)
     if ranked[0] <= 1:
         return PowerPartition(single, np.array([[body.x.mean(), body.y.mean()]]), np.zeros(1), trials)
     # Features on one spot have equal power distances and always share a cluster: a stack is one item.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Optional
 
@@ -31,6 +32,11 @@ _NUMBERS = {
     "max_cluster_radius": "max cluster radius",
 }
 _OPTIONAL = {"max_cluster_weight", "min_cluster_weight", "max_cluster_radius"}
+
+
+def worker_threads(n_jobs: int) -> int:
+    """Threads for n_jobs: -1 means every core."""
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
 # Largest whole-number parameter any front end accepts: QGIS stores integers in 32 bits.

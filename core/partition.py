@@ -37,7 +37,7 @@ def kmeans_labels(x, y, w, k, reassignment_ratio, random_state):
 SMALL_NODE = 2048
 
 
-def _principal_projection(px, py, pw):
+def principal_projection(px, py, pw):
     """Project points on the weighted principal axis (the direction of largest spread)."""
     total = pw.sum()
     weights = pw if total > 0 else np.ones_like(pw)
@@ -73,7 +73,7 @@ def bisection_labels(x, y, w, k, should_stop=None):
         visited += 1
         if should_stop is not None and visited % 64 == 0:
             should_stop()
-        proj, weights = _principal_projection(x[idx], y[idx], w[idx])
+        proj, weights = principal_projection(x[idx], y[idx], w[idx])
         order = np.argsort(proj, kind="stable")
         cumulative = weights[order].cumsum()
         if len(cumulative) < SMALL_NODE:  # plain floats are quicker than numpy scalars here

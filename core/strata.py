@@ -22,9 +22,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .data import Features
-from .params import ClusteringInputError, ClusteringParams
+from .params import ClusteringInputError, ClusteringParams, worker_threads
 from .result import ClusteringResult, ClusterTable, factorize_ids
-from .tuning import worker_threads
 
 # Table column / feature field name -> ClusteringParams field, for what may differ per stratum.
 STRATUM_SETTINGS = {
@@ -303,13 +302,16 @@ def cluster_strata(x, y, weights, keys, params_by_stratum: Dict[str, ClusteringP
 def _combine(features, names, members, params_by_stratum, results, base) -> StrataResult:
     n = len(features)
     ids, cluster_weight, cluster_pass = np.empty(n, dtype=object), np.empty(n), np.empty(n, dtype=np.int64)
+    cluster_row = np.empty(n, dtype=np.int64)
     tables, heavy, wide = [], [], []
     for key in names:
         result, idx = results[key], members[key]
-        ids[idx] = [f"{key}_{name}" for name in result.cluster_id]
-        cluster_weight[idx], cluster_pass[idx] = result.cluster_weight, result.cluster_pass
         table = dict(result.clusters)
+        # One string per cluster, shared by its members (not one per feature: millions of pixels).
         table["cluster_id"] = np.array([f"{key}_{name}" for name in table["cluster_id"]], dtype=object)
+        ids[idx] = table["cluster_id"][result.cluster_row]
+        cluster_row[idx] = result.cluster_row + sum(len(t["cluster_id"]) for t in tables)
+        cluster_weight[idx], cluster_pass[idx] = result.cluster_weight, result.cluster_pass
         table["stratum"] = np.full(len(table["cluster_id"]), key, dtype=object)
         tables.append(table)
         heavy.append(idx[result.heavy_features])
@@ -317,6 +319,7 @@ def _combine(features, names, members, params_by_stratum, results, base) -> Stra
     clusters = ClusterTable({column: np.concatenate([t[column] for t in tables]) for column in tables[0]})
     return StrataResult(
         cluster_id=ids, cluster_weight=cluster_weight, cluster_pass=cluster_pass, clusters=clusters, params=base,
+        cluster_row=cluster_row,
         heavy_features=np.sort(np.concatenate(heavy)).astype(np.int64),
         passes_run=max(r.passes_run for r in results.values()),
         merged_clusters=sum(r.merged_clusters for r in results.values()),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 import numpy as np
 
 from .data import Features, RunContext
 from .optuna_loader import load_optuna
-from .params import ClusteringParams
+from .params import ClusteringParams, worker_threads
 
 optuna = load_optuna()
 
@@ -64,10 +63,6 @@ class _GridSampler(optuna.samplers.GridSampler):
 
     def after_trial(self, study, trial, state, values) -> None:
         return None
-
-
-def worker_threads(n_jobs: int) -> int:
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
 def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray], n_trials: int,
