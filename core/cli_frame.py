@@ -148,7 +148,7 @@ def run_raster(args, params, progress):
     with tempfile.TemporaryDirectory(prefix="wrok-raster-") as scratch:
         raster_path = Path(args.cluster_raster) if args.cluster_raster else Path(scratch) / "cluster_numbers.tif"
         write_cluster_raster(raster_path, pixels, numbers)
-        polygons = cluster_polygons(raster_path)
+        polygons = cluster_polygons(raster_path, args.jobs)
     table = result.clusters.to_frame()
     table.insert(1, "cluster_number", range(1, len(table) + 1))
     geometry = shapely.from_wkb([polygons[n] for n in table["cluster_number"]])

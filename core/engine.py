@@ -17,18 +17,21 @@ from .compact import compact_split
 from .data import Features, RunContext
 from .interruptible import cancellable_fits
 from .max_radius import split_wide_clusters
-from .params import ClusteringInputError, ClusteringParams
+from .params import ClusteringInputError, ClusteringParams, worker_threads
 from .partition import bisection_labels, kmeans_labels
 from .result import ClusteringResult, factorize_ids, name_pieces, summarize
-from .tuning import tune_k, worker_threads
+from .tuning import tune_k
 
 
-def _make_ids(prefix: str, compact: np.ndarray, n_pieces: int, numbers=None) -> np.ndarray:
-    """IDs prefix + 1-based number, zero-padded to the digits of the piece count."""
+def _make_ids(prefix: str, compact: np.ndarray, n_pieces: int):
+    """IDs prefix + 1-based number, zero-padded to the digits of the piece count,
+    and their factorize_ids() (names, inverse), read off the numbers instead of hashing every ID."""
     width = len(str(n_pieces))
-    numbers = np.arange(1, n_pieces + 1) if numbers is None else numbers
-    names = np.array([f"{prefix}{str(i).zfill(width)}" for i in numbers], dtype=object)
-    return names[compact]
+    names = np.array([f"{prefix}{str(i).zfill(width)}" for i in range(1, n_pieces + 1)], dtype=object)
+    counts = np.bincount(compact, minlength=n_pieces)
+    used = np.flatnonzero(counts)
+    rank = np.cumsum(counts > 0) - 1  # equal widths: the names sort as their numbers do
+    return names[compact], (names[used], rank[compact])
 
 
 class _Clusterer:
@@ -39,6 +42,7 @@ class _Clusterer:
         self.trials = []  # (k, score) of the first pass, compact strategy
         self.hamlet_ids = []  # remote hamlets kept as their own clusters
         self.placed_alone = set()  # features heavier than the band, each its own cluster (again in later passes)
+        self.last_index = None  # factorize_ids() of the IDs split_group returned last
 
     def seed_partition(self, group: Features, k: int) -> np.ndarray:
         with cancellable_fits(self.context.check_cancelled):  # cancel lands within one mini-batch
@@ -47,9 +51,14 @@ class _Clusterer:
 
     def split_group(self, idx: np.ndarray, prefix: str, n_trials: int, on_trial, fixed_k=None) -> np.ndarray:
         """Tune k (or take fixed_k) for the features at idx and return their new IDs (prefix + number)."""
+        ids, self.last_index = self._split(idx, prefix, n_trials, on_trial, fixed_k)
+        return ids
+
+    def _split(self, idx, prefix, n_trials, on_trial, fixed_k):
         group = self.features.subset(idx)
         if group.w.sum() == 0 and fixed_k is None:
-            return np.full(len(idx), f"{prefix}0", dtype=object)
+            name = f"{prefix}0"
+            return np.full(len(idx), name, dtype=object), (np.array([name], dtype=object), np.zeros(len(idx), np.int64))
         if self.params.strategy == "seed":
             k = fixed_k or tune_k(group, self.seed_partition, n_trials, self.params, self.context, on_trial)[0]
             # Seed numbering: k-means label + 1, padded to k's digits (unused labels leave gaps).
@@ -62,12 +71,12 @@ class _Clusterer:
 
     def _compact_ids(self, idx, group, prefix, n_trials, on_trial, fixed_k):
         split = compact_split(group, self.params, n_trials, self.context, on_trial, fixed_k)
-        ids = _make_ids(prefix, split.labels, int(split.labels.max()) + 1)
+        ids, index = _make_ids(prefix, split.labels, int(split.labels.max()) + 1)
         if prefix == "CLUSTER_":
             self.trials = split.trials
         self.hamlet_ids += [ids[np.flatnonzero(split.labels == label)[0]] for label in split.hamlet_labels]
         self.placed_alone.update(int(idx[np.flatnonzero(split.labels == label)[0]]) for label in split.alone_labels)
-        return ids
+        return ids, index
 
 
 def _weights_by_id(ids: np.ndarray, w: np.ndarray):
@@ -107,8 +116,12 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     passes = np.ones(n, dtype=np.int64)
     passes_run = 1
     history = []  # oversized counts of the passes that ran
+    known = clusterer.last_index  # factorize_ids(ids) while ids stay unchanged: hashing millions of IDs takes seconds
     for pass_number in range(2, (1 if params.n_clusters else params.max_passes) + 1):  # fixed k: one pass
-        names, inverse, cluster_weights = _weights_by_id(ids, features.w)
+        if known is None:
+            known = factorize_ids(ids)
+        names, inverse = known
+        cluster_weights = np.bincount(inverse, weights=features.w, minlength=len(names))
         cluster_passes = np.zeros(len(names), dtype=np.int64)
         cluster_passes[inverse] = passes
         # As the original: only clusters the previous pass made are re-clustered, so one that
@@ -128,22 +141,26 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
             if len(set(new_ids)) > 1:  # one piece keeps its ID and pass
                 ids[members] = new_ids
                 passes[members] = pass_number
+                known = None
 
     heavy = np.zeros(0, dtype=np.int64)
     if params.strategy != "seed" and params.max_cluster_weight is not None:
         context.report(0.9, "enforcing the maximum cluster weight")
-        ids, passes, heavy = _enforce_cap(features, ids, passes, params, context)
+        ids, passes, heavy, known = _enforce_cap(features, ids, passes, params, context, known)
     merged_away = 0
     if params.min_cluster_weight:
         context.report(0.93, "merging undersized clusters")
         ids, merged_away = _merge_undersized(features, ids, params)
+        known = None
     wider_than_cap = np.array([], dtype=object)
     if params.max_cluster_radius is not None:  # last: the radius cap is the one hard promise
         context.report(0.94, "splitting clusters wider than the maximum radius")
         ids, passes, wider_than_cap = split_wide_clusters(features, ids, passes, params.max_cluster_radius, context)
+        known = None
     context.report(0.95, "measuring clusters")
-    surviving = set(ids.tolist()) if clusterer.hamlet_ids else set()
-    result = summarize(features, ids, passes, params, heavy_features=heavy, passes_run=passes_run,
+    known = known or factorize_ids(ids)
+    surviving = set(known[0].tolist())
+    result = summarize(features, ids, passes, params, factorized=known, heavy_features=heavy, passes_run=passes_run,
                        merged_clusters=merged_away, over_max_radius=wider_than_cap, trials=clusterer.trials,
                        remote_hamlets=sorted(h for h in clusterer.hamlet_ids if h in surviving),
                        placed_alone=np.array(sorted(clusterer.placed_alone), dtype=np.int64))
@@ -186,17 +203,27 @@ def _recluster(clusterer: _Clusterer, groups, pass_number: int, span_start: floa
     return [recluster(group) for group in groups]
 
 
-def _enforce_cap(features: Features, ids, passes, params: ClusteringParams, context: RunContext):
+def _enforce_cap(features: Features, ids, passes, params: ClusteringParams, context: RunContext, known=None):
     """Split every cluster above the cap into balanced pieces that fit under it.
 
     A feature heavier than the cap on its own becomes its own cluster (reported).
+    known: (names, inverse) of ids, if already at hand. Returns (ids, passes, heavy, (names, inverse)
+    of the returned ids, or None once a cluster was split).
     """
     cap = params.max_cluster_weight
     heavy = np.flatnonzero(features.w > cap)
-    names, inverse, cluster_weights = _weights_by_id(ids, features.w)
+    if known is None:
+        names, inverse, cluster_weights = _weights_by_id(ids, features.w)
+    else:
+        names, inverse = known
+        cluster_weights = np.bincount(inverse, weights=features.w, minlength=len(names))
+    over = np.flatnonzero(cluster_weights > cap)
+    if not len(over):
+        return ids, passes, heavy, (names, inverse)
     ids = ids.copy()
     passes = passes.copy()
-    for cluster_index in np.flatnonzero(cluster_weights > cap):
+    split = False
+    for cluster_index in over:
         context.check_cancelled()
         members = np.flatnonzero(inverse == cluster_index)
         if len(members) == 1:
@@ -216,7 +243,8 @@ def _enforce_cap(features: Features, ids, passes, params: ClusteringParams, cont
         pieces += [np.array([i]) for i in alone]
         if len(pieces) > 1:
             name_pieces(ids, passes, names[cluster_index], members, pieces)
-    return ids, passes, heavy
+            split = True
+    return ids, passes, heavy, None if split else (names, inverse)
 
 
 def _merge_undersized(features: Features, ids, params: ClusteringParams):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
 from .data import Features, weighted_centroids
-from .hulls import convex_hulls, hull_overlap_share, weighted_rms_spread
+from .hulls import convex_hulls, hull_overlap_share, hull_radii, weighted_rms_spread
 from .params import ClusteringParams
 from .tuning import clustering_score
 
@@ -47,6 +48,7 @@ class ClusteringResult:
     weighted_rms_m: float = 0.0  # weighted RMS distance of features to their cluster's centroid
     # IDs of clusters still wider than max_cluster_radius: single features wider than it on their own.
     over_max_radius: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    cluster_row: Optional[np.ndarray] = None  # per feature: its cluster's row in `clusters` (0-based)
 
     @property
     def out_of_band_ids(self) -> np.ndarray:
@@ -133,19 +135,20 @@ def name_pieces(ids, passes, parent: str, members, pieces) -> None:
 
 
 def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: ClusteringParams,
-              **extra) -> ClusteringResult:
-    names, inverse = factorize_ids(ids)
+              factorized=None, **extra) -> ClusteringResult:
+    """The result of a run; factorized: factorize_ids(ids), if already at hand."""
+    names, inverse = factorize_ids(ids) if factorized is None else factorized
     g = len(names)
     weights = np.bincount(inverse, weights=features.w, minlength=g)
     counts = np.bincount(inverse, minlength=g)
     centroid_x, centroid_y = weighted_centroids(features.x, features.y, features.w, inverse, g, weights, counts)
-    radii = features.outer_circles(inverse, g)[2]
     # Hulls of every vertex when polygons are given; of the centre points otherwise (pixel
     # footprints would interleave along every border even in a perfect partition).
     if features.vertex_xy is None:
         hulls = convex_hulls(features.x, features.y, inverse, g)
     else:
         hulls = convex_hulls(features.vertex_xy[:, 0], features.vertex_xy[:, 1], inverse[features.vertex_owner], g)
+    radii = hull_radii(hulls, features.footprint)  # = features.outer_circles(inverse, g), from far fewer points
     cluster_pass = np.zeros(g, dtype=np.int64)
     np.maximum.at(cluster_pass, inverse, passes)
     table = ClusterTable({
@@ -153,7 +156,7 @@ def summarize(features: Features, ids: np.ndarray, passes: np.ndarray, params: C
         "centroid_x": centroid_x, "centroid_y": centroid_y, "cluster_pass": cluster_pass,
     })
     return ClusteringResult(
-        cluster_id=names[inverse], cluster_weight=weights[inverse], cluster_pass=cluster_pass[inverse],
+        cluster_id=names[inverse], cluster_weight=weights[inverse], cluster_pass=cluster_pass[inverse], cluster_row=inverse,
         clusters=table, params=params, hull_overlap=hull_overlap_share(hulls),
         weighted_rms_m=weighted_rms_spread(features.x, features.y, features.w, inverse, g), **extra,
     )

@@ -161,7 +161,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         steps.setProgressText("Writing outputs")
         driver = QgsRasterFileWriter.driverForExtension(raster_path.rsplit(".", 1)[-1]) or "GTiff"
         write_cluster_raster(raster_path, pixels, numbers, driver)
-        polygons = cluster_polygons(raster_path)
+        polygons = cluster_polygons(raster_path, params.n_jobs)
         clusters_id = self._write_polygons(parameters, context, layer.crs(), result, polygons)
         measuring = QgsCoordinateReferenceSystem(f"EPSG:{measured_in}") if measured_in else layer.crs()
         to_measuring = QgsCoordinateTransform(layer.crs(), measuring, QgsProject.instance().transformContext())

@@ -42,6 +42,7 @@ def check_result(result, weights, params=None, x=None, y=None, check_radius=True
     table = result.clusters
     table_ids = np.asarray(table["cluster_id"]).astype(str)
     assert len(set(table_ids)) == len(table_ids), "cluster IDs repeat in the clusters table"
+    assert table_ids.tolist() == sorted(table_ids.tolist()), "the clusters table is not in ID order"
     assert set(table_ids) == set(ids)
     for column in ("weight", "n_features", "radius_m", "centroid_x", "centroid_y", "cluster_pass"):
         assert len(table[column]) == len(table_ids)
