@@ -326,12 +326,8 @@ def compact_split(group: Features, params: ClusteringParams, n_trials: int, cont
         wanted = k_rest if k_rest is not None else body.w.sum() / params.desired_cluster_weight
         regions = region_count(len(body), wanted)
         if regions > 1:
-            def partition(region, k, _on_trial):
-                # The regions share one study's budget of trial work: past it, one trial each.
-                return power_partition(region, params, n_trials, context, _on_trial, k, TRIAL_WORK / regions, 1)
-
-            body_labels, split.trials = cluster_regions(body, cut_regions(body, regions, context), partition,
-                                                        params.n_jobs, on_trial, k_rest)
+            body_labels, split.trials = _regioned_partition(body, regions, params, n_trials, context, on_trial,
+                                                            k_rest)
         else:
             partition = power_partition(body, params, n_trials, context, on_trial, k_rest)
             body_labels, split.trials = partition.labels, partition.trials
@@ -346,6 +342,16 @@ def compact_split(group: Features, params: ClusteringParams, n_trials: int, cont
         split.alone_labels.append(next_label)
         next_label += 1
     return split
+
+
+def _regioned_partition(body, regions, params, n_trials, context, on_trial, fixed_k):
+    """power_partition on each of `regions` convex pieces of `body` (core.regions); returns (labels, trials)."""
+    def partition(region, k, _on_trial):
+        # The regions share one study's budget of trial work: past it, one trial each.
+        return power_partition(region, params, n_trials, context, _on_trial, k, TRIAL_WORK / regions, 1)
+
+    return cluster_regions(body, cut_regions(body, regions, context), partition, params.n_jobs,
+                           lambda done, total: on_trial(done, total, "region"), fixed_k)
 
 
 @dataclass

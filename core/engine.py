@@ -109,8 +109,8 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     first_pass_share = 0.6 if params.max_passes > 1 else 0.9
     ids = clusterer.split_group(
         np.arange(n), "CLUSTER_", params.initial_max_trials,
-        lambda done, planned: context.report(first_pass_share * done / planned,
-                                             f"pass 1: trial {done} of {planned}"),
+        lambda done, planned, unit="trial": context.report(first_pass_share * done / planned,
+                                                           f"pass 1: {unit} {done} of {planned}"),
         params.n_clusters,
     )
     passes = np.ones(n, dtype=np.int64)

@@ -301,7 +301,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
 
         def report(fraction, message):
             steps.setProgress(100 * fraction)
-            stage = re.sub(r"trial \d+", "trials", message)  # one line per stage, not one per trial
+            stage = re.sub(r"(trial|region) \d+", r"\1s", message)  # one line per stage, not one per trial
             if stage != last_stage[0]:
                 last_stage[0] = stage
                 steps.setProgressText(stage)

@@ -81,8 +81,10 @@ def test_regioned_run_keeps_every_promise(small_regions):
 
     x, y, w = clumped()
     target = w.sum() / 400
+    messages = []
     one = cluster(x, y, w, desired_cluster_weight=target, desired_cluster_radius=1000,
-                  max_cluster_weight=1.25 * target, n_jobs=1)
+                  max_cluster_weight=1.25 * target, n_jobs=1, progress=lambda f, message: messages.append(message))
+    assert [m for m in messages if "region" in m] == [f"pass 1: region {i} of 4" for i in range(1, 5)]
     two = cluster(x, y, w, desired_cluster_weight=target, desired_cluster_radius=1000,
                   max_cluster_weight=1.25 * target, n_jobs=2)
     assert small_regions == [4, 4]
