@@ -224,8 +224,9 @@ def _split_off(group: Features, params: ClusteringParams, fixed_k):
     hamlets = []
     if len(rest) and (fixed_k is None or len(alone) + 1 < fixed_k):
         light = band_edges(params)[0]
-        found = remote_hamlets(group.x[rest], group.y[rest], group.w[rest],
-                               REMOTE_GAP * params.desired_cluster_radius, light)
+        rest_group = group.subset(rest)  # the group itself, not a copy, when nothing was placed alone
+        found = remote_hamlets(rest_group.x, rest_group.y, rest_group.w, REMOTE_GAP * params.desired_cluster_radius,
+                               light)
         if fixed_k is not None:
             found = found[: fixed_k - len(alone) - 1]
         hamlets = [rest[members] for members in found]

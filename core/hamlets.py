@@ -25,52 +25,50 @@ def remote_hamlets(x, y, w, gap: float, light_below: float):
     population raster): the search then runs on the few that might be remote, and on
     whatever lies within the gap of them.
     """
-    cell = _cells(x, y, gap / _CELLS_PER_GAP)
-    possible = _possibly_remote(cell, w, light_below)
+    key = _cell_keys(x, y, gap / _CELLS_PER_GAP)
+    possible = _possibly_remote(key, w, light_below)
     if not possible.any():
         return []
-    local = np.flatnonzero(_within_cells(cell, np.unique(cell[possible], axis=0), _CELLS_PER_GAP))
+    local = np.flatnonzero(_within_cells(key, np.unique(key[possible]), _CELLS_PER_GAP))
     groups = _isolated_light_groups(x[local], y[local], w[local], ~possible[local], gap, light_below,
                                     whole=len(local) == len(x))
     return [local[group] for group in groups]
 
 
-def _cells(x, y, size):
-    """Each feature's (column, row) in a grid of `size` squares."""
-    return np.column_stack([np.floor((x - x.min()) / size), np.floor((y - y.min()) / size)]).astype(np.int64)
+_ROW = 1 << 31  # a cell's key: column * _ROW + row, both from 0 (rows never reach 2**31)
 
 
-def _cell_keys(cells):
-    return cells[:, 0] * (1 << 31) + cells[:, 1]
+def _cell_keys(x, y, size):
+    """Each feature's cell in a grid of `size` squares, as one integer (one array: millions of features)."""
+    key = np.floor((x - x.min()) / size).astype(np.int64) * _ROW
+    key += np.floor((y - y.min()) / size).astype(np.int64)
+    return key
 
 
-def _within_cells(cell, centres, reach):
-    """Mask of features whose cell is within `reach` cells (either way, both axes) of one of `centres`."""
-    wanted = np.unique(_cell_keys((centres[:, None, :] + _offsets(reach)[None, :, :]).reshape(-1, 2)))
-    return np.isin(_cell_keys(cell), wanted)
-
-
-def _offsets(reach):
+def _within_cells(key, centres, reach):
+    """Mask of features whose cell is within `reach` cells (either way, both axes) of a cell in `centres`."""
     steps = np.arange(-reach, reach + 1)
-    return np.array([(dx, dy) for dx in steps for dy in steps], dtype=np.int64)
+    offsets = (steps[:, None] * _ROW + steps[None, :]).ravel()
+    return np.isin(key, np.unique((centres[:, None] + offsets[None, :]).ravel()))
 
 
-def _possibly_remote(cell, w, light_below):
+def _possibly_remote(key, w, light_below):
     """Mask of features that might be in a remote hamlet.
 
     The screening cells are a third of the gap, so any two features in one 3 x 3 block of
     them are within the gap of each other: a feature whose block weighs `light_below` or
     more is linked to that much weight, and its group can never be light.
     """
-    keys, cell_of = np.unique(_cell_keys(cell), return_inverse=True)
-    cell_weight = np.bincount(cell_of.ravel(), w, minlength=len(keys))
-    first = np.unique(cell_of.ravel(), return_index=True)[1]
+    keys, cell_of = np.unique(key, return_inverse=True)
+    cell_of = cell_of.ravel()
+    cell_weight = np.bincount(cell_of, w, minlength=len(keys))
     block = np.zeros(len(keys))
-    for dx, dy in _offsets(1):
-        neighbour = _cell_keys(cell[first] + (dx, dy))
-        at = np.minimum(np.searchsorted(keys, neighbour), len(keys) - 1)
-        block += np.where(keys[at] == neighbour, cell_weight[at], 0.0)
-    return (block < light_below)[cell_of.ravel()]
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            neighbour = keys + dx * _ROW + dy
+            at = np.minimum(np.searchsorted(keys, neighbour), len(keys) - 1)
+            block += np.where(keys[at] == neighbour, cell_weight[at], 0.0)
+    return (block < light_below)[cell_of]
 
 
 def _isolated_light_groups(x, y, w, heavy, gap: float, light_below: float, whole: bool):
