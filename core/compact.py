@@ -224,9 +224,9 @@ def _split_off(group: Features, params: ClusteringParams, fixed_k):
     hamlets = []
     if len(rest) and (fixed_k is None or len(alone) + 1 < fixed_k):
         light = band_edges(params)[0]
-        rest_group = group.subset(rest)  # the group itself, not a copy, when nothing was placed alone
-        found = remote_hamlets(rest_group.x, rest_group.y, rest_group.w, REMOTE_GAP * params.desired_cluster_radius,
-                               light)
+        everything = len(rest) == n  # then no copies: a country raster's arrays are hundreds of MB
+        x, y, w = (group.x, group.y, group.w) if everything else (group.x[rest], group.y[rest], group.w[rest])
+        found = remote_hamlets(x, y, w, REMOTE_GAP * params.desired_cluster_radius, light)
         if fixed_k is not None:
             found = found[: fixed_k - len(alone) - 1]
         hamlets = [rest[members] for members in found]
