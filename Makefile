@@ -9,33 +9,50 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-core test-debian-versions screenshots bench-qgis-process bench-cancel demo bench lint package aws-validate clean
+.PHONY: setup test test-core test-debian-versions test-debian13 test-debian-testing screenshots bench-qgis-process bench-cancel demo bench lint package aws-validate clean
 
 setup: $(VENV)/.installed
 
+# Package names per Debian release. PostgreSQL's major version is whatever the release's `postgresql` depends
+# on (15 on Debian 12, 17 on Debian 13). Where QGIS's GDAL is built against numpy 2 (Debian 13 on, Python 3.13),
+# the venv keeps Debian's numpy and Debian's shapely, pyproj, pyogrio and geopandas, which link QGIS's own
+# GEOS/PROJ/GDAL: QGIS 3.40's qgis.core imports shapely at start-up, and a pip wheel's bundled GEOS there hangs
+# QGIS. requirements.txt leaves those out by the same marker (python_version >= "3.13"). On Debian 12 the venv
+# pins numpy < 2 (its GDAL is built against numpy 1) and takes the geo packages from pip (Debian's are too old).
+QGIS_PACKAGES := qgis python3-qgis qgis-providers python3-venv python3-pip xvfb xauth zip unzip
+NUMPY2_PACKAGES := python3-numpy python3-shapely python3-pyproj python3-pyogrio python3-geopandas
+PG_PACKAGES = postgresql-$(1)-postgis-3 postgresql-client-$(1) python3-psycopg2 gdal-bin
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+# The newest PostgreSQL whose server binaries are installed (the tests' server, tests/pg_server.py, agrees).
+PG_INSTALLED = $$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1 | cut -d/ -f4)
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@if ! command -v qgis_process.bin >/dev/null || ! /usr/bin/python3 -c 'import qgis.core' 2>/dev/null; then \
-	  echo "installing QGIS 3.22 from Debian (a few minutes)"; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    qgis python3-qgis qgis-providers python3-venv python3-pip xvfb xauth zip unzip >/dev/null; \
+	  echo "installing QGIS from Debian (a few minutes)"; \
+	  $(SUDO) apt-get update -qq && $(APT_INSTALL) $(QGIS_PACKAGES) >/dev/null; \
 	fi
-	@# The tests start their own PostgreSQL 15 + PostGIS 3.3 server (tests/pg_server.py); psycopg2 talks to it,
+	@if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 13))'; then \
+	  dpkg -s $(NUMPY2_PACKAGES) >/dev/null 2>&1 || $(APT_INSTALL) $(NUMPY2_PACKAGES) >/dev/null; fi
+	@# The tests start their own PostgreSQL + PostGIS server (tests/pg_server.py); psycopg2 talks to it,
 	@# ogr2ogr (Debian GDAL's PostgreSQL driver) loads tables into it as users do.
-	@if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || [ ! -f /usr/share/postgresql/15/extension/postgis.control ] || \
+	@pg=$(PG_INSTALLED); \
+	if [ -z "$$pg" ] || [ ! -f /usr/share/postgresql/$$pg/extension/postgis.control ] || \
 	    ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! command -v ogr2ogr >/dev/null; then \
-	  echo "installing PostgreSQL 15 + PostGIS 3.3 and psycopg2 from Debian"; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    postgresql-15-postgis-3 postgresql-client-15 python3-psycopg2 gdal-bin >/dev/null; \
+	  $(SUDO) apt-get update -qq; \
+	  pg=$$(apt-cache depends postgresql | sed -n 's/^ *Depends: postgresql-\([0-9][0-9]*\)$$/\1/p' | head -1); \
+	  [ -n "$$pg" ] || { echo "no PostgreSQL version found in apt's lists"; exit 1; }; \
+	  echo "installing PostgreSQL $$pg + PostGIS 3 and psycopg2 from Debian"; \
+	  $(APT_INSTALL) $(call PG_PACKAGES,$$pg) >/dev/null; \
 	fi
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-	@$(PY) -c 'import numpy, osgeo.gdal_array; assert numpy.__version__ < "2", numpy.__version__'
+	@# numpy must be the one QGIS's GDAL was built against: osgeo.gdal_array fails to import otherwise.
+	@$(PY) -c 'import numpy, osgeo.gdal_array, qgis.core; print("venv: numpy", numpy.__version__, "with GDAL", osgeo.gdal_array.gdal.__version__, "and QGIS", qgis.core.Qgis.QGIS_VERSION)'
 	touch $@
 
-# The engine on the oldest versions we support: Debian 12's own python3-numpy 1.24, python3-sklearn 1.2,
-# python3-optuna 3.1 and python3-scipy, in a venv that gets no pip packages at all.
+# The engine on each release's own packages: Debian 12's python3-numpy 1.24, python3-sklearn 1.2 and python3-optuna
+# 3.1 (the oldest versions metadata.txt says work), Debian 13's numpy 2.2, scikit-learn 1.4 and Optuna 4.1, in a venv
+# that gets no pip packages at all.
 DEBIAN_PACKAGES := python3-numpy python3-scipy python3-sklearn python3-optuna python3-pandas python3-shapely \
   python3-hypothesis python3-pytest
 
@@ -46,16 +63,29 @@ test: setup $(DEBIAN_VENV)/.installed
 
 $(DEBIAN_VENV)/.installed:
 	@dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; }
+	  $(APT_INSTALL) $(DEBIAN_PACKAGES) >/dev/null; }
 	/usr/bin/python3 -m venv --system-site-packages $(DEBIAN_VENV)
 	touch $@
 
 test-debian-versions: $(DEBIAN_VENV)/.installed
-	$(DEBIAN_VENV)/bin/python -c 'import numpy, sklearn, optuna; \
-	  v = (numpy.__version__[:4], sklearn.__version__[:3], optuna.__version__[:3]); \
-	  assert v == ("1.24", "1.2", "3.1"), v; print("engine on Debian 12 versions: numpy %s, scikit-learn %s, Optuna %s" % v)'
+	$(DEBIAN_VENV)/bin/python -c 'import numpy, scipy, sklearn, optuna; mods = (numpy, scipy, sklearn, optuna); \
+	  outside = [m.__file__ for m in mods if not m.__file__.startswith("/usr/lib/python3/dist-packages/")]; \
+	  assert not outside, outside; \
+	  print("engine on this release'"'"'s own packages:", ", ".join(m.__name__ + " " + m.__version__ for m in mods))'
 	$(DEBIAN_VENV)/bin/python -m pytest -q -o addopts="-p no:cacheprovider" \
 	  tests/core/test_engine_on_system_versions.py
+
+# The whole suite on Debian 13 (QGIS 3.40 LTR, Python 3.13, numpy 2, PostgreSQL 17) in a real trixie root built
+# by debootstrap from the host's Debian mirror and kept in $(ROOTS) between runs; `make test-debian-testing` does
+# the same on Debian testing (QGIS 3.44). Inside, the README's own `make test` installs what it needs.
+ROOTS ?= /var/cache/wrok
+SHARED ?= $(abspath $(CURDIR)/../shared)
+IN_DEBIAN_ROOT = bash tests/platforms/debian_root.sh build $(1) $(ROOTS)/debian-$(1) && \
+  bash tests/platforms/debian_root.sh run $(ROOTS)/debian-$(1) $(CURDIR) $(SHARED) make test
+test-debian13:
+	$(call IN_DEBIAN_ROOT,trixie)
+test-debian-testing:
+	$(call IN_DEBIAN_ROOT,testing)
 
 # The README's desktop screenshot, from the real QGIS desktop smoke test.
 screenshots: setup

@@ -1,4 +1,5 @@
-"""A real, throwaway PostgreSQL 15 + PostGIS 3.3 server for tests (Debian's postgresql-15-postgis-3).
+"""A real, throwaway PostgreSQL + PostGIS server for tests: the newest Debian installs
+(postgresql-15-postgis-3 on Debian 12, postgresql-17-postgis-3 on Debian 13).
 
 The server refuses to run as root, so under root initdb/pg_ctl run as the `postgres` system user.
 It listens only on a Unix socket in its own temp folder (no TCP port to collide with other
@@ -19,7 +20,16 @@ import tempfile
 import uuid
 from pathlib import Path
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _newest_server_bin() -> Path:
+    """The bin folder of the newest installed PostgreSQL major version (Debian keeps one folder per major)."""
+    found = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    found.sort(key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else -1)
+    return found[-1] if found else Path("/usr/lib/postgresql/<none installed>/bin")
+
+
+PG_BIN = _newest_server_bin()
+PG_MAJOR = PG_BIN.parent.name
 PORT = 5432  # only names the socket file: the server listens on no TCP address
 SUPERUSER = "postgres"
 TEMPLATE = "wrok_postgis_template"
@@ -41,7 +51,8 @@ class PostgresServer:
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "PostgresServer":
         if not (PG_BIN / "initdb").exists():
-            raise PostgresServerError(f"{PG_BIN}/initdb not found: apt-get install postgresql-15-postgis-3")
+            raise PostgresServerError(f"{PG_BIN}/initdb not found: apt-get install postgresql-NN-postgis-3 "
+                                      "(make setup does)")
         if self._owner is not None:
             os.chmod(self.base, 0o755)
             os.chown(self.base, self._owner.pw_uid, self._owner.pw_gid)
@@ -121,4 +132,4 @@ def _server_user():
         return pwd.getpwnam("postgres")
     except KeyError:
         raise PostgresServerError("running as root but there is no `postgres` user: "
-                                  "apt-get install postgresql-15-postgis-3") from None
+                                  "apt-get install postgresql-NN-postgis-3 (make setup does)") from None

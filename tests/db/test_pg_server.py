@@ -1,6 +1,8 @@
-"""The test database server itself: real PostgreSQL 15 with PostGIS 3.3, reachable from psycopg2."""
+"""The test database server itself: Debian's real PostgreSQL (15 on Debian 12, 17 on Debian 13) with PostGIS 3,
+reachable from psycopg2."""
 
 import psycopg2
+from pg_server import PG_MAJOR
 
 
 def test_server_runs_postgis_and_psycopg2_reaches_it(postgres_server, postgis_db):
@@ -10,8 +12,8 @@ def test_server_runs_postgis_and_psycopg2_reaches_it(postgres_server, postgis_db
         cursor.execute("SELECT ST_AsText(ST_Centroid(ST_GeomFromText('LINESTRING(0 0, 2 0)', 4326)))")
         assert cursor.fetchone()[0] == "POINT(1 0)"
     connection.close()
-    assert 150000 <= version < 160000
-    assert postgis.startswith("3.3")
+    assert version // 10000 == int(PG_MAJOR)  # the server runs the binaries the harness picked
+    assert postgis.startswith("3.")
 
 
 def test_databases_are_fresh_per_test(postgres_server, postgis_db):
