@@ -108,7 +108,7 @@ def test_same_cap_as_postgis_st_clusterkmeans(postgres_server, postgis_db):
     cap = 600.0
     server = postgres_server
     server.psql(postgis_db, "CREATE TABLE pts (id int PRIMARY KEY, w float8, geom geometry(Point, 32633))")
-    copy_rows(server, postgis_db, "pts", ((i, w[i], f"SRID=32633;POINT({x[i]!r} {y[i]!r})") for i in range(len(x))))
+    copy_rows(server, postgis_db, "pts", ((i, w[i], f"SRID=32633;POINT({float(x[i])!r} {float(y[i])!r})") for i in range(len(x))))
     k = max(1, int(w.sum() / 240))
     server.psql(postgis_db, f"CREATE TABLE theirs AS SELECT id, ST_ClusterKMeans(geom, {k}, {cap}) OVER () AS cid "
                             "FROM pts")

@@ -25,6 +25,22 @@ def engine_params(**overrides):
     return ClusteringParams(**values)
 
 
+# A Python without numpy has no shapely either (Debian's python3-shapely depends on python3-numpy), and QGIS 3.40's
+# qgis.core imports shapely when it is there: simulating "numpy missing" must take shapely away too.
+NEEDS = {"numpy": ("shapely",)}
+
+
+def without(module: str) -> list:
+    """The modules to make unimportable so that a Python looks as if `module` was never installed."""
+    return [module, *NEEDS.get(module, ())]
+
+
+def model_output_name(model) -> str:
+    """A model's one output as QGIS names it: "child:output" on 3.22, from the output's description on 3.40."""
+    (output,) = model.destinationParameterDefinitions()
+    return output.name()
+
+
 def column(layer, name):
     return [feature[name] for feature in layer.getFeatures()]
 

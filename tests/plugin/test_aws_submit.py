@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 
@@ -415,13 +416,18 @@ def test_timeout_leaves_the_run_going_and_reports_unfinished_files(wrok_plugin, 
     import aws.handler
 
     real_handler = aws.handler.handler
-    monkeypatch.setattr(aws.handler, "handler", lambda event, context=None: time.sleep(4) or real_handler(event))
+    # The Lambda holds until the test has looked (a fixed sleep raced the algorithm's own clean-up on a busy machine).
+    release = threading.Event()
+    monkeypatch.setattr(aws.handler, "handler", lambda event, context=None: release.wait(600) and real_handler(event))
     feedback = RecordingFeedback()
-    results = run_submit(stack, [point_layer(*sample_points(n=60, seed=7), name="slow")], "timeout", feedback,
-                         TIMEOUT=1)
-    failed = json.loads(results["FAILED_REGIONS"])
-    assert results["FAILED_COUNT"] == 1 and failed[0]["key"] == "timeout/slow.parquet"
-    assert "still going" in failed[0]["error"] and results["OUTPUT"].featureCount() == 0
-    arn = json.loads(results["EXECUTION_ARNS"])[0]
-    assert stack["sfn"].describe_execution(executionArn=arn)["status"] == "RUNNING"  # not cancelled
+    try:
+        results = run_submit(stack, [point_layer(*sample_points(n=60, seed=7), name="slow")], "timeout", feedback,
+                             TIMEOUT=1)
+        failed = json.loads(results["FAILED_REGIONS"])
+        assert results["FAILED_COUNT"] == 1 and failed[0]["key"] == "timeout/slow.parquet"
+        assert "still going" in failed[0]["error"] and results["OUTPUT"].featureCount() == 0
+        arn = json.loads(results["EXECUTION_ARNS"])[0]
+        assert stack["sfn"].describe_execution(executionArn=arn)["status"] == "RUNNING"  # not cancelled
+    finally:
+        release.set()
     assert any("Region file timeout/slow.parquet failed" in e for e in feedback.errors)

@@ -18,7 +18,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from .conftest import REPO
-from .helpers import QUICK, column, run_algorithm
+from .helpers import QUICK, column, model_output_name, run_algorithm
 from .test_headless import QGIS_PROCESS, enabled_env, qgis_process  # noqa: F401  (module fixture)
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -259,9 +259,10 @@ def test_raster_clustering_chains_in_a_model(wrok_plugin, grids_tif):
     model.addChildAlgorithm(centres)
     feedback = Messages()
     # Processing's default invalid-geometry check stops the chain on any invalid cluster polygon.
-    results = processing.run(model, {"population": str(grids_tif / "grids.tif"), "centres:centres": "TEMPORARY_OUTPUT"},
+    name = model_output_name(model)
+    results = processing.run(model, {"population": str(grids_tif / "grids.tif"), name: "TEMPORARY_OUTPUT"},
                              feedback=feedback)
-    layer = results["centres:centres"]
+    layer = results[name]
     direct = run_raster(grids_tif / "grids.tif", MEASURING_CRS=None, MAX_RADIUS=3000, INITIAL_TRIALS=10)
     assert sorted(column(layer, "cluster_id")) == sorted(column(direct["CLUSTERS"], "cluster_id"))
     assert max(column(layer, "radius_m")) <= 3000

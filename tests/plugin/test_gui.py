@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import without
+
 SCRIPT = Path(__file__).resolve().parent / "gui_check.py"
 
 
@@ -39,7 +41,7 @@ def test_unload_removes_everything(desktop):
 
 @pytest.mark.parametrize("module, packages", [("optuna", "optuna"), ("numpy", "numpy")])
 def test_missing_package_offers_install(qgis_process_env, module, packages):
-    seen = observe(qgis_process_env, module)
+    seen = observe(qgis_process_env, *without(module))
     assert seen["provider"] and seen["toolbar"] and seen["install_buttons"] == ["Install…"]
     assert f"-m pip install {packages}\n" in seen["install_tooltip"]  # the venv's pip: no apt command
     needs = [text for text in seen["bar_texts"] if "needs the Python package(s)" in text]

@@ -26,6 +26,7 @@ from qgis.core import (
 from core.params import DEFAULTS
 
 from .conftest import ALGORITHM_ID
+from .helpers import model_output_name
 from .layers import point_layer, sample_points
 from .test_headless import enabled_env  # noqa: F401  (module fixture)
 
@@ -75,16 +76,10 @@ class Warnings(QgsProcessingFeedback):
         super().pushWarning(warning)
 
 
-def output_name(model) -> str:
-    """The model's one output as QGIS names it: "cluster:clusters" on 3.22, the output's own name on 3.40."""
-    (output,) = model.destinationParameterDefinitions()
-    return output.name()
-
-
 def run_model(layer, **inputs):
     feedback = Warnings()
     model = capped_model()
-    output = output_name(model)
+    output = model_output_name(model)
     results = processing.run(model, {"points": layer, output: "TEMPORARY_OUTPUT", **inputs}, feedback=feedback)
     return cluster_weights(results[output]), " ".join(feedback.lines)
 
@@ -108,7 +103,7 @@ def test_left_out_max_weight_through_qgis_process(enabled_env, tmp_path):  # noq
     assert model.toFile(str(model_file))
     clusters = tmp_path / "clusters.gpkg"
     done = subprocess.run(["qgis_process.bin", "--json", "run", str(model_file), "--", f"points={points}",
-                           f"{output_name(model)}={clusters}"], env=enabled_env, capture_output=True, text=True,
+                           f"{model_output_name(model)}={clusters}"], env=enabled_env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert HEAVY in done.stdout + done.stderr
