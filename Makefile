@@ -112,8 +112,12 @@ bench: setup
 	  echo "== $$script"; (cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) $$script) || status=1; \
 	done; exit $$status
 
+# ruff, then QGIS 4 / Qt6 readiness: names PyQt6 or QGIS 4 lack (tests/lint/qt6_check.py), and every plugin
+# module imported with qgis.PyQt being PyQt6 (tests/lint/pyqt6_imports.py; tests/lint runs both in `make test`).
 lint: setup
 	$(PY) -m ruff check core wrok_plugin aws tests
+	$(PY) tests/lint/qt6_check.py wrok_plugin tests/plugin tests/desktop tests/lint
+	$(PY) tests/lint/pyqt6_imports.py . wrok_plugin
 
 # Offline lint of the AWS template and state machine (cfn-lint, sam validate --lint, ASL checks).
 aws-validate: setup
