@@ -208,7 +208,17 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+def _require_bindings() -> None:
+    """Without QGIS's bindings no unscoped enum would be found: refuse rather than pass."""
+    try:
+        importlib.import_module("qgis.core")
+        importlib.import_module("qgis.PyQt.QtCore")
+    except ImportError as error:
+        raise SystemExit(f"qt6_check needs QGIS's Python bindings (python3-qgis) to find unscoped enums: {error}") from error
+
+
 def check_source(source: str, path: str = "<snippet>") -> list[Finding]:
+    _require_bindings()
     checker = _Checker(path, source)
     checker.visit(ast.parse(source, filename=path))
     return sorted(checker.findings, key=lambda f: (f.line, f.col, f.code))
