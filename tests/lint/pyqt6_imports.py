@@ -15,6 +15,7 @@ import ast
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import json
 import sys
 import traceback
@@ -157,6 +158,8 @@ def check_package(folder: Path, package: str) -> list:
 
 
 if __name__ == "__main__":
+    if importlib.util.find_spec("PyQt6") is None:
+        sys.exit("pyqt6_imports needs PyQt6 (pinned in requirements-dev.txt: make setup installs it)")
     install_qgis4_shims()
     found = check_package(Path(sys.argv[1]).resolve(), sys.argv[2])
     print(json.dumps(found, indent=1))
