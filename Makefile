@@ -109,12 +109,17 @@ demo: setup
 	$(PY) tests/plugin/demo_map.py demo_output/clustered.gpkg demo_output/clusters.gpkg \
 	  demo_output/clusters.png demo_output/run.json
 
-# The Plugin Manager zip: the plugin, its icon, and in vendor/ the engine core/ and the AWS pipeline's client
-# modules, unchanged: wrok_plugin/engine_path.py puts vendor/ on sys.path so they import as `core` and `aws`,
-# exactly as in a checkout and in the Lambda.
+# The Plugin Manager zip: the plugin, its icon, LICENSE, and in vendor/ the engine core/ and the AWS pipeline's
+# client modules, unchanged: wrok_plugin/engine_path.py puts vendor/ on sys.path so they import as `core` and
+# `aws`, exactly as in a checkout and in the Lambda. demo/ holds the survey model and the demo files the README's
+# "In the desktop" walk-through opens (tests/plugin/test_headless.py checks the README names no file it lacks).
+DEMO_FILES := resources/survey_frame.model3 resources/demo_population.tif resources/demo_districts.geojson \
+  resources/demo_strata.csv resources/demo_sample_sizes.csv
 package:
-	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build/wrok_plugin/vendor/aws
+	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build/wrok_plugin/vendor/aws dist/build/wrok_plugin/demo
 	cp -r wrok_plugin/. dist/build/wrok_plugin/
+	cp LICENSE dist/build/wrok_plugin/
+	cp $(DEMO_FILES) dist/build/wrok_plugin/demo/
 	cp -r core dist/build/wrok_plugin/vendor/core
 	for module in __init__ client kickoff merge split storage overrides; do \
 	  cp aws/$$module.py dist/build/wrok_plugin/vendor/aws/ || exit 1; done
@@ -142,8 +147,12 @@ bench: setup
 	  echo "== $$script"; (cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) $$script) || status=1; \
 	done; exit $$status
 
+# ruff, then QGIS 4 / Qt6 readiness: names PyQt6 or QGIS 4 lack (tests/lint/qt6_check.py), and every plugin
+# module imported with qgis.PyQt being PyQt6 (tests/lint/pyqt6_imports.py; tests/lint runs both in `make test`).
 lint: setup
 	$(PY) -m ruff check core wrok_plugin aws tests
+	$(PY) tests/lint/qt6_check.py wrok_plugin tests/plugin tests/desktop tests/lint
+	$(PY) tests/lint/pyqt6_imports.py . wrok_plugin
 
 # Offline lint of the AWS template and state machine (cfn-lint, sam validate --lint, ASL checks).
 aws-validate: setup

@@ -16,7 +16,6 @@ from qgis.core import (
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -35,6 +34,7 @@ from core.params import MAX_WHOLE_NUMBER, default_max_weight
 from . import frame
 from .algorithm_base import WrokClusteringAlgorithm
 from .clustering import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGY_CHOICES, ClusterSettings
+from .compat import mark_advanced
 from .errors import releases_locals_on_error
 from .help_text import SHORT_HELP
 
@@ -87,25 +87,25 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.INPUT, "Input layer (points, lines or polygons; a table with an H3 field)",
-            [QgsProcessing.TypeVector]))
+            [QgsProcessing.SourceType.TypeVector]))
         weight = QgsProcessingParameterField(
             self.WEIGHT_FIELD, "Weight field (empty: every feature weighs 1)", parentLayerParameterName=self.INPUT,
-            type=QgsProcessingParameterField.Numeric, optional=True)
+            type=QgsProcessingParameterField.DataType.Numeric, optional=True)
         if Qgis.QGIS_VERSION_INT < 40000:  # the dialog preselects population, pop, weight, households or count
             weight.setMetadata({"widget_wrapper": {"class": f"{__package__}.weight_widget.WeightFieldWrapper"}})
         self.addParameter(weight)
         self.addParameter(QgsProcessingParameterField(
             self.H3_FIELD, "H3 cell field (each row one H3 cell; empty: use the layer's geometry)",
-            parentLayerParameterName=self.INPUT, type=QgsProcessingParameterField.Any, optional=True))
-        self.addParameter(Number(self.TARGET_WEIGHT, "Target cluster weight", Number.Double,
+            parentLayerParameterName=self.INPUT, type=QgsProcessingParameterField.DataType.Any, optional=True))
+        self.addParameter(Number(self.TARGET_WEIGHT, "Target cluster weight", Number.Type.Double,
                                  DEFAULTS["desired_cluster_weight"], minValue=1e-9))
-        self.addParameter(Number(self.TARGET_RADIUS, "Target cluster radius (metres)", Number.Double,
+        self.addParameter(Number(self.TARGET_RADIUS, "Target cluster radius (metres)", Number.Type.Double,
                                  DEFAULTS["desired_cluster_radius"], minValue=1e-9))
-        self.addParameter(Number(self.WEIGHT_IMPORTANCE, "Weight importance factor", Number.Double,
+        self.addParameter(Number(self.WEIGHT_IMPORTANCE, "Weight importance factor", Number.Type.Double,
                                  DEFAULTS["weight_importance_factor"], minValue=0.0))
-        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (0: no cap)", Number.Double,
+        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (0: no cap)", Number.Type.Double,
                                  DEFAULTS["max_cluster_weight"], optional=True, minValue=0.0))
-        self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Integer, DEFAULTS["max_passes"],
+        self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Type.Integer, DEFAULTS["max_passes"],
                                  minValue=1, maxValue=MAX_WHOLE_NUMBER))
         frame.add_cap_parameters(self)
         frame.add_strata_parameters(self, self.INPUT)
@@ -114,17 +114,17 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             False))
         advanced = [
             Number(self.MIN_WEIGHT, "Minimum cluster weight (lighter clusters merge into a neighbour; empty: none)",
-                   Number.Double, DEFAULTS["min_cluster_weight"], optional=True, minValue=0.0),
-            Number(self.INITIAL_TRIALS, "Trials in the first pass", Number.Integer, DEFAULTS["initial_max_trials"],
+                   Number.Type.Double, DEFAULTS["min_cluster_weight"], optional=True, minValue=0.0),
+            Number(self.INITIAL_TRIALS, "Trials in the first pass", Number.Type.Integer, DEFAULTS["initial_max_trials"],
                    minValue=1, maxValue=MAX_WHOLE_NUMBER),
-            Number(self.SUBSEQUENT_TRIALS, "Trials per re-clustered cluster in later passes", Number.Integer,
+            Number(self.SUBSEQUENT_TRIALS, "Trials per re-clustered cluster in later passes", Number.Type.Integer,
                    DEFAULTS["subsequent_max_trials"], minValue=1, maxValue=MAX_WHOLE_NUMBER),
-            Number(self.REASSIGNMENT_RATIO, "Reassignment ratio (seed strategy)", Number.Double,
+            Number(self.REASSIGNMENT_RATIO, "Reassignment ratio (seed strategy)", Number.Type.Double,
                    DEFAULTS["minibatch_reassignment_ratio"], minValue=0.0, maxValue=1.0),
             QgsProcessingParameterEnum(self.STRATEGY, "Strategy", options=list(STRATEGY_CHOICES),
                                        defaultValue=STRATEGY_CHOICES.index(DEFAULTS["strategy"])),
-            Number(self.RANDOM_SEED, "Random seed", Number.Integer, DEFAULTS["random_state"]),
-            Number(self.JOBS, "Parallel threads (-1: all cores)", Number.Integer, DEFAULTS["n_jobs"], minValue=-1,
+            Number(self.RANDOM_SEED, "Random seed", Number.Type.Integer, DEFAULTS["random_state"]),
+            Number(self.JOBS, "Parallel threads (-1: all cores)", Number.Type.Integer, DEFAULTS["n_jobs"], minValue=-1,
                    maxValue=1024),
             QgsProcessingParameterEnum(self.INVALID_GEOMETRIES, "Invalid geometries (self-intersecting polygons)",
                                        options=["repair them for measuring (makeValid)", "stop with an error"],
@@ -134,13 +134,13 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             QgsProcessingParameterString(self.CLUSTER_ID_FIELD, "Cluster ID field name", DEFAULT_ID_FIELD),
         ]
         for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            mark_advanced(parameter)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, "Clustered features", QgsProcessing.TypeVectorAnyGeometry, optional=True,
+            self.OUTPUT, "Clustered features", QgsProcessing.SourceType.TypeVectorAnyGeometry, optional=True,
             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=True))
+            self.CLUSTERS, "Clusters", QgsProcessing.SourceType.TypeVectorPolygon, optional=True, createByDefault=True))
         frame.add_centroids_sink(self)
         self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX_RADIUS",
                                                  "Clusters wider than the maximum radius (single features)"))
@@ -225,7 +225,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         if self._update_target is not None:
             parameters = self._without_temporary_outputs(parameters, feedback)
         # wrok repairs or refuses invalid geometries itself (INVALID_GEOMETRIES), with a count.
-        context.setInvalidGeometryCheck(QgsFeatureRequest.GeometryNoCheck)
+        context.setInvalidGeometryCheck(QgsFeatureRequest.InvalidGeometryCheck.GeometryNoCheck)
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
@@ -328,17 +328,17 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                         if feedback.isCanceled():
                             raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
                         feedback.setProgress(80 * i / n)
-                    if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
+                    if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
                         raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
             except ClusteringCancelled:
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.") from None
         clusters_sink, clusters_id = self.parameterAsSink(
             parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field,
                                                                              "stratum" in result.clusters),
-            QgsWkbTypes.Polygon, arrays.source_crs)
+            QgsWkbTypes.Type.Polygon, arrays.source_crs)
         if clusters_sink is not None:
             for feature in outputs.cluster_outline_features(arrays, result, settings.id_field, feedback.isCanceled):
-                if not clusters_sink.addFeature(feature, QgsFeatureSink.FastInsert):
+                if not clusters_sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
                     raise QgsProcessingException(self.writeFeatureError(clusters_sink, parameters, self.CLUSTERS))
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")

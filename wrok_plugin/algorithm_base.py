@@ -1,4 +1,7 @@
-"""What every wrok algorithm shares: group, icon, help link, and the missing-package check (each may override)."""
+"""What every wrok algorithm shares: group, icon and the missing-package check (each may override).
+
+No helpUrl: wrok has no public web page yet; the help panel (shortHelpString) and the README carry the help.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from qgis.core import QgsProcessingAlgorithm
 from qgis.PyQt.QtGui import QIcon
 
 from .dependencies import install_hint, missing_packages
-from .help_text import HELP_URL
 from .plugin_files import icon_path
 
 
@@ -16,9 +18,6 @@ class WrokClusteringAlgorithm(QgsProcessingAlgorithm):
 
     def groupId(self):
         return "clustering"
-
-    def helpUrl(self):
-        return HELP_URL
 
     def icon(self):
         return QIcon(icon_path())

@@ -34,7 +34,6 @@ from qgis.core import (
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -48,6 +47,7 @@ from .algorithm import TunedClusteringAlgorithm, shared_settings
 from .algorithm_base import WrokClusteringAlgorithm
 from .aws_client import client_problem, load_client
 from .aws_help import submit_help
+from .compat import mark_advanced
 from .dependencies import qgis_python
 from .errors import releases_locals_on_error
 
@@ -138,7 +138,7 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
         return SubmitAwsAlgorithm()
 
     def flags(self):
-        return super().flags() | QgsProcessingAlgorithm.FlagCanCancel
+        return super().flags() | QgsProcessingAlgorithm.Flag.FlagCanCancel
 
     def canExecute(self):
         problem = client_problem()
@@ -146,7 +146,8 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.LAYERS, "Layers to cluster (points or polygons; one file per layer)", QgsProcessing.TypeVectorAnyGeometry))
+            self.LAYERS, "Layers to cluster (points or polygons; one file per layer)",
+            QgsProcessing.SourceType.TypeVectorAnyGeometry))
         self.addParameter(QgsProcessingParameterString(
             self.REGION_FIELD, "Region field (empty: one file per layer; else one file per region)", optional=True))
         self.addParameter(QgsProcessingParameterString(
@@ -165,18 +166,18 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
             self.AWS_REGION, "AWS region (empty: the profile's or environment's)", optional=True))
         advanced = [
             QgsProcessingParameterString(self.ENDPOINT_URL, "Endpoint URL (empty: AWS)", optional=True),
-            Number(self.MAX_CONCURRENCY, "Maximum concurrency", Number.Integer, 40, minValue=1),
-            Number(self.TOLERATED_FAILURE_PERCENTAGE, "Tolerated failure percentage", Number.Double, 10.0,
+            Number(self.MAX_CONCURRENCY, "Maximum concurrency", Number.Type.Integer, 40, minValue=1),
+            Number(self.TOLERATED_FAILURE_PERCENTAGE, "Tolerated failure percentage", Number.Type.Double, 10.0,
                    minValue=0.0, maxValue=100.0),
-            Number(self.TIMEOUT, "Timeout (seconds)", Number.Integer, 3600, minValue=1),
+            Number(self.TIMEOUT, "Timeout (seconds)", Number.Type.Integer, 3600, minValue=1),
         ]
         for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            mark_advanced(parameter)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, "Clustered features", QgsProcessing.TypeVectorAnyGeometry))
+            self.OUTPUT, "Clustered features", QgsProcessing.SourceType.TypeVectorAnyGeometry))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False))
+            self.CLUSTERS, "Clusters", QgsProcessing.SourceType.TypeVectorPolygon, optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("SUCCEEDED_COUNT", "Files clustered"))
         self.addOutput(QgsProcessingOutputNumber("FAILED_COUNT", "Files that failed or have no result"))
         self.addOutput(QgsProcessingOutputString("FAILED_REGIONS", "Failed files and their errors (JSON)"))
@@ -206,7 +207,7 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
             if not isinstance(layer, QgsVectorLayer):
                 raise QgsProcessingException(f"'{layer.name()}' is not a vector layer.")
             geometry = QgsWkbTypes.geometryType(layer.wkbType())
-            if geometry not in (QgsWkbTypes.PointGeometry, QgsWkbTypes.PolygonGeometry):
+            if geometry not in (QgsWkbTypes.GeometryType.PointGeometry, QgsWkbTypes.GeometryType.PolygonGeometry):
                 raise QgsProcessingException(f"'{layer.name()}' holds {QgsWkbTypes.geometryDisplayString(geometry)}"
                                              " geometries; wrok clusters points and polygons only.")
             names = layer.fields().names()
@@ -414,7 +415,7 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
                     geometry.transform(transform)
                 out.setGeometry(geometry)
                 out.setAttributes([feature[n] if layer.fields().lookupField(n) >= 0 else None for n in names])
-                if not sink.addFeature(out, QgsFeatureSink.FastInsert):
+                if not sink.addFeature(out, QgsFeatureSink.Flag.FastInsert):
                     raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
                 written += 1
                 if source_key >= 0:

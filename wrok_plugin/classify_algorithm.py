@@ -19,9 +19,9 @@ from qgis.core import (
     QgsRasterFileWriter,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from .algorithm_base import WrokClusteringAlgorithm
+from .compat import FieldType
 from .errors import releases_locals_on_error
 
 Number = QgsProcessingParameterNumber
@@ -55,9 +55,10 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Raster"))
         self.addParameter(QgsProcessingParameterBand(self.BAND, "Band", 1, self.INPUT, optional=True))
-        self.addParameter(Number(self.CLASSES, "Number of classes", Number.Integer, 4, minValue=1))
-        self.addParameter(Number(self.RANDOM_SEED, "Random seed", Number.Integer, 42))
-        self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Classes", QgsProcessing.TypeVectorPolygon))
+        self.addParameter(Number(self.CLASSES, "Number of classes", Number.Type.Integer, 4, minValue=1))
+        self.addParameter(Number(self.RANDOM_SEED, "Random seed", Number.Type.Integer, 42))
+        self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Classes",
+                                                            QgsProcessing.SourceType.TypeVectorPolygon))
         self.addParameter(QgsProcessingParameterRasterDestination(self.CLASS_RASTER, "Class numbers"))
         self.addOutput(QgsProcessingOutputNumber("PIXELS", "Pixels classified"))
 
@@ -91,8 +92,8 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
         polygons = cluster_polygons(raster_path)
         fields = QgsFields()
         for column in VALUE_COLUMNS:
-            fields.append(QgsField(column, QVariant.Int if column in ("class_number", "n_pixels") else QVariant.Double))
-        sink, sink_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.MultiPolygon,
+            fields.append(QgsField(column, FieldType.Int if column in ("class_number", "n_pixels") else FieldType.Double))
+        sink, sink_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.MultiPolygon,
                                              layer.crs())
         for row, number in enumerate(table["class_number"]):
             geometry = QgsGeometry()
@@ -102,7 +103,7 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
             feature.setGeometry(geometry)
             feature.setAttributes([int(table[c][row]) if c in ("class_number", "n_pixels") else float(table[c][row])
                                    for c in VALUE_COLUMNS])
-            if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
+            if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
                 raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
         feedback.pushInfo(", ".join(f"class {n}: mean {m:.3f}" for n, m in zip(table["class_number"],
                                                                                table["mean_value"])))

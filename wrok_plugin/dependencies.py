@@ -28,7 +28,8 @@ AWS_PACKAGES = (("boto3", "boto3", "python3-boto3"), ("geopandas", "geopandas", 
                 ("pyarrow", "pyarrow"))
 PACKAGES_FOLDER_NAME = "wrok-packages"
 # Versions known to work; Debian 12's packages are the oldest supported (see metadata.txt).
-WORKING_VERSIONS = "numpy 1.24 to 1.26, scikit-learn 1.2 or newer, Optuna 3.1 or newer"
+WORKING_VERSIONS = ("numpy as QGIS's GDAL was built against it (1.24 to 1.26 on Debian 12, 2 on Debian 13 and "
+                    "QGIS 3.40+), scikit-learn 1.2 or newer, Optuna 3.1 or newer")
 
 
 def is_available(module: str) -> bool:

@@ -8,20 +8,21 @@ core/max_radius.py); this module turns Processing parameters and QgsFeatures int
 from __future__ import annotations
 
 from qgis.core import (
-    QgsCoordinateTransform,
+    Qgis,
     QgsFeature,
     QgsFeatureSink,
     QgsGeometry,
     QgsPointXY,
     QgsProcessing,
     QgsProcessingException,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
+
+from .compat import mark_advanced
 
 Number = QgsProcessingParameterNumber
 
@@ -40,16 +41,12 @@ SETTING_FIELDS = {
 }
 
 
-def advanced(parameter):
-    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-    return parameter
-
 
 def add_cap_parameters(algorithm) -> None:
     """Exactly N clusters and the hard maximum radius: both algorithms."""
     algorithm.addParameter(Number(NUMBER_OF_CLUSTERS, "Number of clusters (per stratum; empty: tuned)",
-                                  Number.Integer, None, optional=True, minValue=1))
-    algorithm.addParameter(Number(MAX_RADIUS, "Maximum cluster radius (metres; empty: no cap)", Number.Double,
+                                  Number.Type.Integer, None, optional=True, minValue=1))
+    algorithm.addParameter(Number(MAX_RADIUS, "Maximum cluster radius (metres; empty: no cap)", Number.Type.Double,
                                   None, optional=True, minValue=1e-9))
 
 
@@ -59,16 +56,16 @@ def add_strata_parameters(algorithm, input_name: str) -> None:
         allowMultiple=True, optional=True))
     algorithm.addParameter(QgsProcessingParameterFeatureSource(
         STRATA_TABLE, "Strata table (targets per stratum: target_weight, target_radius, max_weight, "
-        "max_radius, n_clusters)", [QgsProcessing.TypeVector], optional=True))
+        "max_radius, n_clusters)", [QgsProcessing.SourceType.TypeVector], optional=True))
     for name, (_, label) in SETTING_FIELDS.items():
-        algorithm.addParameter(advanced(QgsProcessingParameterField(
-            name, label, parentLayerParameterName=input_name, type=QgsProcessingParameterField.Numeric,
+        algorithm.addParameter(mark_advanced(QgsProcessingParameterField(
+            name, label, parentLayerParameterName=input_name, type=QgsProcessingParameterField.DataType.Numeric,
             optional=True)))
 
 
 def add_centroids_sink(algorithm) -> None:
     algorithm.addParameter(QgsProcessingParameterFeatureSink(
-        CENTROIDS, "Cluster centroids", QgsProcessing.TypeVectorPoint, optional=True, createByDefault=False))
+        CENTROIDS, "Cluster centroids", QgsProcessing.SourceType.TypeVectorPoint, optional=True, createByDefault=False))
 
 
 def cap_values(algorithm, parameters, context) -> dict:
@@ -128,16 +125,16 @@ def write_centroids(algorithm, parameters, context, result, to_measuring, output
 
     table = result.clusters
     fields = cluster_table_fields(id_field, "stratum" in table)
-    sink, sink_id = algorithm.parameterAsSink(parameters, CENTROIDS, context, fields, QgsWkbTypes.Point, output_crs)
+    sink, sink_id = algorithm.parameterAsSink(parameters, CENTROIDS, context, fields, QgsWkbTypes.Type.Point, output_crs)
     if sink is None:
         return None
     for row in range(len(table)):
         point = QgsGeometry.fromPointXY(QgsPointXY(float(table["centroid_x"][row]), float(table["centroid_y"][row])))
-        point.transform(to_measuring, QgsCoordinateTransform.ReverseTransform)
+        point.transform(to_measuring, Qgis.TransformDirection.Reverse)
         feature = QgsFeature(fields)
         feature.setGeometry(point)
         feature.setAttributes(cluster_row_values(table, row))
-        if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
+        if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
             raise QgsProcessingException(algorithm.writeFeatureError(sink, parameters, CENTROIDS))
     return sink_id
 

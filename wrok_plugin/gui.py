@@ -9,7 +9,6 @@ from qgis.gui import QgsFieldComboBox, QgsMapLayerComboBox
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import (
-    QAction,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -23,6 +22,7 @@ from qgis.PyQt.QtWidgets import (
 from core.fields import DEFAULT_ID_FIELD
 
 from .clustering import DEFAULTS, STRATEGY_CHOICES, ClusterSettings, preferred_weight_field
+from .compat import QAction
 from .dependencies import install_hint, missing_packages
 from .install_dialog import InstallDialog
 from .plugin_files import icon_path
@@ -30,7 +30,8 @@ from .plugin_files import icon_path
 MENU = "&wrok"
 AWS_ALGORITHM_ID = "wrok:submitaws"
 SETTINGS_PREFIX = "wrok/action/"
-MESSAGE_LEVELS = {"info": Qgis.Info, "success": Qgis.Success, "error": Qgis.Critical}
+MESSAGE_LEVELS = {"info": Qgis.MessageLevel.Info, "success": Qgis.MessageLevel.Success,
+                  "error": Qgis.MessageLevel.Critical}
 
 
 class ClusterLayerDialog(QDialog):
@@ -41,11 +42,11 @@ class ClusterLayerDialog(QDialog):
         self.setWindowTitle("wrok: cluster layer and write the cluster fields")
         form = QFormLayout(self)
         self.layer_box = QgsMapLayerComboBox()
-        self.layer_box.setFilters(QgsMapLayerProxyModel.PointLayer | QgsMapLayerProxyModel.PolygonLayer)
+        self.layer_box.setFilters(QgsMapLayerProxyModel.Filter.PointLayer | QgsMapLayerProxyModel.Filter.PolygonLayer)
         if layer is not None:
             self.layer_box.setLayer(layer)
         self.weight_box = QgsFieldComboBox()
-        self.weight_box.setFilters(QgsFieldProxyModel.Numeric)
+        self.weight_box.setFilters(QgsFieldProxyModel.Filter.Numeric)
         self.weight_box.setAllowEmptyFieldName(True)
         self.layer_box.layerChanged.connect(self.show_layer_fields)
         self.show_layer_fields(self.layer_box.currentLayer())
@@ -65,7 +66,7 @@ class ClusterLayerDialog(QDialog):
                               ("Maximum weight", self.max_weight), ("Strategy", self.strategy),
                               ("Cluster ID field", self.id_field), ("", self.selected_only)):
             form.addRow(label, widget)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -140,7 +141,7 @@ class WrokGui:
         button.setToolTip(install_hint(missing))
         button.clicked.connect(lambda: self.show_install_dialog(missing, widget))
         widget.layout().addWidget(button)
-        bar.pushWidget(widget, Qgis.Warning)
+        bar.pushWidget(widget, Qgis.MessageLevel.Warning)
 
     def show_install_dialog(self, missing, widget=None):
         if widget is not None:
@@ -163,7 +164,7 @@ class WrokGui:
         from .task import ClusterLayerTask  # needs numpy: imported once we know it is there
 
         dialog = ClusterLayerDialog(self.iface.activeLayer(), self.iface.mainWindow())
-        if not dialog.exec_() or dialog.layer_box.currentLayer() is None:
+        if not dialog.exec() or dialog.layer_box.currentLayer() is None:
             return
         task = ClusterLayerTask(dialog.layer_box.currentLayer(), dialog.settings(), on_message=self.message)
         self.start_task(task)
@@ -171,5 +172,5 @@ class WrokGui:
     def start_task(self, task):
         # The task manager deletes a finished task's C++ object: drop those wrappers before asking anything.
         self.tasks = [t for t in self.tasks if not sip.isdeleted(t)
-                      and t.status() not in (QgsTask.Complete, QgsTask.Terminated)] + [task]
+                      and t.status() not in (QgsTask.TaskStatus.Complete, QgsTask.TaskStatus.Terminated)] + [task]
         QgsApplication.taskManager().addTask(task)

@@ -66,7 +66,7 @@ class HexagonSource:
         return self._fields
 
     def wkbType(self):
-        return QgsWkbTypes.MultiPolygon
+        return QgsWkbTypes.Type.MultiPolygon
 
     def sourceCrs(self):
         return QgsCoordinateReferenceSystem(WGS84)

@@ -2,9 +2,6 @@
 
 from core.params import DEFAULTS
 
-REPOSITORY_URL = "https://github.com/wrok-project/wrok"
-HELP_URL = f"{REPOSITORY_URL}#readme"
-
 _HELP_SOURCE = """\
 <p>Groups weighted features (population grid points, building polygons) into clusters whose total
 weight and size sit near your targets, e.g. primary sampling units of about 240 people within

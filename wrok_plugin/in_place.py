@@ -3,7 +3,7 @@
 - Before any work: core.fields' rule decides the field names (an existing field of another
   kind is refused, Shapefile's 10-character names are used as stored).
 - Fields are declared with the provider's own native types (PostgreSQL: text, double precision,
-  integer; OGR: string, double, integer); new outputs get QVariant types without a type name.
+  integer; OGR: string, double, integer); new outputs get field types (compat.FieldType) without a type name.
 - After writing, every feature is read back and compared; the reported count comes from that check.
 - A GeoPackage is updated in one SQLite transaction (geopackage_update.py), rolled back on any
   failure. Other file sources are copied aside first and copied back, byte for byte, on failure.
@@ -18,13 +18,14 @@ import tempfile
 from pathlib import Path
 
 from qgis.core import QgsFeatureRequest, QgsField, QgsFields, QgsProcessingException, QgsVectorDataProvider
-from qgis.PyQt.QtCore import QVariant
 
 from core.fields import INTEGER, OTHER, REAL, SHAPEFILE_NAME_LENGTH, TEXT, cluster_field_kinds, plan_cluster_fields
 
-VARIANT_OF_KIND = {TEXT: QVariant.String, REAL: QVariant.Double, INTEGER: QVariant.Int}
-_KIND_OF_VARIANT = {QVariant.String: TEXT, QVariant.Double: REAL, QVariant.Int: INTEGER, QVariant.LongLong: INTEGER,
-                    QVariant.UInt: INTEGER, QVariant.ULongLong: INTEGER}
+from .compat import FieldType
+
+FIELD_TYPE_OF_KIND = {TEXT: FieldType.String, REAL: FieldType.Double, INTEGER: FieldType.Int}
+_KIND_OF_FIELD_TYPE = {FieldType.String: TEXT, FieldType.Double: REAL, FieldType.Int: INTEGER,
+                       FieldType.LongLong: INTEGER, FieldType.UInt: INTEGER, FieldType.ULongLong: INTEGER}
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix")
 _SQLITE_SUFFIXES = (".gpkg", ".sqlite", ".db", ".gpkx")
 VERIFY_CANCEL_EVERY = 1000
@@ -32,7 +33,7 @@ ID_LENGTH = 254  # stratum keys make IDs long; a Shapefile output would otherwis
 
 
 def field_kind(field: QgsField) -> str:
-    return _KIND_OF_VARIANT.get(field.type(), OTHER)
+    return _KIND_OF_FIELD_TYPE.get(field.type(), OTHER)
 
 
 # Native type names to prefer per kind: PostgreSQL's first, then OGR's and the memory provider's.
@@ -47,21 +48,21 @@ def new_field(name: str, kind: str, provider=None, length: int = 0) -> QgsField:
     With one (in-place updates): the provider's own native type, since some providers (PostgreSQL)
     put the type name straight into ALTER TABLE: text, double precision, integer there.
     """
-    variant = VARIANT_OF_KIND[kind]
+    field_type = FIELD_TYPE_OF_KIND[kind]
     if provider is None:
-        return QgsField(name, variant, len=length)
-    natives = [native for native in provider.nativeTypes() if native.mType == variant]
+        return QgsField(name, field_type, len=length)
+    natives = [native for native in provider.nativeTypes() if native.mType == field_type]
     ranked = sorted(natives, key=lambda native: next(
         (rank for rank, name_ in enumerate(_PREFERRED_TYPE_NAMES[kind]) if native.mTypeName.lower() == name_),
         len(_PREFERRED_TYPE_NAMES[kind])))
     if not ranked:
-        return QgsField(name, variant)
+        return QgsField(name, field_type)
     native = ranked[0]
     # A type with one fixed length (PostgreSQL's text: -1) gets it, so the edit buffer's commit
     # finds the field it added; others leave length and precision to the provider.
     length = native.mMinLen if native.mMinLen == native.mMaxLen else 0
     precision = max(native.mMinPrec, 0) if native.mMinPrec == native.mMaxPrec else 0
-    return QgsField(name, variant, native.mTypeName, length, precision)
+    return QgsField(name, field_type, native.mTypeName, length, precision)
 
 
 def cluster_fields(names) -> QgsFields:
@@ -97,7 +98,7 @@ def check_layer_can_be_updated(layer, id_field: str):
         check_postgis_layer(layer, names)
         return names
     provider = layer.dataProvider()
-    needed = QgsVectorDataProvider.ChangeAttributeValues | QgsVectorDataProvider.AddAttributes
+    needed = QgsVectorDataProvider.Capability.ChangeAttributeValues | QgsVectorDataProvider.Capability.AddAttributes
     if (provider.capabilities() & needed) != needed:
         raise QgsProcessingException(
             f"Layer '{layer.name()}' ({provider.name()}) cannot store new attribute values. Write to a new "
@@ -166,7 +167,7 @@ class LogicalUndo:
         self.previous = {}
         if indices:
             request = QgsFeatureRequest().setFilterFids(list(feature_ids)).setSubsetOfAttributes(indices)
-            request.setFlags(QgsFeatureRequest.NoGeometry)
+            request.setFlags(QgsFeatureRequest.Flag.NoGeometry)
             self.previous = {f.id(): {i: f.attribute(i) for i in indices} for f in layer.getFeatures(request)}
         self.names = names
 
@@ -205,7 +206,7 @@ def verify(layer, names, feature_ids, result, is_cancelled) -> int:
                                      "after writing them.")
     expected = {fid: i for i, fid in enumerate(feature_ids)}
     request = QgsFeatureRequest().setFilterFids(list(feature_ids)).setSubsetOfAttributes(indices)
-    request.setFlags(QgsFeatureRequest.NoGeometry)
+    request.setFlags(QgsFeatureRequest.Flag.NoGeometry)
     good = 0
     for n, feature in enumerate(layer.getFeatures(request)):
         if n % VERIFY_CANCEL_EVERY == 0 and is_cancelled():

@@ -69,7 +69,7 @@ class LayerArrays:
 
 def check_geometry_type(wkb_type) -> None:
     """Points, lines, polygons and mixed collections are clustered, as in the CLI; a table is not."""
-    if wkb_type == QgsWkbTypes.NoGeometry:
+    if wkb_type == QgsWkbTypes.Type.NoGeometry:
         raise QgsProcessingException(
             "The input layer has no geometry column (it is a table); wrok clusters layers with geometries, or a "
             "table of H3 cells: pick its cell field as 'H3 cell field'."
@@ -132,7 +132,7 @@ def read_features(features, count: int, fields: QgsFields, wkb_type, weight_fiel
     if missing:
         raise QgsProcessingException(f"Field '{missing[0]}' is not in the input layer.")
     # 2D points keep two floats; anything else (3D points too: z can matter to a datum shift) its geometry.
-    single_points = QgsWkbTypes.flatType(wkb_type) == QgsWkbTypes.Point and not QgsWkbTypes.hasZ(wkb_type)
+    single_points = QgsWkbTypes.flatType(wkb_type) == QgsWkbTypes.Type.Point and not QgsWkbTypes.hasZ(wkb_type)
     ids, weights, geometries, point_x, point_y = [], [], [], [], []
     values = {name: [] for name in columns}
     extent = QgsRectangle()
@@ -201,7 +201,7 @@ def crs_facts(crs: QgsCoordinateReferenceSystem):
     from core.crs import CrsFacts
 
     return CrsFacts(label=crs.authid() or crs.description() or crs.toProj(), known=crs.isValid(),
-                    geographic=crs.isGeographic(), in_metres=crs.mapUnits() == QgsUnitTypes.DistanceMeters,
+                    geographic=crs.isGeographic(), in_metres=crs.mapUnits() == QgsUnitTypes.DistanceUnit.DistanceMeters,
                     units=QgsUnitTypes.toString(crs.mapUnits()))
 
 
@@ -243,7 +243,7 @@ def project_features(read: ReadFeatures, source_crs, measuring_crs, wkb_type, tr
     """
     transform = QgsCoordinateTransform(source_crs, measuring_crs, transform_context)
     to_lonlat = QgsCoordinateTransform(source_crs, QgsCoordinateReferenceSystem("EPSG:4326"), transform_context)
-    single_points = QgsWkbTypes.flatType(wkb_type) == QgsWkbTypes.Point
+    single_points = QgsWkbTypes.flatType(wkb_type) == QgsWkbTypes.Type.Point
     n = len(read.ids)
     x, y = np.empty(n), np.empty(n)
     vertex_x, vertex_y, owner, lonlat = [], [], [], []

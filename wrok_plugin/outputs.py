@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from qgis.core import (
-    QgsCoordinateTransform,
+    Qgis,
     QgsFeature,
     QgsFields,
     QgsGeometry,
@@ -80,7 +80,7 @@ def cluster_outline_features(arrays, result, id_field: str, is_cancelled):
         else:  # one point or a segment: a 1 m buffer keeps the layer polygons only
             hull = QgsGeometry.fromPolylineXY(points) if len(points) == 2 else QgsGeometry.fromPointXY(points[0])
             hull = hull.buffer(DEGENERATE_HULL_BUFFER_M, 8)
-        hull.transform(arrays.to_measuring, QgsCoordinateTransform.ReverseTransform)
+        hull.transform(arrays.to_measuring, Qgis.TransformDirection.Reverse)
         row = row_of[str(name)]
         feature = QgsFeature(fields)
         feature.setGeometry(hull)

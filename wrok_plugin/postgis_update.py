@@ -71,7 +71,7 @@ def _primary_keys(layer, feature_ids, key_column: str):
         raise QgsProcessingException(f"Layer '{layer.name()}' does not show its primary key {key_column}; "
                                      "write the results to a new layer instead.")
     request = QgsFeatureRequest().setFilterFids(list(feature_ids)).setSubsetOfAttributes([index])
-    request.setFlags(QgsFeatureRequest.NoGeometry)
+    request.setFlags(QgsFeatureRequest.Flag.NoGeometry)
     key_of = {feature.id(): feature.attribute(index) for feature in layer.getFeatures(request)}
     missing = [fid for fid in feature_ids if fid not in key_of]
     if missing:

@@ -17,7 +17,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeatureSource,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -25,20 +24,20 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from .algorithm_base import WrokClusteringAlgorithm
+from .compat import FieldType, mark_advanced
 from .dependencies import install_hint, missing_packages
 from .errors import releases_locals_on_error
 
 Number = QgsProcessingParameterNumber
 DEFAULT_ID_FIELD, DEFAULT_WEIGHT_FIELD = "cluster_id", "weight"  # as wrok:tunedclustering writes them
 SAMPLE_FIELDS = [  # name, type, what it holds
-    ("inclusion_prob", QVariant.Double, "double"),
-    ("design_weight", QVariant.Double, "double"),
-    ("selection_order", QVariant.Int, "integer"),
-    ("certainty", QVariant.Bool, "boolean"),
-    ("replacement", QVariant.Bool, "boolean"),
+    ("inclusion_prob", FieldType.Double, "double"),
+    ("design_weight", FieldType.Double, "double"),
+    ("selection_order", FieldType.Int, "integer"),
+    ("certainty", FieldType.Bool, "boolean"),
+    ("replacement", FieldType.Bool, "boolean"),
 ]
 
 HELP = """<p>Selects primary sampling units (PSUs) from a cluster layer, such as the <i>Clusters</i> output of
@@ -66,7 +65,7 @@ fields. Replacements carry the probability and weight they have under the main d
 def _field_param(name, label, parent, default=None, numeric=False, optional=False):
     return QgsProcessingParameterField(
         name, label, defaultValue=default, parentLayerParameterName=parent, optional=optional,
-        type=QgsProcessingParameterField.Numeric if numeric else QgsProcessingParameterField.Any)
+        type=QgsProcessingParameterField.DataType.Numeric if numeric else QgsProcessingParameterField.DataType.Any)
 
 
 class PpsSampleAlgorithm(WrokClusteringAlgorithm):
@@ -105,7 +104,7 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.INPUT, "Cluster layer (one feature per cluster)", [QgsProcessing.TypeVector]))
+            self.INPUT, "Cluster layer (one feature per cluster)", [QgsProcessing.SourceType.TypeVector]))
         # Optional with a fallback: QGIS 3.22 rejects a field parameter left at its default when not given.
         self.addParameter(_field_param(self.ID_FIELD, "Cluster ID field (empty: cluster_id)", self.INPUT,
                                        DEFAULT_ID_FIELD, optional=True))
@@ -113,22 +112,22 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
                                        DEFAULT_WEIGHT_FIELD, numeric=True, optional=True))
         self.addParameter(_field_param(self.STRATUM_FIELD, "Stratum field (empty: one stratum)", self.INPUT,
                                        optional=True))
-        self.addParameter(Number(self.N, "PSUs to select per stratum", Number.Integer, 10, minValue=1))
+        self.addParameter(Number(self.N, "PSUs to select per stratum", Number.Type.Integer, 10, minValue=1))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.SIZE_TABLE, "Sample size table per stratum (CSV or table layer; replaces the number above)",
-            [QgsProcessing.TypeVector], optional=True))
-        self.addParameter(Number(self.REPLACEMENTS, "Replacement PSUs per stratum", Number.Integer, 0, minValue=0))
-        self.addParameter(Number(self.SEED, "Random seed", Number.Integer, 42))
+            [QgsProcessing.SourceType.TypeVector], optional=True))
+        self.addParameter(Number(self.REPLACEMENTS, "Replacement PSUs per stratum", Number.Type.Integer, 0, minValue=0))
+        self.addParameter(Number(self.SEED, "Random seed", Number.Type.Integer, 42))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.MEMBERS, "Member features (clustered features with the cluster ID field)",
-            [QgsProcessing.TypeVectorAnyGeometry], optional=True))
+            [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True))
         order = _field_param(self.SORT_FIELD, "Frame order field (empty: the cluster ID)", self.INPUT, optional=True)
-        order.setFlags(order.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        mark_advanced(order)
         self.addParameter(order)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, "Selected clusters", QgsProcessing.TypeVectorAnyGeometry))
+            self.OUTPUT, "Selected clusters", QgsProcessing.SourceType.TypeVectorAnyGeometry))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.MEMBERS_OUTPUT, "Member features of the selected clusters", QgsProcessing.TypeVectorAnyGeometry,
+            self.MEMBERS_OUTPUT, "Member features of the selected clusters", QgsProcessing.SourceType.TypeVectorAnyGeometry,
             optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(  # .html: the Results Viewer lists it
             self.REPORT, "Sample report (HTML)", "HTML files (*.html)", optional=True, createByDefault=False))
@@ -245,7 +244,7 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
             out = QgsFeature(fields)
             out.setGeometry(feature.geometry())
             out.setAttributes(feature.attributes() + values[str(feature[id_field])])
-            if not sink.addFeature(out, QgsFeatureSink.FastInsert):
+            if not sink.addFeature(out, QgsFeatureSink.Flag.FastInsert):
                 raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
         return sink_id
 
@@ -253,7 +252,7 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
 def every_feature(source, request=None):
     """All features, whatever the invalid-geometry setting: a PPS frame that silently lost a cluster would
     give every other cluster a wrong probability, and geometry plays no part in the draw."""
-    return source.getFeatures(request or QgsFeatureRequest(), QgsProcessingFeatureSource.FlagSkipGeometryValidityChecks)
+    return source.getFeatures(request or QgsFeatureRequest(), QgsProcessingFeatureSource.Flag.FlagSkipGeometryValidityChecks)
 
 
 class _Counter:
@@ -283,7 +282,7 @@ def _check_members_cover(members, id_field, ids):
     """Every cluster must have member features there, or the layers do not belong together."""
     from core.params import ClusteringInputError
 
-    request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setSubsetOfAttributes([id_field],
+    request = QgsFeatureRequest().setFlags(QgsFeatureRequest.Flag.NoGeometry).setSubsetOfAttributes([id_field],
                                                                                               members.fields())
     present = {str(f[id_field]) for f in every_feature(members, request)}
     absent = [name for name in ids if name not in present]
@@ -340,7 +339,7 @@ def _write_report(path, sample, features, ids, weights, source, inputs) -> str:
 def _rings(geometry, np, convex_hulls):
     if geometry.isNull():
         return []
-    if geometry.type() == QgsWkbTypes.PolygonGeometry:
+    if geometry.type() == QgsWkbTypes.GeometryType.PolygonGeometry:
         polygons = geometry.asMultiPolygon() if geometry.isMultipart() else [geometry.asPolygon()]
         return [np.array([(p.x(), p.y()) for p in polygon[0]]) for polygon in polygons if polygon]
     points = np.array([(v.x(), v.y()) for v in geometry.vertices()])

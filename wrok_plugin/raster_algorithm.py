@@ -28,11 +28,11 @@ from qgis.core import (
     QgsRasterFileWriter,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from . import frame
 from .algorithm import TunedClusteringAlgorithm, shared_settings
 from .algorithm_base import WrokClusteringAlgorithm
+from .compat import FieldType
 from .errors import releases_locals_on_error
 
 Local = TunedClusteringAlgorithm
@@ -89,10 +89,10 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
             self.addParameter(local.parameterDefinition(name).clone())
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.STRATA_LAYER, "Strata polygons (each pixel takes the stratum of the polygon holding its centre)",
-            [QgsProcessing.TypeVectorPolygon], optional=True))
+            [QgsProcessing.SourceType.TypeVectorPolygon], optional=True))
         frame.add_strata_parameters(self, self.STRATA_LAYER)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.CLUSTERS, "Clusters", QgsProcessing.TypeVectorPolygon, createByDefault=True))
+            self.CLUSTERS, "Clusters", QgsProcessing.SourceType.TypeVectorPolygon, createByDefault=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.CLUSTER_RASTER, "Cluster numbers"))
         frame.add_centroids_sink(self)
         self.addParameter(local.parameterDefinition(Local.REPORT).clone())
@@ -195,7 +195,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         features = list(source.getFeatures())
         columns = {name: [frame.plain(f.attribute(name)) for f in features] for name in source.fields().names()}
         wkb = [bytes(f.geometry().asWkb()) for f in features]
-        crs_wkt = source.sourceCrs().toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
+        crs_wkt = source.sourceCrs().toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED)
         keys, by_stratum, warnings = pixel_strata(pixels, wkb, crs_wkt, columns, options, params)
         return keys, by_stratum, options.n_jobs, warnings
 
@@ -204,8 +204,8 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
 
         table = result.clusters
         fields = cluster_table_fields("cluster_id", "stratum" in table)
-        fields.append(QgsField("cluster_number", QVariant.Int, "integer"))
-        sink, sink_id = self.parameterAsSink(parameters, self.CLUSTERS, context, fields, QgsWkbTypes.MultiPolygon,
+        fields.append(QgsField("cluster_number", FieldType.Int, "integer"))
+        sink, sink_id = self.parameterAsSink(parameters, self.CLUSTERS, context, fields, QgsWkbTypes.Type.MultiPolygon,
                                              crs)
         for row in range(len(table)):
             geometry = QgsGeometry()
@@ -214,6 +214,6 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
             feature = QgsFeature(fields)
             feature.setGeometry(geometry)
             feature.setAttributes(cluster_row_values(table, row) + [row + 1])
-            if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
+            if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
                 raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.CLUSTERS))
         return sink_id

@@ -28,7 +28,7 @@ def sample_renderer(geometry_type) -> QgsCategorizedSymbolRenderer:
     for kind, colour in COLOURS.items():
         symbol = QgsSymbol.defaultSymbol(geometry_type)
         fill = QColor(colour)
-        if geometry_type == QgsWkbTypes.PolygonGeometry:
+        if geometry_type == QgsWkbTypes.GeometryType.PolygonGeometry:
             fill.setAlpha(150)
             symbol.symbolLayer(0).setStrokeColor(QColor(colour).darker(140))
         symbol.setColor(fill)

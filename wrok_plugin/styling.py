@@ -61,7 +61,7 @@ def categorised_renderer(layer, id_field: str, outline: bool):
 def id_labels(id_field: str) -> QgsVectorLayerSimpleLabeling:
     settings = QgsPalLayerSettings()
     settings.fieldName = id_field
-    settings.placement = QgsPalLayerSettings.OverPoint
+    settings.placement = QgsPalLayerSettings.Placement.OverPoint
     text = QgsTextFormat()
     text.setSize(8)
     buffer = QgsTextBufferSettings()
@@ -91,7 +91,7 @@ class ClusterStyle(QgsProcessingLayerPostProcessorInterface):
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API name
         if layer is None or layer.fields().lookupField(self.id_field) < 0:
             return
-        is_polygon = layer.geometryType() == QgsWkbTypes.PolygonGeometry
+        is_polygon = layer.geometryType() == QgsWkbTypes.GeometryType.PolygonGeometry
         layer.setRenderer(categorised_renderer(layer, self.id_field, outline=self.hulls and is_polygon))
         if self.hulls:
             layer.setLabeling(id_labels(self.id_field))

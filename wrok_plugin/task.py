@@ -26,7 +26,7 @@ class ClusterLayerTask(QgsTask):
     """
 
     def __init__(self, layer, settings: ClusterSettings, on_message=None):
-        super().__init__(f"wrok: clustering {layer.name()}", QgsTask.CanCancel)
+        super().__init__(f"wrok: clustering {layer.name()}", QgsTask.Flag.CanCancel)
         self.layer = layer  # touched only in finished(), on the main thread
         self.settings = settings
         self.on_message = on_message or (lambda level, text: None)

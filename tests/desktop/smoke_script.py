@@ -39,7 +39,7 @@ sys.excepthook = lambda *args: record_python_error(*args)
 
 
 def on_log(message, tag, level):
-    if level == Qgis.Critical and tag in ("Python error", "wrok", "Processing", "Plugins"):
+    if level == Qgis.MessageLevel.Critical and tag in ("Python error", "wrok", "Processing", "Plugins"):
         seen["log"].append(f"{tag}: {message}")
 
 

@@ -10,8 +10,10 @@ import sys
 sys.path[:0] = [os.environ["WROK_REPO"], "/usr/share/qgis/python/plugins"]
 
 from qgis.core import QgsApplication, QgsFeature, QgsField, QgsVectorLayer  # noqa: E402
-from qgis.PyQt.QtCore import QTimer, QVariant  # noqa: E402
+from qgis.PyQt.QtCore import QTimer  # noqa: E402
 from qgis.utils import iface  # noqa: E402
+
+from wrok_plugin.compat import FieldType  # noqa: E402
 
 BUNDLED_PROJ_OR_GEOS = ("geopandas", "pyproj", "shapely", "pyogrio")
 
@@ -20,7 +22,7 @@ def cell_table():
     import h3
 
     layer = QgsVectorLayer("None", "kontur", "memory")
-    layer.dataProvider().addAttributes([QgsField("h3", QVariant.String), QgsField("population", QVariant.Double)])
+    layer.dataProvider().addAttributes([QgsField("h3", FieldType.String), QgsField("population", FieldType.Double)])
     layer.updateFields()
     features = []
     for i, cell in enumerate(sorted(h3.grid_disk("8828308281fffff", 4))):

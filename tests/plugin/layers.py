@@ -11,7 +11,8 @@ from qgis.core import (
     QgsProject,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+
+from wrok_plugin.compat import FieldType
 
 UTM_33N = "EPSG:32633"
 ORIGIN = (500_000.0, 4_650_000.0)  # metres in UTM 33N, about 15 E 42 N
@@ -35,9 +36,9 @@ def to_crs(xy, target):
 def memory_layer(geometry_type, crs, geometries, weights=None, extra=True, name="test"):
     """A memory layer with fields name (text), population (double), code (int) unless extra=False."""
     layer = QgsVectorLayer(f"{geometry_type}?crs={crs}", name, "memory")
-    fields = [QgsField("population", QVariant.Double)]
+    fields = [QgsField("population", FieldType.Double)]
     if extra:
-        fields = [QgsField("name", QVariant.String)] + fields + [QgsField("code", QVariant.Int)]
+        fields = [QgsField("name", FieldType.String)] + fields + [QgsField("code", FieldType.Int)]
     layer.dataProvider().addAttributes(fields)
     layer.updateFields()
     features = []

@@ -1,4 +1,4 @@
-"""Writes survey_frame.model3: population raster -> clusters per stratum (+ report) -> PPS sample (+ report).
+"""Writes resources/survey_frame.model3: population raster -> clusters per stratum (+ report) -> PPS sample (+ report).
 
 Run after changing the chain:  QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/make_survey_model.py
 (the model is plain XML; building it through the API keeps it loadable by QGIS 3.22).
@@ -7,8 +7,9 @@ Run after changing the chain:  QT_QPA_PLATFORM=offscreen .venv/bin/python tests/
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-MODEL = HERE / "survey_frame.model3"
+# With the demo files in resources/: `make package` ships both in the plugin's demo/ folder.
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "resources" / "survey_frame.model3"
 
 
 def build_model():
@@ -40,22 +41,22 @@ def build_model():
         model.addModelParameter(definition, QgsProcessingModelParameter(definition.name()))
         model.parameterComponent(definition.name()).setPosition(QPointF(120, y))
 
-    table = [QgsProcessing.TypeVector]
+    table = [QgsProcessing.SourceType.TypeVector]
     parameter(QgsProcessingParameterRasterLayer("population", "Population raster"), 60)
     parameter(QgsProcessingParameterFeatureSource("strata", "Strata polygons (e.g. districts)",
-                                                  [QgsProcessing.TypeVectorPolygon]), 120)
+                                                  [QgsProcessing.SourceType.TypeVectorPolygon]), 120)
     parameter(QgsProcessingParameterField("stratum_field", "Stratum field", None, "strata"), 180)
     parameter(QgsProcessingParameterFeatureSource("strata_table", "Targets per stratum (CSV or table)", table,
                                                   optional=True), 240)
-    parameter(Number("target_weight", "Target cluster weight", Number.Double, 240.0, minValue=1e-9), 300)
-    parameter(Number("target_radius", "Target cluster radius (m)", Number.Double, 1000.0, minValue=1e-9), 360)
-    parameter(Number("max_weight", "Maximum cluster weight", Number.Double, 300.0, minValue=1e-9), 420)
+    parameter(Number("target_weight", "Target cluster weight", Number.Type.Double, 240.0, minValue=1e-9), 300)
+    parameter(Number("target_radius", "Target cluster radius (m)", Number.Type.Double, 1000.0, minValue=1e-9), 360)
+    parameter(Number("max_weight", "Maximum cluster weight", Number.Type.Double, 300.0, minValue=1e-9), 420)
     parameter(QgsProcessingParameterFeatureSource("sample_sizes", "PSUs per stratum (CSV or table: stratum, n, "
                                                   "replacements)", table, optional=True), 480)
-    parameter(Number("psus", "PSUs per stratum (without a table)", Number.Integer, 10, minValue=1), 540)
-    parameter(Number("replacements", "Replacement PSUs per stratum (without a table)", Number.Integer, 0,
+    parameter(Number("psus", "PSUs per stratum (without a table)", Number.Type.Integer, 10, minValue=1), 540)
+    parameter(Number("replacements", "Replacement PSUs per stratum (without a table)", Number.Type.Integer, 0,
                      minValue=0), 600)
-    parameter(Number("seed", "Random seed", Number.Integer, 42), 660)
+    parameter(Number("seed", "Random seed", Number.Type.Integer, 42), 660)
 
     def output(child, name, child_output, description, position):
         out = QgsProcessingModelOutput(name, description)
@@ -108,7 +109,7 @@ if __name__ == "__main__":
 
     app = QgsApplication([], False)
     app.initQgis()
-    sys.path.insert(0, str(HERE.parents[1]))
+    sys.path.insert(0, str(REPO))
     sys.path.append("/usr/share/qgis/python/plugins")
     from processing.core.Processing import Processing
 

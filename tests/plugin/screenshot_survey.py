@@ -33,7 +33,7 @@ def main(folder):
     plugin = wrok_plugin.classFactory(None)  # held: the provider goes with the plugin object
     plugin.initProcessing()
     model = QgsProcessingModelAlgorithm()
-    assert model.fromFile(str(REPO / "tests" / "plugin" / "survey_frame.model3"))
+    assert model.fromFile(str(REPO / "resources" / "survey_frame.model3"))
     modeler = ModelerDialog.create(model)
     modeler.resize(1400, 800)
     modeler.show()

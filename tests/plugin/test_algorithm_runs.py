@@ -35,7 +35,7 @@ def test_projected_points_match_the_engine(wrok_plugin):
     assert results["CLUSTER_COUNT"] == len(expected.clusters) == clusters.featureCount()
     assert results["CLUSTERS_OVER_MAX"] == expected.stats()["clusters_over_max"]
     assert results["MEASURING_CRS"] == UTM_33N
-    assert clusters.wkbType() == QgsWkbTypes.Polygon and clusters.crs().authid() == UTM_33N
+    assert clusters.wkbType() == QgsWkbTypes.Type.Polygon and clusters.crs().authid() == UTM_33N
 
 
 def test_geographic_points_are_measured_in_their_utm_zone(wrok_plugin):

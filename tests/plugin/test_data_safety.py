@@ -16,7 +16,8 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+
+from wrok_plugin.compat import FieldType
 
 from .conftest import REPO
 from .helpers import column, run_algorithm
@@ -36,7 +37,7 @@ def save(layer, path, driver):
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = driver
     error = QgsVectorFileWriter.writeAsVectorFormatV2(layer, str(path), layer.transformContext(), options)
-    assert error[0] == QgsVectorFileWriter.NoError, error
+    assert error[0] == QgsVectorFileWriter.WriterError.NoError, error
     return path
 
 
@@ -76,7 +77,7 @@ def test_update_in_place_refuses_a_clashing_field_and_leaves_the_file_untouched(
 
 
 def test_existing_integer_cluster_id_is_refused_not_zeroed(wrok_plugin, tmp_path):
-    source = demo_with_field(tmp_path, "cluster_id", QVariant.Int)
+    source = demo_with_field(tmp_path, "cluster_id", FieldType.Int)
     before = digest(source)
     with pytest.raises(QgsProcessingException, match="already has a field 'cluster_id' holding integer values"):
         run_algorithm(str(source), UPDATE_INPUT=True)
@@ -136,9 +137,10 @@ def test_geopackage_layer_among_others_is_updated_in_place(wrok_plugin, tmp_path
     path = copy_demo(tmp_path)
     other = point_layer(*sample_points(n=30))
     options = QgsVectorFileWriter.SaveVectorOptions()
-    options.layerName, options.actionOnExistingFile = "other", QgsVectorFileWriter.CreateOrOverwriteLayer
+    options.layerName = "other"
+    options.actionOnExistingFile = QgsVectorFileWriter.ActionOnExistingFile.CreateOrOverwriteLayer
     assert QgsVectorFileWriter.writeAsVectorFormatV2(other, str(path), other.transformContext(),
-                                                     options)[0] == QgsVectorFileWriter.NoError
+                                                     options)[0] == QgsVectorFileWriter.WriterError.NoError
     other_before = [f.attributes() for f in QgsVectorLayer(f"{path}|layername=other", "o", "ogr").getFeatures()]
     layer = QgsVectorLayer(f"{path}|layername=demo_population", "demo", "ogr")
     population = column(layer, "population")
@@ -154,7 +156,7 @@ def test_geopackage_layer_among_others_is_updated_in_place(wrok_plugin, tmp_path
 
 def test_narrow_existing_text_field_is_refused_before_writing(wrok_plugin, tmp_path):
     layer = point_layer(*sample_points(n=60))
-    layer.dataProvider().addAttributes([QgsField("cluster_id", QVariant.String, len=5)])
+    layer.dataProvider().addAttributes([QgsField("cluster_id", FieldType.String, len=5)])
     layer.updateFields()
     shp = save(layer, tmp_path / "narrow.shp", "ESRI Shapefile")
     before = digest(*tmp_path.iterdir())
@@ -249,8 +251,8 @@ def test_cluster_fields_carry_no_type_name(wrok_plugin):
     from wrok_plugin.in_place import cluster_fields
 
     fields = cluster_fields(["cluster_id", "cluster_weight", "cluster_pass"])
-    assert [(f.typeName(), f.type()) for f in fields] == [("", QVariant.String), ("", QVariant.Double),
-                                                          ("", QVariant.Int)]
+    assert [(f.typeName(), f.type()) for f in fields] == [("", FieldType.String), ("", FieldType.Double),
+                                                          ("", FieldType.Int)]
 
 
 def load_demo_into_postgis(server, dbname):

@@ -15,7 +15,8 @@ from qgis.core import (
     QgsRasterLayer,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+
+from wrok_plugin.compat import FieldType
 
 from .conftest import REPO
 from .helpers import QUICK, column, model_output_name, run_algorithm
@@ -59,10 +60,10 @@ def grids_gpkg(tmp_path_factory):
 def strata_table_layer():
     """The strata table as a QGIS table layer (no geometry), as a user would make one."""
     layer = QgsVectorLayer("None", "strata", "memory")
-    layer.dataProvider().addAttributes([QgsField("PSGC", QVariant.LongLong), QgsField("urban", QVariant.Bool),
-                                        QgsField("target_weight", QVariant.Double),
-                                        QgsField("max_weight", QVariant.Double),
-                                        QgsField("max_radius", QVariant.Double)])
+    layer.dataProvider().addAttributes([QgsField("PSGC", FieldType.LongLong), QgsField("urban", FieldType.Bool),
+                                        QgsField("target_weight", FieldType.Double),
+                                        QgsField("max_weight", FieldType.Double),
+                                        QgsField("max_radius", FieldType.Double)])
     layer.updateFields()
     for values in ([1102305007, True, 150.0, 190.0, None], [1102305007, False, 400.0, 480.0, 1200.0]):
         feature = QgsFeature(layer.fields())

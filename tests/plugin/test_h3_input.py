@@ -9,7 +9,8 @@ import subprocess
 import pytest
 from h3.api import basic_int as h3
 from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsProcessingException, QgsVectorLayer, QgsWkbTypes
-from qgis.PyQt.QtCore import QVariant
+
+from wrok_plugin.compat import FieldType
 
 from .conftest import ALGORITHM_ID
 from .helpers import column, run_algorithm
@@ -21,8 +22,8 @@ TARGETS = dict(TARGET_WEIGHT=30, MAX_WEIGHT=40, TARGET_RADIUS=1500)
 def cell_table(cells=CELLS, as_integers=False):
     """A memory table (no geometry) with an h3 column and a population column."""
     layer = QgsVectorLayer("None", "kontur", "memory")
-    layer.dataProvider().addAttributes([QgsField("h3", QVariant.LongLong if as_integers else QVariant.String),
-                                        QgsField("population", QVariant.Double)])
+    layer.dataProvider().addAttributes([QgsField("h3", FieldType.LongLong if as_integers else FieldType.String),
+                                        QgsField("population", FieldType.Double)])
     layer.updateFields()
     features = []
     for i, cell in enumerate(cells):
@@ -49,7 +50,8 @@ def connected_by_bfs(cells, ids):
 def test_table_of_cells_clusters_into_hexagons(wrok_plugin, as_integers):
     results = run_algorithm(cell_table(as_integers=as_integers), H3_FIELD="h3", **TARGETS)
     out = results["OUTPUT"]
-    assert out.crs().authid() == "EPSG:4326" and QgsWkbTypes.geometryType(out.wkbType()) == QgsWkbTypes.PolygonGeometry
+    assert out.crs().authid() == "EPSG:4326"
+    assert QgsWkbTypes.geometryType(out.wkbType()) == QgsWkbTypes.GeometryType.PolygonGeometry
     assert out.featureCount() == len(CELLS)
     cells = [int(c) if as_integers else h3.str_to_int(c) for c in column(out, "h3")]
     assert cells == CELLS  # every row, in order
@@ -88,7 +90,7 @@ def test_qgis_process_loads_h3_and_clusters_a_geopackage_table(qgis_process_env,
     options.driverName = "GPKG"
     error = QgsVectorFileWriter.writeAsVectorFormatV3(table, str(tmp_path / "kontur.gpkg"),
                                                       table.transformContext(), options)
-    assert error[0] == QgsVectorFileWriter.NoError, error
+    assert error[0] == QgsVectorFileWriter.WriterError.NoError, error
     env = qgis_process_env
     enable = subprocess.run(["qgis_process.bin", "plugins", "enable", "wrok_plugin"], env=env,
                             capture_output=True, text=True, timeout=120)

@@ -46,8 +46,9 @@ def capped_model() -> QgsProcessingModelAlgorithm:
     """points + optional max_weight (no default, as a user leaves it) -> wrok:tunedclustering -> clusters."""
     model = QgsProcessingModelAlgorithm("cap check", "wrok tests")
     model.addModelParameter(QgsProcessingParameterVectorLayer("points", "Points"), QgsProcessingModelParameter("points"))
-    model.addModelParameter(QgsProcessingParameterNumber("max_weight", "Max weight", QgsProcessingParameterNumber.Double,
-                                                         optional=True), QgsProcessingModelParameter("max_weight"))
+    max_weight = QgsProcessingParameterNumber("max_weight", "Max weight", QgsProcessingParameterNumber.Type.Double,
+                                              optional=True)
+    model.addModelParameter(max_weight, QgsProcessingModelParameter("max_weight"))
     child = QgsProcessingModelChildAlgorithm(ALGORITHM_ID)
     child.setChildId("cluster")
     child.addParameterSources("INPUT", [Source.fromModelParameter("points")])
@@ -97,7 +98,7 @@ def test_left_out_max_weight_in_a_model_is_the_default_cap(wrok_plugin):
 def test_left_out_max_weight_through_qgis_process(enabled_env, tmp_path):  # noqa: F811
     points = tmp_path / "points.gpkg"
     written = QgsVectorFileWriter.writeAsVectorFormat(points_with_one_heavy_feature(), str(points), "UTF-8")
-    assert written[0] == QgsVectorFileWriter.NoError
+    assert written[0] == QgsVectorFileWriter.WriterError.NoError
     model_file = tmp_path / "cap_check.model3"
     model = capped_model()
     assert model.toFile(str(model_file))

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from qgis import processing
 from qgis.core import QgsFeature, QgsField, QgsProcessingException, QgsVectorLayer
-from qgis.PyQt.QtCore import QVariant
+
+from wrok_plugin.compat import FieldType
 
 from .helpers import column, run_algorithm
 from .layers import point_layer, sample_points
@@ -33,8 +34,8 @@ def run_pps(clusters, **overrides):
 
 def sizes_table(rows, columns=("side", "n", "replacements")):
     table = QgsVectorLayer("None", "sizes", "memory")
-    types = {"side": QVariant.String}
-    table.dataProvider().addAttributes([QgsField(name, types.get(name, QVariant.Int)) for name in columns])
+    types = {"side": FieldType.String}
+    table.dataProvider().addAttributes([QgsField(name, types.get(name, FieldType.Int)) for name in columns])
     table.updateFields()
     features = []
     for row in rows:
@@ -173,7 +174,7 @@ def test_invalid_geometries_stay_in_the_frame_whatever_the_setting(wrok_plugin):
         features.append(feature)
     layer.dataProvider().addFeatures(features)
     context = QgsProcessingContext()
-    context.setInvalidGeometryCheck(QgsFeatureRequest.GeometrySkipInvalid)
+    context.setInvalidGeometryCheck(QgsFeatureRequest.InvalidGeometryCheck.GeometrySkipInvalid)
     results = processing.run(PPS, {"INPUT": layer, "N": 2, "SEED": 1, "OUTPUT": "TEMPORARY_OUTPUT"},
                              context=context, feedback=QgsProcessingFeedback())
     sample = list(results["OUTPUT"].getFeatures())

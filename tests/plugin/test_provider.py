@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from qgis.core import QgsApplication, QgsProcessingAlgorithm, QgsProcessingParameterDefinition
+from qgis.core import QgsApplication, QgsProcessingAlgorithm
 
 from core.params import DEFAULT_STRATEGY
+from wrok_plugin.compat import PARAMETER_ADVANCED
 
 from .conftest import ALGORITHM_ID, REPO
 
@@ -20,14 +21,14 @@ def test_provider_and_algorithm_are_registered(wrok_plugin):
     algorithm = QgsApplication.processingRegistry().algorithmById(ALGORITHM_ID)
     assert algorithm.displayName() == "Tuned Weight/Radius Clustering"
     assert algorithm.canExecute() == (True, "")
-    assert not algorithm.flags() & QgsProcessingAlgorithm.FlagNoThreading  # runs in the background
-    assert algorithm.flags() & QgsProcessingAlgorithm.FlagCanCancel
+    assert not algorithm.flags() & QgsProcessingAlgorithm.Flag.FlagNoThreading  # runs in the background
+    assert algorithm.flags() & QgsProcessingAlgorithm.Flag.FlagCanCancel
 
 
 def test_advanced_parameters_are_flagged(wrok_plugin):
     algorithm = QgsApplication.processingRegistry().algorithmById(ALGORITHM_ID)
     advanced = {p.name() for p in algorithm.parameterDefinitions()
-                if p.flags() & QgsProcessingParameterDefinition.FlagAdvanced}
+                if p.flags() & PARAMETER_ADVANCED}
     assert advanced == ADVANCED
     strategy = algorithm.parameterDefinition("STRATEGY")
     assert strategy.options()[strategy.defaultValue()] == DEFAULT_STRATEGY == "compact"
@@ -41,6 +42,7 @@ def test_help_explains_every_parameter_and_the_score(wrok_plugin):
         assert label.lower() in help_text.lower(), f"help does not explain {label!r}"
     assert "wif * (r_target / w_target) * |w_target - median weight| + |r_target - median radius|" in help_text
     metadata = (REPO / "wrok_plugin" / "metadata.txt").read_text()
-    assert algorithm.helpUrl().startswith("https://github.com/wrok-project/wrok")
-    assert "repository=https://github.com/wrok-project/wrok\n" in metadata
+    assert algorithm.helpUrl() == ""  # no public web page yet: nothing that points nowhere
+    assert not any(f"\n{field}=" in metadata for field in ("email", "tracker", "repository", "homepage"))
+    assert "supportsQt6=True" in metadata and "qgisMaximumVersion=4.99" in metadata
     assert "hasProcessingProvider=yes" in metadata and "qgisMinimumVersion=3.22" in metadata

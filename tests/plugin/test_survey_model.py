@@ -14,8 +14,8 @@ from qgis.core import QgsProcessingModelAlgorithm, QgsVectorLayer
 from .conftest import REPO
 from .test_headless import enabled_env  # noqa: F401  (module fixture)
 
-MODEL = Path(__file__).resolve().parent / "survey_frame.model3"
 RESOURCES = REPO / "resources"
+MODEL = RESOURCES / "survey_frame.model3"
 INPUTS = {"population": RESOURCES / "demo_population.tif", "strata": RESOURCES / "demo_districts.geojson",
           "stratum_field": "district", "strata_table": RESOURCES / "demo_strata.csv",
           "sample_sizes": RESOURCES / "demo_sample_sizes.csv", "seed": 7}
@@ -92,7 +92,7 @@ plugin = wrok_plugin.classFactory(None)  # held: the provider goes with it
 plugin.initProcessing()
 import processing
 model = QgsProcessingModelAlgorithm()
-model.fromFile(repo + "/tests/plugin/survey_frame.model3")
+model.fromFile(repo + "/resources/survey_frame.model3")
 results = processing.run(model, {**inputs, "cluster:clusters": "TEMPORARY_OUTPUT",
                                  "cluster:cluster_numbers": folder + "/numbers.tif",
                                  "cluster:report": folder + "/report.html", "sample:sample": "TEMPORARY_OUTPUT",
