@@ -24,7 +24,6 @@ from qgis.PyQt.QtWidgets import QApplication
 RESULTS = os.environ["WROK_SMOKE_RESULTS"]
 DATA = os.environ["WROK_SMOKE_DATA"]  # a writable copy of the demo population GeoPackage
 SCREENSHOT = os.environ["WROK_SMOKE_SCREENSHOT"]
-HEAVY = ("geopandas", "pyproj", "shapely", "pyogrio")
 STEP_TIMEOUT_S = float(os.environ.get("WROK_SMOKE_STEP_TIMEOUT", 600))  # a hang guard for one step; the test has its own overall timeout
 seen = {"errors": [], "steps": [], "messages": [], "log": [], "trace": []}
 
@@ -54,8 +53,9 @@ def on_message(item):
 qgis.utils.iface.messageBar().widgetAdded.connect(on_message)
 
 
-def heavy_modules():
-    return sorted(name for name in sys.modules if name.split(".")[0] in HEAVY)
+def heavy_modules():  # judged against QGIS's own by tests/heavy_modules.py
+    return {name: getattr(sys.modules[name], "__file__", None)
+            for name in ("geopandas", "pyproj", "shapely", "pyogrio") if sys.modules.get(name) is not None}
 
 
 def visible_dialog(kind_name):

@@ -15,7 +15,7 @@ from qgis.utils import iface  # noqa: E402
 
 from wrok_plugin.compat import FieldType  # noqa: E402
 
-BUNDLED_PROJ_OR_GEOS = ("geopandas", "pyproj", "shapely", "pyogrio")
+BUNDLED_PROJ_OR_GEOS = ("geopandas", "pyproj", "shapely", "pyogrio")  # judged by tests/heavy_modules.py
 
 
 def cell_table():
@@ -50,7 +50,8 @@ def check():
         out = results["OUTPUT"]
         seen = {"h3": h3.__version__, "features": out.featureCount(), "crs": out.crs().authid(),
                 "connected_share": results["H3_CONNECTED_SHARE"],
-                "loaded": sorted(m for m in BUNDLED_PROJ_OR_GEOS if m in sys.modules)}
+                "loaded": {m: getattr(sys.modules[m], "__file__", None) for m in BUNDLED_PROJ_OR_GEOS
+                           if sys.modules.get(m) is not None}}
     except Exception as exc:  # reported to the test, which fails on it
         seen = {"error": repr(exc)}
     with open(os.environ["WROK_H3_DESKTOP_OUT"], "w") as handle:
