@@ -17,12 +17,16 @@ as heavy as the sampling interval are certainty selections. The frame is sorted 
 design_weight (1/inclusion_prob), selection_order, certainty and replacement columns.
 
 Replacements (--replacements R) are a reserve list per stratum: a second systematic PPS draw,
-from its own random start, among the clusters not in the main sample; use them in
-selection_order when a PSU cannot be surveyed. The main sample does not change when you ask
-for replacements.
+from its own random start, among the clusters not in the main sample, listed in a random order
+(not frame order); use them in selection_order when a PSU cannot be surveyed. The main sample
+does not change when you ask for replacements.
 
 The sample size table (--sizes) is a CSV with a column named like --stratum-field (or
-`stratum`), a column `n`, and optionally `replacements`; one row per stratum.
+`stratum`), a column `n`, and optionally `replacements`; one row per stratum. n = 0 is an
+error: write `not sampled` in the n cell to leave a stratum out on purpose.
+
+The seed is a whole number from 0 to 2**64 - 1; each stratum's stream comes from the full seed
+and the stratum's name.
 
 example:
   python -m core sample clusters.gpkg sample.gpkg --stratum-field PSGC --sizes sizes.csv \\
@@ -82,6 +86,11 @@ def _write_report(args, ordered, sample, n) -> None:
                         title=f"wrok PPS sample: {Path(args.clusters).name}")
 
 
+def _present(stratum: dict) -> dict:
+    """A stratum's figures without the ones a stratum left unsampled does not have (NaN interval and start)."""
+    return {key: value for key, value in stratum.items() if not (isinstance(value, float) and value != value)}
+
+
 def run_sample(args) -> int:
     import numpy as np
     import pandas as pd
@@ -139,5 +148,5 @@ def run_sample(args) -> int:
         print(json.dumps({"selected": int((~sample.replacement).sum()),
                           "replacements": int(sample.replacement.sum()),
                           "certainty": int(sample.certainty.sum()), "seed": args.seed,
-                          "strata": sample.strata}, default=float))
+                          "strata": [_present(stratum) for stratum in sample.strata]}, default=float))
     return 0

@@ -23,10 +23,12 @@ def _stratum_rows(sample, sizes) -> list:
         # Horvitz-Thompson estimate of the stratum's total size from its PSUs: exact under PPS, so it
         # checks the design weights.
         estimate = float(np.sum(sizes[sample.index[main]] * sample.design_weight[main]))
+        sampled = stratum["sampled"]
         rows.append({"stratum": stratum["stratum"] or "(one stratum)", "clusters": stratum["clusters"],
-                     "total size": stratum["total_size"], "PSUs": stratum["n"], "certainty": stratum["certainty"],
-                     "interval": stratum["interval"], "random start": stratum["start"],
-                     "replacements": stratum["replacements"], "size estimated from the PSUs": estimate})
+                     "total size": stratum["total_size"], "PSUs": stratum["n"] if sampled else "not sampled",
+                     "certainty": stratum["certainty"], "interval": stratum["interval"] if sampled else "-",
+                     "random start": stratum["start"] if sampled else "-", "replacements": stratum["replacements"],
+                     "size estimated from the PSUs": estimate if sampled else "not estimated"})
     return rows
 
 
