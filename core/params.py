@@ -10,6 +10,7 @@ from typing import Optional
 
 STRATEGIES = ("compact", "balanced", "seed")  # the first is the default (the plugin's enum relies on it)
 DEFAULT_STRATEGY = STRATEGIES[0]
+BAND = 0.2  # a cluster is in band within ±20 % of its own target weight (share_within_20pct)
 INVALID_GEOMETRY_CHOICES = ("repair", "error")  # what the front ends do with self-intersecting polygons
 
 

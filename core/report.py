@@ -19,9 +19,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .params import ClusteringInputError
+from .params import BAND, ClusteringInputError
 
-BAND = 0.2  # the band around the target weight, as in the benchmark's share_within_20pct
 COLOURS = {"in band": "#4daf4a", "out of band": "#ff7f00", "over a maximum": "#e41a1c"}
 
 

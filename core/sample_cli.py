@@ -96,6 +96,7 @@ def run_sample(args) -> int:
     import pandas as pd
 
     from .io import read_layer
+    from .layer_style import sample_style
     from .writing import check_target, same_file, write_frame
 
     if (args.members is None) != (args.members_output is None):
@@ -133,7 +134,7 @@ def run_sample(args) -> int:
     columns = {name: values for name, values in sample.columns().items() if name != "stratum"}
     for name, values in columns.items():
         selected[name] = values
-    write_frame(selected, output)
+    write_frame(selected, output, sample_style(args.id_field, label=True))
     if members is not None:
         joined = pd.DataFrame({args.id_field: selected[args.id_field].astype(str), **columns})
         keys = members[args.id_field].astype(str)
@@ -141,7 +142,7 @@ def run_sample(args) -> int:
         extra = joined.set_index(args.id_field).loc[keys[chosen.index]]
         for name in columns:
             chosen[name] = extra[name].to_numpy()
-        write_frame(chosen, members_target)
+        write_frame(chosen, members_target, sample_style(args.id_field, label=False))
     if args.report:
         _write_report(args, ordered, sample, n)
     if not args.quiet:

@@ -31,7 +31,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from . import frame
-from .algorithm import TunedClusteringAlgorithm, shared_settings
+from .algorithm import TunedClusteringAlgorithm, shared_settings, warn_passes_without_cap
 from .algorithm_base import WrokClusteringAlgorithm
 from .errors import releases_locals_on_error
 
@@ -139,6 +139,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         except ClusteringInputError as exc:
             raise QgsProcessingException(str(exc)) from None
         settings = shared_settings(self, parameters, context, **frame.cap_values(self, parameters, context))
+        warn_passes_without_cap(parameters, settings, feedback)
         params = settings.engine_params()
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         try:
@@ -170,7 +171,10 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         frame.report(feedback, result)
         stats = result.stats()
         feedback.pushInfo(f"{stats['clusters']} clusters; median weight {stats['median_weight']:.1f}, median "
-                          f"radius {stats['median_radius_m']:.0f} m (pixel squares included)")
+                          f"radius {stats['median_radius_m']:.0f} m (pixel squares included), "
+                          f"{stats['clusters_over_max']} over the maximum weight")
+        for line in result.over_max_warnings():
+            feedback.pushWarning(f"{line[0].upper()}{line[1:]}.")
         report = self.parameterAsFileOutput(parameters, Local.REPORT, context)
         if report:
             from .report_output import write_raster_report
