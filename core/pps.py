@@ -59,6 +59,7 @@ class PpsSample:
     selection_order: np.ndarray  # within the stratum: 1..n main, n+1..n+r replacements
     certainty: np.ndarray  # bool: taken with probability 1
     replacement: np.ndarray  # bool: reserve unit, not in the main sample
+    reserve_prob: np.ndarray  # replacements: probability of being in the reserve given the main sample (else NaN)
     strata: list  # one dict per stratum: key, clusters, total_size, n, replacements, certainty, interval, start
 
     def __len__(self):
@@ -318,10 +319,11 @@ def _select_stratum(rows, sizes, n_main, n_reserve, rng, key):
     picked[order] = True
     rest = np.flatnonzero(~picked)
     reserve = np.zeros(0, dtype=np.int64)
+    reserve_prob = np.full(len(rows), np.nan)  # given the main sample; NaN for the main sample's units
     if n_reserve:
-        reserve = rest[_draw(sizes[rest], n_reserve, rng)[0]]
+        positions, reserve_prob[rest] = _draw(sizes[rest], n_reserve, rng)[:2]
         # A systematic draw lists its hits in frame order: shuffled, replacement j is any of them.
-        reserve = reserve[rng.permutation(len(reserve))]
+        reserve = rest[positions][rng.permutation(len(positions))]
     chosen = np.concatenate([order, reserve]).astype(np.int64)
     part = {
         "index": rows[chosen],
@@ -331,6 +333,7 @@ def _select_stratum(rows, sizes, n_main, n_reserve, rng, key):
         "selection_order": np.arange(1, len(chosen) + 1),
         "certainty": certainty[chosen],
         "replacement": np.arange(len(chosen)) >= n_main,
+        "reserve_prob": np.where(np.arange(len(chosen)) >= n_main, reserve_prob[chosen], np.nan),
     }
     summary = {"stratum": key, "clusters": len(rows), "total_size": float(sizes.sum()), "n": n_main,
                "replacements": n_reserve, "certainty": int(certainty.sum()), "interval": interval, "start": start,
