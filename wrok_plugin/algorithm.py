@@ -347,6 +347,12 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
 
         style_output(context, output_id, "Clustered features", settings, hulls=False)
         style_output(context, clusters_id, "Clusters", settings, hulls=True)
+        from core.layer_style import cluster_style
+
+        from .stored_styles import note_style
+
+        note_style(self, output_id, cluster_style(result.clusters["cluster_id"], settings.id_field))
+        note_style(self, clusters_id, cluster_style(result.clusters["cluster_id"], settings.id_field, outlines=True))
         centroids_id = frame.write_centroids(self, parameters, context, result, arrays.to_measuring,
                                              arrays.source_crs, settings.id_field)
         feedback.setProgress(100)
@@ -385,6 +391,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                                       feedback.setProgressText)
 
     def postProcessAlgorithm(self, context, feedback):
+        super().postProcessAlgorithm(context, feedback)
         if self._update_target is not None:
             layer = context.project().mapLayer(self._update_target[0]) if context.project() else None
             if layer is not None:  # show the new fields and values in the open project

@@ -210,6 +210,12 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
 
         style_sample_output(context, results[self.OUTPUT], "PPS sample", id_field, label=True)
         style_sample_output(context, results[self.MEMBERS_OUTPUT], "PPS sample members", id_field, label=False)
+        from core.layer_style import sample_style
+
+        from .stored_styles import note_style
+
+        note_style(self, results[self.OUTPUT], sample_style(id_field, label=True))
+        note_style(self, results[self.MEMBERS_OUTPUT], sample_style(id_field, label=False))
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
             inputs = {"cluster layer": source.sourceName(), "size measure": weight_field,

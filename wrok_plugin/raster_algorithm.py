@@ -164,6 +164,11 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         write_cluster_raster(raster_path, pixels, numbers, driver)
         polygons = cluster_polygons(raster_path, params.n_jobs)
         clusters_id = self._write_polygons(parameters, context, layer.crs(), result, polygons)
+        from core.layer_style import cluster_style
+
+        from .stored_styles import note_style
+
+        note_style(self, clusters_id, cluster_style(result.clusters["cluster_id"], outlines=True))
         measuring = QgsCoordinateReferenceSystem(f"EPSG:{measured_in}") if measured_in else layer.crs()
         to_measuring = QgsCoordinateTransform(layer.crs(), measuring, QgsProject.instance().transformContext())
         centroids_id = frame.write_centroids(self, parameters, context, result, to_measuring, layer.crs(),

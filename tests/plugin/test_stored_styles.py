@@ -94,3 +94,26 @@ def test_clustered_points_and_their_outlines_reopen_styled(wrok_plugin, tmp_path
     with sqlite3.connect(tmp_path / "clustered.gpkg") as db:
         styled = sorted(row[0] for row in db.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault"))
     assert styled == ["again", "clustered"]
+
+
+def test_processing_outputs_written_to_geopackage_reopen_styled(wrok_plugin, tmp_path):
+    """What qgis_process writes (nothing loaded into a project) carries its style too."""
+    from qgis import processing
+
+    from .helpers import run_algorithm
+    from .layers import point_layer, sample_points
+
+    xy, weights = sample_points(n=300)
+    clustered = run_algorithm(point_layer(xy, weights), TARGET_WEIGHT=60, MAX_WEIGHT=80,
+                              OUTPUT=str(tmp_path / "features.gpkg"), CLUSTERS=str(tmp_path / "outlines.gpkg"))
+    features, outlines = reopened(tmp_path / "features.gpkg"), reopened(tmp_path / "outlines.gpkg")
+    assert features.renderer().type() == outlines.renderer().type() == "categorizedSymbol"
+    assert {c.value() for c in outlines.renderer().categories()} == set(column(outlines, "cluster_id"))
+    assert outlines.labelsEnabled() and not features.labelsEnabled()
+    processing.run("wrok:ppssample", {"INPUT": str(tmp_path / "outlines.gpkg"), "N": 3, "REPLACEMENTS": 1,
+                                      "SEED": 3, "OUTPUT": str(tmp_path / "sample.gpkg"), "MEMBERS": clustered["OUTPUT"],
+                                      "MEMBERS_OUTPUT": str(tmp_path / "members.gpkg")})
+    for name, labelled in (("sample", True), ("members", False)):
+        layer = reopened(tmp_path / f"{name}.gpkg")
+        assert [c.label() for c in layer.renderer().categories()] == ["PSU", "PSU (certainty)", "Replacement"]
+        assert layer.labelsEnabled() == labelled
