@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Optuna trials in the first pass (default %(default)s)")
     run.add_argument("--subsequent-trials", type=int, default=DEFAULTS["subsequent_max_trials"],
                      help="Optuna trials per re-clustered cluster (default %(default)s)")
-    run.add_argument("--reassignment-ratio", type=float, default=DEFAULTS["minibatch_reassignment_ratio"],
-                     help="MiniBatchKMeans setting (seed mode, default %(default)s)")
+    run.add_argument("--reassignment-ratio", type=float,
+                     help=f"MiniBatchKMeans setting (--strategy seed only, default "
+                          f"{DEFAULTS['minibatch_reassignment_ratio']})")
     run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULTS["strategy"],
                      help="compact (default: even weights, round clusters whose outlines do not overlap), "
                           "balanced (the earlier bisection default) or seed (the original k-means)")
@@ -168,6 +169,9 @@ def refuse_options_that_cannot_apply(args) -> None:
         raise ClusteringInputError(
             "--max-passes applies only with --max-weight: later passes re-cluster the clusters over the max "
             "weight, and without one there is a single pass; give --max-weight or drop --max-passes")
+    if args.reassignment_ratio is not None and args.strategy != "seed":
+        raise ClusteringInputError(f"--reassignment-ratio applies only with --strategy seed (its MiniBatchKMeans); "
+                                   f"the {args.strategy} strategy does not use it: drop it or add --strategy seed")
 
 
 def run_cluster(args) -> int:
@@ -184,7 +188,8 @@ def run_cluster(args) -> int:
         max_passes=(DEFAULTS["max_passes"] if args.max_passes is None else args.max_passes)
         if args.max_weight is not None else 1,
         initial_max_trials=args.initial_trials, subsequent_max_trials=args.subsequent_trials,
-        minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
+        minibatch_reassignment_ratio=DEFAULTS["minibatch_reassignment_ratio"] if args.reassignment_ratio is None
+        else args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
     )
     # Every output problem is found before the (possibly long) clustering starts.

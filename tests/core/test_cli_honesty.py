@@ -32,6 +32,14 @@ def test_max_passes_without_a_max_weight_is_refused_before_writing(tmp_path):
     assert capped.returncode == 0, capped.stderr
 
 
+def test_reassignment_ratio_outside_the_seed_strategy_is_refused(tmp_path):
+    source = points(tmp_path / "in.gpkg")
+    run = run_cli("cluster", source, tmp_path / "out.gpkg", "--target-weight", 240, "--target-radius", 1000,
+                  "--reassignment-ratio", 0.3)
+    assert run.returncode == 2 and "--reassignment-ratio applies only with --strategy seed" in run.stderr
+    assert not (tmp_path / "out.gpkg").exists()
+
+
 def test_progress_reaches_a_log_as_plain_lines(tmp_path):
     source = points(tmp_path / "in.gpkg")
     run = run_cli("cluster", source, tmp_path / "out.gpkg", "--weight-field", "population", "--target-weight",
