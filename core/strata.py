@@ -234,9 +234,7 @@ class StrataResult(ClusteringResult):
 
     def stats(self) -> dict:
         figures = super().stats()
-        per_stratum = [result.stats() for _, result in self.strata.values()]
-        for name in ("k_trials",):
-            figures[name] = sum(s[name] for s in per_stratum)
+        figures["k_trials"] = sum(len(result.trials) for _, result in self.strata.values())
         figures["strata"] = len(self.strata)
         return figures
 
