@@ -62,14 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--min-weight", type=float, help="merge clusters lighter than this into a neighbour")
     run.add_argument("--weight-importance", type=float, default=DEFAULTS["weight_importance_factor"],
                      help="how much weight matters against radius in the score (default %(default)s)")
-    run.add_argument("--max-passes", type=int, default=DEFAULTS["max_passes"],
-                     help="re-clustering passes for oversized clusters (default %(default)s)")
+    run.add_argument("--max-passes", type=int,
+                     help=f"re-clustering passes for clusters over --max-weight (default {DEFAULTS['max_passes']}; "
+                          "needs --max-weight)")
     run.add_argument("--initial-trials", type=int, default=DEFAULTS["initial_max_trials"],
                      help="Optuna trials in the first pass (default %(default)s)")
     run.add_argument("--subsequent-trials", type=int, default=DEFAULTS["subsequent_max_trials"],
                      help="Optuna trials per re-clustered cluster (default %(default)s)")
-    run.add_argument("--reassignment-ratio", type=float, default=DEFAULTS["minibatch_reassignment_ratio"],
-                     help="MiniBatchKMeans setting (seed mode, default %(default)s)")
+    run.add_argument("--reassignment-ratio", type=float,
+                     help=f"MiniBatchKMeans setting (--strategy seed only, default "
+                          f"{DEFAULTS['minibatch_reassignment_ratio']})")
     run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULTS["strategy"],
                      help="compact (default: even weights, round clusters whose outlines do not overlap), "
                           "balanced (the earlier bisection default) or seed (the original k-means)")
@@ -104,8 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _progress_bar(quiet: bool):
-    if quiet or not sys.stderr.isatty():
+    """A bar on a terminal; plain throttled lines when stderr goes to a log (core.progress)."""
+    if quiet:
         return None, lambda: None
+    if not sys.stderr.isatty():
+        from .progress import PlainProgress
+
+        return PlainProgress(sys.stderr), lambda: None
     from tqdm import tqdm
 
     bar = tqdm(total=1000, unit="‰", file=sys.stderr, bar_format="{l_bar}{bar}| {desc}")
@@ -156,18 +163,33 @@ def cluster_input(frame, args, params, progress, field_names=None):
                            strata=cli_frame.strata_options(args)), {})
 
 
+def refuse_options_that_cannot_apply(args) -> None:
+    """Options the run would silently ignore are refused, naming the option."""
+    if args.max_weight is None and args.max_passes is not None:
+        raise ClusteringInputError(
+            "--max-passes applies only with --max-weight: later passes re-cluster the clusters over the max "
+            "weight, and without one there is a single pass; give --max-weight or drop --max-passes")
+    if args.reassignment_ratio is not None and args.strategy != "seed":
+        raise ClusteringInputError(f"--reassignment-ratio applies only with --strategy seed (its MiniBatchKMeans); "
+                                   f"the {args.strategy} strategy does not use it: drop it or add --strategy seed")
+
+
 def run_cluster(args) -> int:
     from .io import OUTPUT_FIELDS, cluster_field_names, metric_crs, read_layer
+    from .layer_style import cluster_style
     from .raster import is_raster_path
     from .writing import check_column_names, check_target, write_frame
 
+    refuse_options_that_cannot_apply(args)
     params = ClusteringParams(
         desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
         max_cluster_weight=args.max_weight, min_cluster_weight=args.min_weight,
         weight_importance_factor=args.weight_importance,
-        max_passes=args.max_passes if args.max_weight is not None else 1,
+        max_passes=(DEFAULTS["max_passes"] if args.max_passes is None else args.max_passes)
+        if args.max_weight is not None else 1,
         initial_max_trials=args.initial_trials, subsequent_max_trials=args.subsequent_trials,
-        minibatch_reassignment_ratio=args.reassignment_ratio, n_jobs=args.jobs,
+        minibatch_reassignment_ratio=DEFAULTS["minibatch_reassignment_ratio"] if args.reassignment_ratio is None
+        else args.reassignment_ratio, n_jobs=args.jobs,
         random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
     )
     # Every output problem is found before the (possibly long) clustering starts.
@@ -206,14 +228,15 @@ def run_cluster(args) -> int:
                 check_column_names([c for c in frame.columns if c != frame.geometry.name and c not in names]
                                    + names, output)
             out, clusters, result, extra = cluster_input(frame, args, params, progress, names)
-            write_frame(out, output)
+            id_field = names[0] if names else "cluster_id"
+            write_frame(out, output, cluster_style(result.clusters["cluster_id"], id_field))
             if args.centroids:
                 measured_in = metric_crs(frame, args.epsg)
                 cli_frame.write_centroids(result, measured_in, frame.crs or measured_in, args.centroids)
     finally:
         close()
     if summary is not None and clusters is not None:
-        write_frame(clusters, summary)
+        write_frame(clusters, summary, cluster_style(result.clusters["cluster_id"], outlines=True))
     for line in result.over_max_warnings():
         print(f"warning: {line}", file=sys.stderr)
     cli_frame.report_notes(result)

@@ -132,6 +132,7 @@ def run_raster(args, params, progress):
     import shapely
 
     from .io import write_layer
+    from .layer_style import cluster_style
     from .raster import check_raster_target, cluster_polygons, cluster_raster, read_pixels, write_cluster_raster
 
     if args.weight_field or args.h3_field or args.h3_resolution is not None:
@@ -153,12 +154,13 @@ def run_raster(args, params, progress):
     table.insert(1, "cluster_number", range(1, len(table) + 1))
     geometry = shapely.from_wkb([polygons[n] for n in table["cluster_number"]])
     polygons_frame = gpd.GeoDataFrame(table, geometry=geometry, crs=pixels.crs_wkt)
-    write_layer(polygons_frame, args.output)
+    style = cluster_style(table["cluster_id"], outlines=True)
+    write_layer(polygons_frame, args.output, style=style)
     if args.summary:  # the cluster table: CSV without geometry, any other format with the polygons
         summary = gpd.GeoDataFrame(table, geometry=geometry, crs=pixels.crs_wkt)
         if args.summary.lower().endswith(".csv"):
             summary = gpd.GeoDataFrame(table.assign(geometry=None), geometry="geometry")
-        write_layer(summary, args.summary)
+        write_layer(summary, args.summary, style=style)
     if args.centroids:
         write_centroids(result, f"EPSG:{measured_in}" if measured_in else pixels.crs_wkt, pixels.crs_wkt,
                         args.centroids)

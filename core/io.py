@@ -42,7 +42,7 @@ def read_layer(path, layer: Optional[str] = None) -> gpd.GeoDataFrame:
             return _index_as_columns(gpd.read_parquet(path))
         if suffix == ".csv":
             return _read_csv_points(path)
-        return gpd.read_file(path, layer=layer)
+        return gpd.read_file(path, layer=input_layer_name(path, layer))
     except ClusteringInputError:
         raise
     except Exception as exc:  # the reader's own message says what is wrong with the file
@@ -50,15 +50,17 @@ def read_layer(path, layer: Optional[str] = None) -> gpd.GeoDataFrame:
 
 
 def input_layer_name(path, layer: Optional[str]) -> Optional[str]:
-    """The layer read from a GeoPackage: the one named, else its first."""
+    """The layer read from a GeoPackage: the one named, else its first (QGIS's layer_styles table is no data)."""
     if layer or _suffix(path) != ".gpkg" or not Path(path).exists():
         return layer
     import pyogrio
 
     try:
-        return str(pyogrio.list_layers(path)[0, 0])
+        names = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
     except Exception:  # reading it will report what is wrong
         return None
+    data = [name for name in names if name != "layer_styles"]
+    return (data or names or [None])[0]
 
 
 def _index_as_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -97,9 +99,9 @@ def _read_csv_points(path: Path) -> gpd.GeoDataFrame:
     )
 
 
-def write_layer(frame: gpd.GeoDataFrame, path, layer: Optional[str] = None) -> None:
+def write_layer(frame: gpd.GeoDataFrame, path, layer: Optional[str] = None, style=None) -> None:
     """Write to a temporary file beside path, check it, move it into place (see core.writing)."""
-    write_frame(frame, check_target(path, layer))
+    write_frame(frame, check_target(path, layer), style)
 
 
 def _facts(crs: CRS) -> CrsFacts:

@@ -10,6 +10,7 @@ from typing import Optional
 
 STRATEGIES = ("compact", "balanced", "seed")  # the first is the default (the plugin's enum relies on it)
 DEFAULT_STRATEGY = STRATEGIES[0]
+BAND = 0.2  # a cluster is in band within ±20 % of its own target weight (share_within_20pct)
 INVALID_GEOMETRY_CHOICES = ("repair", "error")  # what the front ends do with self-intersecting polygons
 
 
@@ -38,6 +39,24 @@ def worker_threads(n_jobs: int) -> int:
     """Threads for n_jobs: -1 means every core."""
     return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
+
+# How the front ends name each parameter (CLI option in brackets): the reports show these, not field names.
+PARAMETER_LABELS = {
+    "desired_cluster_weight": "target weight (--target-weight)",
+    "desired_cluster_radius": "target radius, m (--target-radius)",
+    "max_cluster_weight": "maximum weight (--max-weight)",
+    "weight_importance_factor": "weight importance (--weight-importance)",
+    "max_passes": "maximum passes (--max-passes)",
+    "initial_max_trials": "trials in the first pass (--initial-trials)",
+    "subsequent_max_trials": "trials per re-clustered cluster (--subsequent-trials)",
+    "minibatch_reassignment_ratio": "reassignment ratio (--reassignment-ratio)",
+    "n_jobs": "threads (--jobs)",
+    "random_state": "random seed (--random-state)",
+    "strategy": "strategy (--strategy)",
+    "min_cluster_weight": "minimum weight (--min-weight)",
+    "n_clusters": "number of clusters (--clusters)",
+    "max_cluster_radius": "maximum radius, m (--max-radius)",
+}
 
 # Largest whole-number parameter any front end accepts: QGIS stores integers in 32 bits.
 MAX_WHOLE_NUMBER = 2**31 - 1

@@ -306,5 +306,7 @@ def run_database(args, params, cluster_input, progress=None):
             write_new_table(connection, source, TableName.parse(args.output_layer, "--output-layer"), keys, values,
                             new_geometry)
         else:
-            write_layer(out, args.output)
+            from .layer_style import cluster_style
+
+            write_layer(out, args.output, style=cluster_style(result.clusters["cluster_id"]))
     return out, clusters, result, extra

@@ -9,14 +9,19 @@ implicit geographic stratification). Within a stratum of N clusters with sizes M
    a cluster is selected when a hit falls in its interval (C_{i-1}, C_i]. Its inclusion probability is
    pi_i = n' M_i / T (< 1) and its design weight 1 / pi_i.
 3. Replacements (optional, r per stratum): a reserve list drawn from the clusters NOT in the main sample
-   by the same procedure (its own certainty step, an independent start from the same seeded stream).
-   The main sample is exactly the n-design above whether or not replacements are asked for. Reserve
-   units are used in reserve order; each carries the main-design pi and 1/pi it would have had, so a
-   replacement that stands in for a PSU can take its own design weight (re-weight for non-response
-   when the analysis needs it).
+   by the same procedure (its own certainty step, an independent start from the same seeded stream),
+   then put in a random order (a uniform permutation from the same stream), so replacement 1 is no
+   likelier to sit at the start of the frame than replacement r. Given the main sample s, a cluster i
+   outside s is in the reserve list with probability r M_i / T_rest (T_rest the total size outside s;
+   1 for the reserve's own certainty units), and each reserve rank is any of the r with chance 1/r.
+   The main sample is exactly the n-design above whether or not replacements are asked for. Each
+   reserve unit carries the main-design pi and 1/pi it would have had, so a replacement that stands in
+   for a PSU can take its own design weight (re-weight for non-response when the analysis needs it).
 
-Each stratum draws from its own random stream, derived from (seed, stratum key): adding or removing
-another stratum never changes this stratum's sample.
+Each stratum draws from its own random stream: numpy's SeedSequence of the full seed (0 to 2**64 - 1),
+with the stratum key's UTF-8 bytes as its spawn key. Two strata never share a stream (no hash of the
+name is involved), seeds that differ anywhere give different streams, and adding or removing another
+stratum never changes this stratum's sample.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from __future__ import annotations
 import csv
 import math
 import numbers
-import zlib
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional, Sequence, Union
 
@@ -34,6 +38,8 @@ from .params import ClusteringInputError
 
 SAMPLE_COLUMNS = ["stratum", "inclusion_prob", "design_weight", "selection_order", "certainty", "replacement"]
 ALL_STRATA = ""  # the stratum key when the frame has no stratum field
+NOT_SAMPLED = "not sampled"  # written in a sample size table's n cell: the stratum is left out on purpose
+MAX_SEED = 2**64 - 1
 NEEDS_STRATUM_FIELD = "a sample size table needs a stratum field that names each cluster's stratum"
 _SHOW = 5  # how many offending IDs an error message names
 
@@ -53,6 +59,7 @@ class PpsSample:
     selection_order: np.ndarray  # within the stratum: 1..n main, n+1..n+r replacements
     certainty: np.ndarray  # bool: taken with probability 1
     replacement: np.ndarray  # bool: reserve unit, not in the main sample
+    reserve_prob: np.ndarray  # replacements: probability of being in the reserve given the main sample (else NaN)
     strata: list  # one dict per stratum: key, clusters, total_size, n, replacements, certainty, interval, start
 
     def __len__(self):
@@ -128,7 +135,19 @@ def sample_sizes_from_rows(rows: Sequence[Mapping], stratum_column: Optional[str
         key = stratum_key(row[key_column])
         if key in sizes:
             raise ClusteringInputError(f"the sample size table {source} lists stratum '{key}' twice")
+        if str(row[n_column]).strip().lower() == NOT_SAMPLED:
+            if r_column is not None and not is_missing(row[r_column]) and \
+                    _count(row[r_column], f"replacements for stratum '{key}'", 0):
+                raise ClusteringInputError(f"the sample size table {source}: stratum '{key}' is marked "
+                                           f"'{NOT_SAMPLED}' but asks for replacements ({row[r_column]})")
+            sizes[key] = (0, 0)
+            continue
         n = _count(row[n_column], f"n for stratum '{key}'", 0)
+        if n == 0:
+            raise ClusteringInputError(
+                f"the sample size table {source}: n for stratum '{key}' is 0; give the number of PSUs, or write "
+                f"'{NOT_SAMPLED}' in its n cell to leave the stratum out of the sample on purpose (its total is "
+                "then not estimated)")
         r = default_replacements if r_column is None or is_missing(row[r_column]) else \
             _count(row[r_column], f"replacements for stratum '{key}'", 0)
         sizes[key] = (n, r)
@@ -191,8 +210,22 @@ def _draw(sizes, n: int, rng):
     return np.concatenate([np.flatnonzero(certainty), hits]), pi, certainty, interval, start
 
 
-def _stratum_rng(seed: int, key: str):
-    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode())]))
+def checked_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+        raise ClusteringInputError(f"the seed must be a whole number from 0 to {MAX_SEED} (got {seed!r})")
+    return int(seed)
+
+
+def stratum_rng(seed: int, key: str):
+    """The stratum's own stream: the full seed as entropy, the key's bytes (length first) as spawn key.
+
+    SeedSequence pads an entropy of at most 4 words (any seed below 2**128) before the spawn key, so
+    distinct (seed, key) pairs assemble distinct entropy: unlike a CRC32 of the key, no two keys collide.
+    """
+    data = key.encode("utf-8")
+    words = np.frombuffer(data + b"\0" * (-len(data) % 4), dtype="<u4")
+    spawn_key = (len(data), *(int(w) for w in words))
+    return np.random.default_rng(np.random.SeedSequence(checked_seed(seed), spawn_key=spawn_key))
 
 
 def _check_sizes(sizes: np.ndarray, ids: np.ndarray) -> None:
@@ -256,6 +289,7 @@ def select_pps(ids, sizes, n: Union[int, SampleSizes], strata=None, *, seed: int
         if missing.any():
             raise ClusteringInputError(f"{int(missing.sum())} cluster(s) have no stratum value: {_name(ids[missing])}")
         keys = np.array([stratum_key(value) for value in strata], dtype=object)
+    checked_seed(seed)
     plan = plan_strata(keys, n, replacements)
     members = {key: np.flatnonzero(keys == key) for key in plan}
     for key, (n_main, n_reserve) in plan.items():
@@ -272,7 +306,7 @@ def select_pps(ids, sizes, n: Union[int, SampleSizes], strata=None, *, seed: int
     parts, summaries = [], []
     for key, (n_main, n_reserve) in plan.items():
         part, summary = _select_stratum(members[key], sizes[members[key]], n_main, n_reserve,
-                                        _stratum_rng(seed, key), key)
+                                        stratum_rng(seed, key), key)
         parts.append(part)
         summaries.append(summary)
     joined = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
@@ -285,8 +319,11 @@ def _select_stratum(rows, sizes, n_main, n_reserve, rng, key):
     picked[order] = True
     rest = np.flatnonzero(~picked)
     reserve = np.zeros(0, dtype=np.int64)
+    reserve_prob = np.full(len(rows), np.nan)  # given the main sample; NaN for the main sample's units
     if n_reserve:
-        reserve = rest[_draw(sizes[rest], n_reserve, rng)[0]]
+        positions, reserve_prob[rest] = _draw(sizes[rest], n_reserve, rng)[:2]
+        # A systematic draw lists its hits in frame order: shuffled, replacement j is any of them.
+        reserve = rest[positions][rng.permutation(len(positions))]
     chosen = np.concatenate([order, reserve]).astype(np.int64)
     part = {
         "index": rows[chosen],
@@ -296,7 +333,9 @@ def _select_stratum(rows, sizes, n_main, n_reserve, rng, key):
         "selection_order": np.arange(1, len(chosen) + 1),
         "certainty": certainty[chosen],
         "replacement": np.arange(len(chosen)) >= n_main,
+        "reserve_prob": np.where(np.arange(len(chosen)) >= n_main, reserve_prob[chosen], np.nan),
     }
     summary = {"stratum": key, "clusters": len(rows), "total_size": float(sizes.sum()), "n": n_main,
-               "replacements": n_reserve, "certainty": int(certainty.sum()), "interval": interval, "start": start}
+               "replacements": n_reserve, "certainty": int(certainty.sum()), "interval": interval, "start": start,
+               "sampled": n_main > 0}
     return part, summary

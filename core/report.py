@@ -19,9 +19,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .params import ClusteringInputError
+from .params import BAND, ClusteringInputError
 
-BAND = 0.2  # the band around the target weight, as in the benchmark's share_within_20pct
 COLOURS = {"in band": "#4daf4a", "out of band": "#ff7f00", "over a maximum": "#e41a1c"}
 
 
@@ -97,13 +96,26 @@ def summary_rows(clusters, targets: Targets) -> list:
         rows.append({
             "stratum": name, "clusters": int(mask.sum()), "total weight": float(weights.sum()),
             "median weight": float(np.median(weights)),
-            "within ±20 %": f"{np.mean(np.abs(weights - target) <= BAND * target):.0%}",
+            "within ±20 % of its target": f"{np.mean(np.abs(weights - target) <= BAND * target):.0%}",
             "weight p10 to p90": f"{np.percentile(weights, 10):,.1f} to {np.percentile(weights, 90):,.1f}",
             "median radius (m)": float(np.median(radii)), "p90 radius (m)": float(np.percentile(radii, 90)),
             "over max weight": int((weights > targets.max_weight[mask]).sum()),
             "over max radius": int((radii > targets.max_radius[mask]).sum()),
         })
     return rows
+
+
+def parameter_rows(params) -> dict:
+    """{label users set: value} for the settings that applied to this run (core.params.PARAMETER_LABELS)."""
+    from .params import PARAMETER_LABELS
+
+    values = params.as_dict()
+    capped = values.get("max_cluster_weight") is not None
+    applies = {"max_passes": capped, "subsequent_max_trials": capped,
+               "minibatch_reassignment_ratio": values.get("strategy") == "seed",
+               "initial_max_trials": values.get("n_clusters") is None}
+    return {PARAMETER_LABELS.get(name, name): "none" if value is None else value for name, value in values.items()
+            if applies.get(name, True)}
 
 
 def stratum_parameter_rows(targets: Targets) -> list:
@@ -195,37 +207,42 @@ def degree_stretch(latitudes) -> float:
     return 1.0 / max(math.cos(math.radians(float(np.mean(latitudes)))), 0.01)
 
 
-def map_thumbnail(outlines: Sequence, status: Sequence[str], colours: Mapping = COLOURS,
-                  y_stretch: float = 1.0) -> str:
-    """One outline per cluster, filled with its status' colour: a (k, 2) ring (e.g. core.hulls.convex_hulls
-    output) or a list of rings (the parts of a dissolved polygon). Rings of one or two vertices (no area)
-    show as dots. y_stretch: height of a y unit against an x unit (1 when the coordinates are metres)."""
-    from matplotlib.collections import PolyCollection
-    from matplotlib.lines import Line2D
+def cluster_map_style(clusters, targets: Targets):
+    """Per cluster: its own fill colour, its number as label; flagged clusters a hatched orange or red border."""
+    from .layer_style import cluster_rgb
+    from .report_map import MapLayer, short_id
 
-    rings, kinds = [], []
-    for outline, kind in zip(outlines, status):
-        for ring in outline if isinstance(outline, (list, tuple)) else [outline]:
-            if len(ring):
-                rings.append(np.asarray(ring, dtype=float))
-                kinds.append(kind)
-    figure = new_figure(6.0, 6.0)
-    axes = figure.add_subplot()
-    areas = [k for k, ring in enumerate(rings) if len(ring) >= 3]
-    axes.add_collection(PolyCollection([rings[k] for k in areas], facecolors=[colours[kinds[k]] for k in areas],
-                                       edgecolors="#333333", linewidths=0.3, alpha=0.7))
-    dots = [k for k, ring in enumerate(rings) if len(ring) < 3]
-    if dots:
-        points = np.vstack([rings[k].mean(axis=0) for k in dots])
-        axes.scatter(points[:, 0], points[:, 1], s=6, c=[colours[kinds[k]] for k in dots])
-    everything = np.vstack(rings)
-    axes.set_xlim(everything[:, 0].min(), everything[:, 0].max())
-    axes.set_ylim(everything[:, 1].min(), everything[:, 1].max())
-    axes.set_aspect(y_stretch, adjustable="datalim")
-    axes.set_xticks([])
-    axes.set_yticks([])
-    axes.legend(handles=[Line2D([], [], color=c, marker="s", linestyle="", label=k) for k, c in colours.items()],
-                frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
+    status = _status(clusters, targets)
+    fills = [tuple(c / 255 for c in cluster_rgb(i)) for i in range(len(status))]
+    flag_edges = {"out of band": COLOURS["out of band"], "over a maximum": COLOURS["over a maximum"]}
+    edges = [flag_edges.get(kind, tuple(0.55 * c for c in fill)) for kind, fill in zip(status, fills)]
+    return MapLayer(fills, edges, [2.0 if kind in flag_edges else 0.6 for kind in status],
+                    [{"out of band": "///", "over a maximum": "xxx"}.get(kind) for kind in status],
+                    [(short_id(name),) for name in clusters["cluster_id"]], alpha=0.7, groups=targets.strata)
+
+
+def cluster_map(outlines: Sequence, clusters, targets: Targets, y_stretch: float = 1.0) -> str:
+    """Every cluster in its own colour with its border, labelled with its ID where that fits; clusters out of
+    the band get an orange hatched border, those over a maximum a red one. y_stretch: height of a y unit
+    against an x unit (1 when the coordinates are metres)."""
+    from matplotlib.patches import Patch
+
+    from .report_map import draw_map
+
+    status = _status(clusters, targets)
+    style = cluster_map_style(clusters, targets)
+    fills = style.faces
+    figure = new_figure(7.0, 7.0)
+    axes = draw_map(figure, outlines, style, y_stretch)
+    counts = {kind: int(np.sum(status == kind)) for kind in ("in band", "out of band", "over a maximum")}
+    axes.legend(handles=[
+        Patch(facecolor=fills[0] if fills else "white", edgecolor="#333333", label=f"in band ({counts['in band']}): "
+              "one colour per cluster"),
+        Patch(facecolor="white", edgecolor=COLOURS["out of band"], hatch="///", linewidth=2,
+              label=f"out of band ({counts['out of band']})"),
+        Patch(facecolor="white", edgecolor=COLOURS["over a maximum"], hatch="xxx", linewidth=2,
+              label=f"over a maximum ({counts['over a maximum']})")],
+        frameon=False, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3)
     return png(figure)
 
 
@@ -253,7 +270,7 @@ th{background:#f0f0f0}td{font-variant-numeric:tabular-nums}img{max-width:100%}
 def render_report(result, *, outlines: Optional[Sequence] = None, cluster_strata=None,
                   inputs: Optional[Mapping] = None, title: str = "wrok clustering report",
                   outline_kind: str = "convex hulls", y_stretch: float = 1.0) -> str:
-    """The report as HTML text. outlines: one per row of result.clusters (see map_thumbnail), in metres
+    """The report as HTML text. outlines: one per row of result.clusters (rings, see core.report_map), in metres
     or with y_stretch for degrees.
 
     cluster_strata: each cluster's stratum (default: the cluster table's `stratum` column, if any).
@@ -262,8 +279,11 @@ def render_report(result, *, outlines: Optional[Sequence] = None, cluster_strata
     targets = Targets(result, cluster_strata)
     flagged = flag_clusters(clusters, targets)
     parts = [f"<h1>{html.escape(title)}</h1>"]
-    settings = [{"parameter": k, "value": v} for k, v in {**(inputs or {}), **params.as_dict()}.items()]
+    settings = [{"parameter": k, "value": v} for k, v in {**(inputs or {}), **parameter_rows(params)}.items()]
     parts += ["<h2>Parameters</h2>", table(settings)]
+    if targets.strata is not None:
+        parts.append("<p class=note>The targets per stratum below take the place of these target weight, "
+                     "radius and maximums where the strata table or fields give them.</p>")
     if targets.strata is not None:
         parts += ["<h2>Targets per stratum</h2>", table(stratum_parameter_rows(targets))]
     parts += ["<h2>Summary</h2>", table(summary_rows(clusters, targets))]
@@ -275,10 +295,12 @@ def render_report(result, *, outlines: Optional[Sequence] = None, cluster_strata
               f"<img alt='weight against radius' src='data:image/png;base64,"
               f"{weight_radius_scatter(clusters, targets)}'>", "</div>"]
     if outlines is not None:
-        parts += [f"<h2>Map</h2><p class=note>Cluster outlines ({html.escape(outline_kind)}), coloured by whether "
-                  "the weight is in the band.</p>",
+        parts += [f"<h2>Map</h2><p class=note>Cluster outlines ({html.escape(outline_kind)}), one colour per "
+                  "cluster, labelled with its number (the part of its ID after CLUSTER_) where the label fits; with "
+                  "strata, numbers restart in each stratum, whose name stands at the centre of its clusters. An orange hatched border marks a cluster outside the ±20 % band around its stratum's "
+                  "target weight; a red cross-hatched one a cluster over a maximum.</p>",
                   f"<img alt='map of the clusters' src='data:image/png;base64,"
-                  f"{map_thumbnail(outlines, _status(clusters, targets), y_stretch=y_stretch)}'>"]
+                  f"{cluster_map(outlines, clusters, targets, y_stretch)}'>"]
     parts.append(f"<h2>Clusters out of band or over a maximum ({len(flagged)} of {len(clusters['weight'])})</h2>")
     rows = []
     for row, reasons in flagged:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .data import Features, weighted_centroids
 from .hulls import convex_hulls, hull_overlap_share, hull_radii, weighted_rms_spread
-from .params import ClusteringParams
+from .params import BAND, ClusteringParams
 from .tuning import clustering_score
 
 CLUSTER_COLUMNS = ["cluster_id", "weight", "n_features", "radius_m", "centroid_x", "centroid_y", "cluster_pass"]
@@ -44,61 +44,68 @@ class ClusteringResult:
     trials: list = field(default_factory=list)  # (k, score) tried in the first pass (compact strategy)
     remote_hamlets: list = field(default_factory=list)  # IDs of isolated light clusters kept as they are
     placed_alone: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # features > band
-    hull_overlap: float = 0.0  # (sum of hull areas - their union) / sum, hulls of full geometries
-    weighted_rms_m: float = 0.0  # weighted RMS distance of features to their cluster's centroid
+    # (sum of hull areas - their union) / sum, hulls of full geometries; None: not measured
+    hull_overlap: Optional[float] = None
+    weighted_rms_m: Optional[float] = None  # weighted RMS distance of features to their cluster's centroid
     # IDs of clusters still wider than max_cluster_radius: single features wider than it on their own.
     over_max_radius: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     cluster_row: Optional[np.ndarray] = None  # per feature: its cluster's row in `clusters` (0-based)
 
-    @property
-    def out_of_band_ids(self) -> np.ndarray:
-        """IDs of clusters whose weight is more than 20 % away from the target."""
-        target = self.params.desired_cluster_weight
-        outside = np.abs(self.clusters["weight"] - target) > 0.2 * target
-        return self.clusters["cluster_id"][outside]
+    def cluster_params(self) -> list:
+        """The params each cluster was made with, one per row of `clusters` (a stratified run has its own)."""
+        return [self.params] * len(self.clusters)
+
+    def cluster_setting(self, name: str) -> np.ndarray:
+        """A ClusteringParams field for every cluster, as floats (NaN where it is None: no cap)."""
+        values = [getattr(p, name, None) for p in self.cluster_params()]
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    def _out_of_band(self) -> np.ndarray:
+        target = self.cluster_setting("desired_cluster_weight")
+        return np.abs(np.asarray(self.clusters["weight"], dtype=float) - target) > BAND * target
 
     @property
-    def score(self) -> float:
+    def out_of_band_ids(self) -> np.ndarray:
+        """IDs of clusters whose weight is more than 20 % away from their own target."""
+        return self.clusters["cluster_id"][self._out_of_band()]
+
+    @property
+    def score(self) -> Optional[float]:
         """The seed's objective on the final clusters (lower is better)."""
         return clustering_score(np.median(self.clusters["weight"]), np.median(self.clusters["radius_m"]), self.params)
 
     def clusters_over_max(self):
-        """(cluster id, weight) of every cluster heavier than the max weight, heaviest first."""
-        cap = self.params.max_cluster_weight
-        if cap is None:
-            return []
+        """(cluster id, weight, its max weight) of every cluster heavier than its max weight, heaviest first."""
         weights = np.asarray(self.clusters["weight"], dtype=float)
-        over = np.flatnonzero(weights > cap)
+        caps = self.cluster_setting("max_cluster_weight")
+        over = np.flatnonzero(weights > caps)  # False against NaN (no cap)
         over = over[np.argsort(-weights[over], kind="stable")]
-        return [(str(self.clusters["cluster_id"][i]), float(weights[i])) for i in over]
+        return [(str(self.clusters["cluster_id"][i]), float(weights[i]), float(caps[i])) for i in over]
 
     def over_max_warnings(self, limit: int = 10):
-        """One line per cluster over the max (the first `limit`), for the log of every front end."""
+        """One line per cluster over its max (the first `limit`), for the log of every front end."""
         over = self.clusters_over_max()
-        cap = self.params.max_cluster_weight
-        lines = [f"cluster {name} weighs {weight:g}, over the max weight of {cap:g}" for name, weight in over[:limit]]
+        lines = [f"cluster {name} weighs {weight:g}, over the max weight of {cap:g}"
+                 for name, weight, cap in over[:limit]]
         if len(over) > limit:
             lines.append(f"... and {len(over) - limit} more cluster(s) over the max weight")
         return lines
 
     def stats(self) -> dict:
-        """The benchmark's quality figures for this result."""
-        params = self.params
+        """The benchmark's quality figures for this result; a figure not measured (None) is left out."""
         weights = self.clusters["weight"]
         radii = self.clusters["radius_m"]
-        target = params.desired_cluster_weight
-        over = int((weights > params.max_cluster_weight).sum()) if params.max_cluster_weight else 0
-        return {
+        figures = {
             "clusters": len(weights),
             "median_weight": float(np.median(weights)),
             "median_radius_m": float(np.median(radii)),
-            "share_within_20pct": float(np.mean(np.abs(weights - target) <= 0.2 * target)),
+            "share_within_20pct": float(np.mean(~self._out_of_band())),
             "weight_p10": float(np.percentile(weights, 10)),
             "weight_p90": float(np.percentile(weights, 90)),
-            "clusters_over_max": over,
+            "clusters_over_max": len(self.clusters_over_max()),
             "p90_radius_m": float(np.percentile(radii, 90)),
             "score": self.score,
-            "clusters_out_of_band": len(self.out_of_band_ids),
+            "clusters_out_of_band": int(self._out_of_band().sum()),
             "hull_overlap_share": self.hull_overlap,
             "weighted_rms_m": self.weighted_rms_m,
             "heavy_features": len(self.heavy_features),
@@ -108,6 +115,7 @@ class ClusteringResult:
             "passes_run": self.passes_run,
             "clusters_over_max_radius": len(self.over_max_radius),
         }
+        return {name: value for name, value in figures.items() if value is not None}
 
 
 def factorize_ids(ids):

@@ -17,12 +17,16 @@ as heavy as the sampling interval are certainty selections. The frame is sorted 
 design_weight (1/inclusion_prob), selection_order, certainty and replacement columns.
 
 Replacements (--replacements R) are a reserve list per stratum: a second systematic PPS draw,
-from its own random start, among the clusters not in the main sample; use them in
-selection_order when a PSU cannot be surveyed. The main sample does not change when you ask
-for replacements.
+from its own random start, among the clusters not in the main sample, listed in a random order
+(not frame order); use them in selection_order when a PSU cannot be surveyed. The main sample
+does not change when you ask for replacements.
 
 The sample size table (--sizes) is a CSV with a column named like --stratum-field (or
-`stratum`), a column `n`, and optionally `replacements`; one row per stratum.
+`stratum`), a column `n`, and optionally `replacements`; one row per stratum. n = 0 is an
+error: write `not sampled` in the n cell to leave a stratum out on purpose.
+
+The seed is a whole number from 0 to 2**64 - 1; each stratum's stream comes from the full seed
+and the stratum's name.
 
 example:
   python -m core sample clusters.gpkg sample.gpkg --stratum-field PSGC --sizes sizes.csv \\
@@ -82,11 +86,17 @@ def _write_report(args, ordered, sample, n) -> None:
                         title=f"wrok PPS sample: {Path(args.clusters).name}")
 
 
+def _present(stratum: dict) -> dict:
+    """A stratum's figures without the ones a stratum left unsampled does not have (NaN interval and start)."""
+    return {key: value for key, value in stratum.items() if not (isinstance(value, float) and value != value)}
+
+
 def run_sample(args) -> int:
     import numpy as np
     import pandas as pd
 
     from .io import read_layer
+    from .layer_style import sample_style
     from .writing import check_target, same_file, write_frame
 
     if (args.members is None) != (args.members_output is None):
@@ -124,7 +134,7 @@ def run_sample(args) -> int:
     columns = {name: values for name, values in sample.columns().items() if name != "stratum"}
     for name, values in columns.items():
         selected[name] = values
-    write_frame(selected, output)
+    write_frame(selected, output, sample_style(args.id_field, label=True))
     if members is not None:
         joined = pd.DataFrame({args.id_field: selected[args.id_field].astype(str), **columns})
         keys = members[args.id_field].astype(str)
@@ -132,12 +142,12 @@ def run_sample(args) -> int:
         extra = joined.set_index(args.id_field).loc[keys[chosen.index]]
         for name in columns:
             chosen[name] = extra[name].to_numpy()
-        write_frame(chosen, members_target)
+        write_frame(chosen, members_target, sample_style(args.id_field, label=False))
     if args.report:
         _write_report(args, ordered, sample, n)
     if not args.quiet:
         print(json.dumps({"selected": int((~sample.replacement).sum()),
                           "replacements": int(sample.replacement.sum()),
                           "certainty": int(sample.certainty.sum()), "seed": args.seed,
-                          "strata": sample.strata}, default=float))
+                          "strata": [_present(stratum) for stratum in sample.strata]}, default=float))
     return 0

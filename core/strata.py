@@ -222,13 +222,19 @@ class StrataResult(ClusteringResult):
     strata: Dict[str, tuple] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
 
+    def cluster_params(self) -> list:
+        """Each cluster judged by its own stratum's targets and caps."""
+        by_stratum = {str(key): params for key, (params, _) in self.strata.items()}
+        return [by_stratum[str(key)] for key in self.clusters["stratum"]]
+
+    @property
+    def score(self):
+        """None: the seed's score has one target weight and radius, which strata with their own do not share."""
+        return None
+
     def stats(self) -> dict:
         figures = super().stats()
-        per_stratum = [result.stats() for _, result in self.strata.values()]
-        for name in ("clusters_over_max", "heavy_features", "clusters_over_max_radius"):
-            figures[name] = sum(s[name] for s in per_stratum)
-        clusters = sum(s["clusters"] for s in per_stratum)
-        figures["share_within_20pct"] = sum(s["share_within_20pct"] * s["clusters"] for s in per_stratum) / clusters
+        figures["k_trials"] = sum(len(result.trials) for _, result in self.strata.values())
         figures["strata"] = len(self.strata)
         return figures
 
@@ -303,7 +309,7 @@ def _combine(features, names, members, params_by_stratum, results, base) -> Stra
     n = len(features)
     ids, cluster_weight, cluster_pass = np.empty(n, dtype=object), np.empty(n), np.empty(n, dtype=np.int64)
     cluster_row = np.empty(n, dtype=np.int64)
-    tables, heavy, wide = [], [], []
+    tables, heavy, alone, wide, hamlets = [], [], [], [], []
     for key in names:
         result, idx = results[key], members[key]
         table = dict(result.clusters)
@@ -315,7 +321,9 @@ def _combine(features, names, members, params_by_stratum, results, base) -> Stra
         table["stratum"] = np.full(len(table["cluster_id"]), key, dtype=object)
         tables.append(table)
         heavy.append(idx[result.heavy_features])
+        alone.append(idx[result.placed_alone])
         wide += [f"{key}_{name}" for name in result.over_max_radius]
+        hamlets += [f"{key}_{name}" for name in result.remote_hamlets]
     clusters = ClusterTable({column: np.concatenate([t[column] for t in tables]) for column in tables[0]})
     return StrataResult(
         cluster_id=ids, cluster_weight=cluster_weight, cluster_pass=cluster_pass, clusters=clusters, params=base,
@@ -324,4 +332,20 @@ def _combine(features, names, members, params_by_stratum, results, base) -> Stra
         passes_run=max(r.passes_run for r in results.values()),
         merged_clusters=sum(r.merged_clusters for r in results.values()),
         over_max_radius=np.array(wide, dtype=object),
+        placed_alone=np.sort(np.concatenate(alone)).astype(np.int64), remote_hamlets=hamlets,
+        weighted_rms_m=_pooled_rms([results[k] for k in names]),
         strata={k: (params_by_stratum[k], results[k]) for k in names})
+
+
+def _pooled_rms(results):
+    """The weighted RMS spread over all strata, exactly: each stratum's mean square weighted by its weight.
+
+    None (not measured) when a stratum did not measure it; hull overlap is left unmeasured across strata,
+    whose outlines may overlap by design (they are clustered independently)."""
+    spreads = [r.weighted_rms_m for r in results]
+    if any(spread is None for spread in spreads):
+        return None
+    weights = np.array([float(np.sum(r.clusters["weight"])) for r in results])
+    if weights.sum() <= 0:  # weighted_rms_spread then counts every feature once
+        weights = np.array([float(np.sum(r.clusters["n_features"])) for r in results])
+    return float(np.sqrt(np.dot(weights, np.square(spreads)) / weights.sum()))

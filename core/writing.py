@@ -114,15 +114,19 @@ def with_stored_names(frame, target: Target):
     return frame.rename(columns={c: c[:SHAPEFILE_NAME_LENGTH] for c in frame.columns if c != frame.geometry.name})
 
 
-def write_frame(frame, target: Target) -> None:
-    """Write a (Geo)DataFrame to target without ever leaving it half-written."""
+def write_frame(frame, target: Target, style=None) -> None:
+    """Write a (Geo)DataFrame to target without ever leaving it half-written.
+
+    style(geometry kind) -> QML: a GeoPackage target also gets it as the layer's default style
+    (core.layer_style), written into the temporary file before it moves into place.
+    """
     frame = with_stored_names(frame, target)
     existed = target.path.exists()
     try:
         if target.suffix == ".shp":
             _write_shapefile(frame, target)
         else:
-            _write_single_file(frame, target)
+            _write_single_file(frame, target, style)
     except ClusteringInputError:
         raise
     except Exception as exc:  # the writer's own message says what went wrong
@@ -138,18 +142,30 @@ def _temporary_path(target: Target) -> Path:
     return Path(name)
 
 
-def _write_single_file(frame, target: Target) -> None:
+def _write_single_file(frame, target: Target, style=None) -> None:
     temporary = _temporary_path(target)
     try:
         layers_before: List[str] = []
         if target.is_geopackage and target.path.exists():
             layers_before = _copy_geopackage(target.path, temporary)
         _write_to(frame, temporary, target)
+        if style is not None and target.is_geopackage and _has_geometry(frame):
+            from .layer_style import geometry_kind, store_default_style
+
+            kind = geometry_kind(frame.geometry.dropna().geom_type.iloc[0])
+            store_default_style(temporary, target.layer or target.path.stem, style(kind), "written by wrok")
         _check_written(temporary, target, len(frame), layers_before)
         os.replace(temporary, target.path)
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def _has_geometry(frame) -> bool:
+    try:
+        return bool(frame.geometry.notna().any())
+    except AttributeError:  # a plain table
+        return False
 
 
 def _copy_geopackage(source: Path, copy: Path) -> List[str]:

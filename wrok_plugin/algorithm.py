@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from qgis.core import (
     Qgis,
     QgsFeatureRequest,
@@ -232,6 +230,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         from .in_place import planned_names
 
         planned_names(source.fields(), settings.id_field)  # a clash stops the run before any work
+        warn_passes_without_cap(parameters, settings, feedback)
         if not settings.weight_field:
             feedback.pushInfo("No weight field: every feature weighs 1 (clusters hold about "
                               f"{settings.target_weight:g} features each).")
@@ -297,11 +296,13 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
 
     @staticmethod
     def _engine_progress(steps):
+        from core.progress import stage_text
+
         last_stage = [None]
 
         def report(fraction, message):
             steps.setProgress(100 * fraction)
-            stage = re.sub(r"(trial|region) \d+", r"\1s", message)  # one line per stage, not one per trial
+            stage = stage_text(message)  # one line per stage, not one per trial
             if stage != last_stage[0]:
                 last_stage[0] = stage
                 steps.setProgressText(stage)
@@ -346,6 +347,12 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
 
         style_output(context, output_id, "Clustered features", settings, hulls=False)
         style_output(context, clusters_id, "Clusters", settings, hulls=True)
+        from core.layer_style import cluster_style
+
+        from .stored_styles import note_style
+
+        note_style(self, output_id, cluster_style(result.clusters["cluster_id"], settings.id_field))
+        note_style(self, clusters_id, cluster_style(result.clusters["cluster_id"], settings.id_field, outlines=True))
         centroids_id = frame.write_centroids(self, parameters, context, result, arrays.to_measuring,
                                              arrays.source_crs, settings.id_field)
         feedback.setProgress(100)
@@ -353,8 +360,8 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         stats = result.stats()
         feedback.pushInfo(
             f"{stats['clusters']} clusters; median weight {stats['median_weight']:.1f}, median radius "
-            f"{stats['median_radius_m']:.0f} m, {stats['clusters_over_max']} over the maximum weight, "
-            f"score {stats['score']:.1f}")
+            f"{stats['median_radius_m']:.0f} m, {stats['clusters_over_max']} over the maximum weight"
+            + (f", score {stats['score']:.1f}" if "score" in stats else " (each judged by its stratum's targets)"))
         for line in result.over_max_warnings():
             feedback.pushWarning(f"{line[0].upper()}{line[1:]}.")
         if stats["heavy_features"]:
@@ -367,7 +374,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         return {
             self.OUTPUT: output_id, self.CLUSTERS: clusters_id, "CLUSTER_COUNT": stats["clusters"],
             "CLUSTERS_OVER_MAX": stats["clusters_over_max"], "MEDIAN_WEIGHT": stats["median_weight"],
-            "MEDIAN_RADIUS_M": stats["median_radius_m"], "SCORE": stats["score"], "UPDATED_FEATURES": 0,
+            "MEDIAN_RADIUS_M": stats["median_radius_m"], "SCORE": stats.get("score"), "UPDATED_FEATURES": 0,
             "MEASURING_CRS": arrays.measuring_crs.authid(), frame.CENTROIDS: centroids_id,
             "CLUSTERS_OVER_MAX_RADIUS": stats["clusters_over_max_radius"],
         }
@@ -384,6 +391,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                                       feedback.setProgressText)
 
     def postProcessAlgorithm(self, context, feedback):
+        super().postProcessAlgorithm(context, feedback)
         if self._update_target is not None:
             layer = context.project().mapLayer(self._update_target[0]) if context.project() else None
             if layer is not None:  # show the new fields and values in the open project
@@ -410,6 +418,15 @@ def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
         random_seed=algorithm.parameterAsInt(parameters, own.RANDOM_SEED, context),
         **extra,
     )
+
+
+def warn_passes_without_cap(parameters, settings, feedback) -> None:
+    """MAX_PASSES set while MAX_WEIGHT = 0 (no cap) cannot apply: say so rather than ignore it silently."""
+    asked = parameters.get(TunedClusteringAlgorithm.MAX_PASSES)
+    if settings.max_weight is None and asked not in (None, "") and settings.max_passes != DEFAULTS["max_passes"]:
+        feedback.pushWarning(f"Maximum passes ({settings.max_passes}) has no effect without a maximum weight "
+                             "(MAX_WEIGHT = 0): later passes re-cluster the clusters over the maximum, so the run "
+                             "makes one pass.")
 
 
 def max_weight_value(algorithm, parameters, context):

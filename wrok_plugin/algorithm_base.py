@@ -28,3 +28,10 @@ class WrokClusteringAlgorithm(QgsProcessingAlgorithm):
     def canExecute(self):
         missing = missing_packages()
         return (False, install_hint(missing)) if missing else (True, "")
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 - QGIS API name
+        from .stored_styles import store_noted_styles
+
+        store_noted_styles(self, feedback)  # the sinks are closed by now
+        return {}
+

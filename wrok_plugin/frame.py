@@ -152,4 +152,6 @@ def report(feedback, result) -> None:
     if hasattr(result, "strata_stats"):
         for key, stats in result.strata_stats().items():
             feedback.pushInfo(f"stratum {key}: {stats['clusters']} clusters, median weight "
-                              f"{stats['median_weight']:.1f}, median radius {stats['median_radius_m']:.0f} m")
+                              f"{stats['median_weight']:.1f}, median radius {stats['median_radius_m']:.0f} m, "
+                              f"{stats['share_within_20pct']:.0%} within ±20 % of the stratum's target, "
+                              f"{stats['clusters_over_max']} over its maximum weight")

@@ -48,14 +48,17 @@ HELP = """<p>Selects primary sampling units (PSUs) from a cluster layer, such as
 field that follows the map (a serpentine number, an admin code) to spread the PSUs over each stratum.</li>
 <li>A cluster at least as heavy as the sampling interval (stratum total / n) is a <b>certainty</b> selection;
 it is taken out and the interval recomputed on the rest, until no cluster reaches it.</li>
-<li>The others are hit from a random start drawn from the seed; each stratum has its own random stream,
-so one stratum's sample does not depend on the others.</li>
+<li>The others are hit from a random start drawn from the seed (0 or more); each stratum has its own random
+stream, from the full seed and the stratum's name, so one stratum's sample does not depend on the others.</li>
 <li><b>Replacements</b>: a reserve list per stratum, drawn by the same method among the clusters not in
-the main sample. Use them in <i>selection_order</i> when a PSU cannot be surveyed. Asking for replacements
+the main sample and then put in a random order, so the first replacement is anywhere along the frame. Given
+the main sample, a cluster is in the reserve with probability replacements × size / (total size not in the
+main sample). Use them in <i>selection_order</i> when a PSU cannot be surveyed. Asking for replacements
 never changes the main sample.</li>
 </ul>
 <p>Sample sizes: one number for every stratum, or a table (a CSV file or a table layer) with a column named
-like the stratum field (or <i>stratum</i>), a column <i>n</i>, and optionally <i>replacements</i>.</p>
+like the stratum field (or <i>stratum</i>), a column <i>n</i>, and optionally <i>replacements</i>. An
+<i>n</i> of 0 is an error; write <i>not sampled</i> in the n cell to leave a stratum out on purpose.</p>
 <p>Outputs: the selected clusters with <i>inclusion_prob</i>, <i>design_weight</i> (1 / inclusion_prob),
 <i>selection_order</i>, <i>certainty</i> and <i>replacement</i>; with a member features layer (the
 <i>Clustered features</i> output), also every member feature of the selected clusters with the same
@@ -117,7 +120,7 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
             self.SIZE_TABLE, "Sample size table per stratum (CSV or table layer; replaces the number above)",
             [QgsProcessing.SourceType.TypeVector], optional=True))
         self.addParameter(Number(self.REPLACEMENTS, "Replacement PSUs per stratum", Number.Type.Integer, 0, minValue=0))
-        self.addParameter(Number(self.SEED, "Random seed", Number.Type.Integer, 42))
+        self.addParameter(Number(self.SEED, "Random seed", Number.Type.Integer, 42, minValue=0))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.MEMBERS, "Member features (clustered features with the cluster ID field)",
             [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True))
@@ -206,6 +209,12 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
 
         style_sample_output(context, results[self.OUTPUT], "PPS sample", id_field, label=True)
         style_sample_output(context, results[self.MEMBERS_OUTPUT], "PPS sample members", id_field, label=False)
+        from core.layer_style import sample_style
+
+        from .stored_styles import note_style
+
+        note_style(self, results[self.OUTPUT], sample_style(id_field, label=True))
+        note_style(self, results[self.MEMBERS_OUTPUT], sample_style(id_field, label=False))
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
             inputs = {"cluster layer": source.sourceName(), "size measure": weight_field,
@@ -350,6 +359,9 @@ def _describe(sample) -> str:
     lines = []
     for stratum in sample.strata:
         label = f"stratum {stratum['stratum']}: " if stratum["stratum"] else ""
+        if not stratum["sampled"]:
+            lines.append(f"{label}not sampled ({stratum['clusters']} clusters)")
+            continue
         lines.append(f"{label}{stratum['n']} of {stratum['clusters']} clusters ({stratum['certainty']} certainty), "
                      f"{stratum['replacements']} replacement(s), interval {stratum['interval']:.6g}, "
                      f"start {stratum['start']:.6g}")

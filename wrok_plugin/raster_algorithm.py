@@ -30,7 +30,7 @@ from qgis.core import (
 )
 
 from . import frame
-from .algorithm import TunedClusteringAlgorithm, shared_settings
+from .algorithm import TunedClusteringAlgorithm, shared_settings, warn_passes_without_cap
 from .algorithm_base import WrokClusteringAlgorithm
 from .compat import FieldType
 from .errors import releases_locals_on_error
@@ -139,6 +139,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         except ClusteringInputError as exc:
             raise QgsProcessingException(str(exc)) from None
         settings = shared_settings(self, parameters, context, **frame.cap_values(self, parameters, context))
+        warn_passes_without_cap(parameters, settings, feedback)
         params = settings.engine_params()
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         try:
@@ -163,6 +164,11 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         write_cluster_raster(raster_path, pixels, numbers, driver)
         polygons = cluster_polygons(raster_path, params.n_jobs)
         clusters_id = self._write_polygons(parameters, context, layer.crs(), result, polygons)
+        from core.layer_style import cluster_style
+
+        from .stored_styles import note_style
+
+        note_style(self, clusters_id, cluster_style(result.clusters["cluster_id"], outlines=True))
         measuring = QgsCoordinateReferenceSystem(f"EPSG:{measured_in}") if measured_in else layer.crs()
         to_measuring = QgsCoordinateTransform(layer.crs(), measuring, QgsProject.instance().transformContext())
         centroids_id = frame.write_centroids(self, parameters, context, result, to_measuring, layer.crs(),
@@ -170,7 +176,10 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         frame.report(feedback, result)
         stats = result.stats()
         feedback.pushInfo(f"{stats['clusters']} clusters; median weight {stats['median_weight']:.1f}, median "
-                          f"radius {stats['median_radius_m']:.0f} m (pixel squares included)")
+                          f"radius {stats['median_radius_m']:.0f} m (pixel squares included), "
+                          f"{stats['clusters_over_max']} over the maximum weight")
+        for line in result.over_max_warnings():
+            feedback.pushWarning(f"{line[0].upper()}{line[1:]}.")
         report = self.parameterAsFileOutput(parameters, Local.REPORT, context)
         if report:
             from .report_output import write_raster_report

@@ -16,11 +16,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
-from .styling import id_labels
+from core.layer_style import SAMPLE_COLOURS as COLOURS
+from core.layer_style import SAMPLE_KIND as KIND
+from core.layer_style import SAMPLE_LABELS as LABELS
 
-KIND = "CASE WHEN \"replacement\" THEN 'replacement' WHEN \"certainty\" THEN 'certainty' ELSE 'PSU' END"
-COLOURS = {"PSU": "#377eb8", "certainty": "#984ea3", "replacement": "#ff7f00"}
-LABELS = {"PSU": "PSU", "certainty": "PSU (certainty)", "replacement": "Replacement"}
+from .styling import id_labels
 
 
 def sample_renderer(geometry_type) -> QgsCategorizedSymbolRenderer:

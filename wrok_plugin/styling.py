@@ -21,14 +21,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
-GOLDEN_RATIO = 0.618033988749895
-HULL_FILL_ALPHA = 70  # of 255: the clustered features stay visible under the outlines
+from core.layer_style import HULL_FILL_ALPHA, cluster_rgb
 
 
 def cluster_colour(index: int) -> QColor:
-    """Distinct colours for neighbouring indices: hues a golden ratio apart, alternating brightness."""
-    hue = (index * GOLDEN_RATIO) % 1.0
-    return QColor.fromHsvF(hue, 0.65 + 0.25 * (index % 2), 0.95 - 0.2 * ((index // 2) % 2))
+    """Distinct colours for neighbouring indices (core.layer_style's, which the CLI's stored styles use)."""
+    return QColor(*cluster_rgb(index))
 
 
 def layer_name(kind: str, target_weight: float, target_radius_m: float) -> str:

@@ -80,7 +80,7 @@ def test_overwrite_input_replaces_it_with_every_row_and_field(tmp_path):
     assert list(out["name"]) == list(source["name"])
     np.testing.assert_array_equal(out["population"], source["population"])
     assert out["cluster_id"].notna().all()
-    assert [row[0] for row in pyogrio.list_layers(path)] == ["in"]
+    assert [row[0] for row in pyogrio.list_layers(path)] == ["in", "layer_styles"]  # its style with it
 
 
 def test_mixed_case_cluster_field_is_reused_not_doubled(tmp_path):
@@ -115,7 +115,7 @@ def test_other_layers_of_a_geopackage_output_survive(tmp_path):
     parcels.to_file(target, layer="parcels")
     frame().to_parquet(tmp_path / "in.parquet")
     assert cli("cluster", tmp_path / "in.parquet", target, *FAST, "--output-layer", "clustered") == 0
-    assert sorted(row[0] for row in pyogrio.list_layers(target)) == ["clustered", "parcels", "roads"]
+    assert sorted(row[0] for row in pyogrio.list_layers(target)) == ["clustered", "layer_styles", "parcels", "roads"]
     for name, expected in (("roads", roads), ("parcels", parcels)):
         kept = read_layer(target, name)
         assert list(kept["name"]) == list(expected["name"])
@@ -123,7 +123,7 @@ def test_other_layers_of_a_geopackage_output_survive(tmp_path):
     assert len(read_layer(target, "clustered")) == 120
     # Again under the same name: only that layer is replaced.
     assert cli("cluster", tmp_path / "in.parquet", target, *FAST, "--output-layer", "clustered") == 0
-    assert sorted(row[0] for row in pyogrio.list_layers(target)) == ["clustered", "parcels", "roads"]
+    assert sorted(row[0] for row in pyogrio.list_layers(target)) == ["clustered", "layer_styles", "parcels", "roads"]
 
 
 def test_new_layer_in_the_input_geopackage_keeps_the_input_layer(tmp_path):
@@ -131,7 +131,7 @@ def test_new_layer_in_the_input_geopackage_keeps_the_input_layer(tmp_path):
     source = frame()
     source.to_file(path, layer="cells")
     assert cli("cluster", path, path, *FAST, "--output-layer", "clustered") == 0
-    assert sorted(row[0] for row in pyogrio.list_layers(path)) == ["cells", "clustered"]
+    assert sorted(row[0] for row in pyogrio.list_layers(path)) == ["cells", "clustered", "layer_styles"]
     assert sorted(read_layer(path, "cells").columns) == sorted(source.columns)
 
 

@@ -121,3 +121,24 @@ def test_report_shows_the_design_and_every_psu(clustered, tmp_path):
         assert f"<td>{side}</td><td>{(frame['side'] == side).sum()}</td><td>{total:,.1f}</td>" in text
         # Horvitz-Thompson from the PSUs gives the stratum total back: the design weights are right.
         assert text.count(f"<td>{total:,.1f}</td>") == 2
+
+
+def test_a_stratum_marked_not_sampled_is_left_out_and_said_so(clustered, tmp_path):
+    import json
+
+    folder, _, hulls = clustered
+    table = tmp_path / "sizes.csv"
+    table.write_text("side,n,replacements\nwest,3,1\neast,0,\n")
+    refused = run_cli("sample", hulls, tmp_path / "s.gpkg", "--sizes", table, "--stratum-field", "side")
+    assert refused.returncode == 2 and "n for stratum 'east' is 0" in refused.stderr
+    assert not (tmp_path / "s.gpkg").exists()
+    table.write_text("side,n,replacements\nwest,3,1\neast,not sampled,\n")
+    done = run_cli("sample", hulls, tmp_path / "s.gpkg", "--sizes", table, "--stratum-field", "side",
+                   "--report", tmp_path / "s.html")
+    assert done.returncode == 0, done.stderr
+    sample = gpd.read_file(tmp_path / "s.gpkg", layer="s")
+    assert set(sample["side"]) == {"west"} and len(sample) == 4
+    east = next(s for s in json.loads(done.stdout)["strata"] if s["stratum"] == "east")
+    assert east["n"] == 0 and not east["sampled"] and "interval" not in east  # no NaN figures in the JSON
+    text = (tmp_path / "s.html").read_text()
+    assert "<td>east</td>" in text and "not sampled" in text and "not estimated" in text

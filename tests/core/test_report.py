@@ -56,7 +56,8 @@ def test_report_holds_parameters_summary_per_stratum_plots_map_and_list(tmp_path
     path = write_report(tmp_path / "report.html", result, outlines=outlines, cluster_strata=strata,
                         inputs={"input layer": "cells <test>"})
     text = path.read_text()
-    assert "cells &lt;test&gt;" in text and "desired_cluster_weight" in text  # parameters, escaped
+    assert "cells &lt;test&gt;" in text  # parameters, escaped
+    assert "target weight (--target-weight)" in text and "desired_cluster_weight" not in text  # users' labels
     summary = text[text.index("<h2>Summary"):text.index("<h2>Cluster weights")]
     for stratum, count in (("all", 6), ("urban", 3), ("rural", 3)):
         assert f"<td>{stratum}</td><td>{count}</td>" in summary
@@ -102,7 +103,7 @@ def test_cli_report_matches_the_summary_layer(tmp_path):
                    "--target-radius", 1500, "--max-weight", 40, "--initial-trials", 5, "--subsequent-trials", 3,
                    "--summary", hulls, "--report", report, "--quiet")
     assert done.returncode == 0, done.stderr
-    clusters = gpd.read_file(hulls)
+    clusters = gpd.read_file(hulls, layer="hulls")
     text = report.read_text()
     assert f"<td>all</td><td>{len(clusters)}</td>" in text
     assert len(images(text)) == 3
