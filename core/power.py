@@ -14,6 +14,11 @@ second-best power distances differ by more than twice the total price movement s
 then provably keeps its label; only the others ("active" features, with a shortlist
 of their L best centres) are re-assigned each iteration. When the accumulated movement
 uses up the margin, another exact pass starts the next round.
+
+The exact passes of one balance share each feature's list of best centres (PowerNeighbours):
+a list stays provably exact until the prices of centres off it have risen by its margin, and
+only features past that are queried over all centres again. Equal power distances go to the
+lower centre number, however the candidates were found.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ FIRST_STEP, MAX_STEP = 0.005, 0.05  # price steps, in squared median spacing bet
 SETTLE = 0.25  # inside the bounds, a cluster keeps being nudged until within this share of the half-width
 DENSE_CELLS = 300_000  # up to this many feature x centre pairs, every iteration checks all centres
 _QUERY_CHUNK = 200_000  # features per exact query: bounds the (chunk x neighbours) arrays
+_LIST_CHUNK = 50_000  # features per pass over the kept lists
+WIDTH = SHORTLIST + 4  # centres kept per feature between exact passes (PowerNeighbours)
+RISERS = 16  # the centres whose prices rose most are checked against every feature
+MAX_EPOCHS = 64  # passes whose prices the lists may come from; past that, every list is queried afresh
 
 
 def power_nearest(points: np.ndarray, centres: np.ndarray, prices: np.ndarray, neighbours: int = 2):
@@ -54,8 +63,106 @@ def power_nearest(points: np.ndarray, centres: np.ndarray, prices: np.ndarray, n
         # Recompute from the planar distance: exact, and free of the lift's rounding.
         d2 = ((chunk[:, None, :] - centres[found]) ** 2).sum(axis=2)
         cost[start:start + len(chunk)] = d2 - prices[found]
-    order = np.argsort(cost, axis=1, kind="stable")
-    return np.take_along_axis(index, order, axis=1), np.take_along_axis(cost, order, axis=1)
+    return _cheapest(index, cost, neighbours)
+
+
+def _cheapest(index, cost, count):
+    """The `count` cheapest of each row's candidates, best first; equal costs go to the lower centre number,
+    so the answer does not depend on how the candidates were found."""
+    top_index, top_cost = index, cost
+    if count < cost.shape[1]:  # the count + 1 cheapest, unordered: only those are sorted
+        part = np.argpartition(cost, count, axis=1)[:, :count + 1]
+        top_index, top_cost = np.take_along_axis(index, part, axis=1), np.take_along_axis(cost, part, axis=1)
+    order = np.argsort(top_cost, axis=1, kind="stable")
+    top_index, top_cost = np.take_along_axis(top_index, order, axis=1), np.take_along_axis(top_cost, order, axis=1)
+    tied = np.flatnonzero((top_cost[:, 1:] == top_cost[:, :-1]).any(axis=1))
+    if len(tied):  # rare: equal costs, maybe beyond the cut too; those rows sorted in full by (cost, centre)
+        order = np.lexsort((index[tied], cost[tied]), axis=1)[:, :count]
+        top_index[tied, :count] = np.take_along_axis(index[tied], order, axis=1)
+        top_cost[tied, :count] = np.take_along_axis(cost[tied], order, axis=1)
+    return top_index[:, :count], top_cost[:, :count]
+
+
+class PowerNeighbours:
+    """Exact power nearest centres for fixed centres and moving prices, from lists kept between passes.
+
+    Each feature keeps its WIDTH best centres, queried over all centres (power_nearest) at the
+    prices q of some earlier pass. Any other centre j cost at least the list's last entry then,
+    and has become cheaper since by p_j − q_j. The RISERS centres whose prices rose most are
+    costed for every feature; tau bounds p_j − q_j over all the others. A feature whose count-th
+    best (over its list and the risers) costs less than last − tau has those as its exact best;
+    the others are queried over all centres again. So a pass costs a few operations per feature
+    instead of a tree query over every centre.
+    """
+
+    def __init__(self, points: np.ndarray, centres: np.ndarray):
+        self.points, self.centres = points, centres
+        self.width = min(WIDTH, len(centres))
+        self.queried_at = []  # the prices of each pass that queried some lists
+        self.epoch = np.zeros(len(points), dtype=np.int64)  # which of them each feature's list is from
+        self.index = np.empty((len(points), self.width), dtype=np.int64)
+        self.d2 = np.empty((len(points), self.width))
+        self.last = np.empty(len(points))
+
+    def nearest(self, prices: np.ndarray, count: int, rows: Optional[np.ndarray] = None):
+        """power_nearest(points[rows], centres, prices, count), from the kept lists."""
+        rows = np.arange(len(self.points)) if rows is None else rows
+        count = min(count, self.width)
+        if not self.queried_at or len(self.queried_at) > MAX_EPOCHS:  # afresh: one tree query for every list
+            self.queried_at = []
+            self._query(np.arange(len(self.points)), prices)
+        k = len(self.centres)
+        rises = np.array([prices - q for q in self.queried_at])
+        risers = (np.argsort(-rises.max(axis=0), kind="stable")[:RISERS] if k > self.width
+                  else np.zeros(0, dtype=np.int64))
+        if k > len(risers):
+            rises[:, risers] = -np.inf
+            tau = rises.max(axis=1)
+        else:
+            tau = np.full(len(rises), -np.inf)
+        index, cost = np.empty((len(rows), count), dtype=np.int64), np.empty((len(rows), count))
+        whole = len(rows) == len(self.points)  # rows are 0..n-1: slices, not copies
+        for start in range(0, len(rows), _LIST_CHUNK):  # bounds the (chunk x candidates) arrays
+            stop = min(start + _LIST_CHUNK, len(rows))
+            part = slice(start, stop) if whole else rows[start:stop]
+            index[start:stop], cost[start:stop] = self._best(part, prices, risers, count)
+        stale = np.flatnonzero(~(cost[:, -1] < self.last[rows] - tau[self.epoch[rows]]))
+        if len(stale):
+            self._query(rows[stale], prices)
+            index[stale], cost[stale] = self.index[rows[stale], :count], self.d2[rows[stale], :count] - \
+                prices[self.index[rows[stale], :count]]
+        return index, cost
+
+    def _best(self, rows, prices, risers, count):
+        """(rows: an index array or a slice.) Each row's `count` best over its list and the risers, at `prices` (a riser on the list counts once)."""
+        index = self.index[rows]
+        cost = self.d2[rows] - prices[index]
+        best_index, best_cost = _cheapest(index, cost, count)
+        if not len(risers):
+            return best_index, best_cost
+        x, y = self.points[rows, 0], self.points[rows, 1]
+        riser_cost = (x[:, None] - self.centres[risers, 0]) ** 2
+        riser_cost += (y[:, None] - self.centres[risers, 1]) ** 2
+        riser_cost -= prices[risers]
+        # Only where a riser is as cheap as the list's count-th best can the answer change (a riser that is
+        # on the list and among its best counts there too).
+        beaten = np.flatnonzero(riser_cost.min(axis=1) <= best_cost[:, -1])
+        if len(beaten):
+            merged_index = np.hstack([index[beaten], np.broadcast_to(risers, (len(beaten), len(risers)))])
+            merged_cost = np.hstack([cost[beaten], riser_cost[beaten]])
+            on_list = (index[beaten][:, :, None] == risers[None, None, :]).any(axis=1)
+            merged_cost[:, index.shape[1]:][on_list] = np.inf  # never the same centre twice
+            best_index[beaten], best_cost[beaten] = _cheapest(merged_index, merged_cost, count)
+        return best_index, best_cost
+
+    def _query(self, rows, prices):
+        points = self.points[rows]
+        index, cost = power_nearest(points, self.centres, prices, self.width)
+        # The squared distances as power_nearest computes them: list costs come out bit for bit the same.
+        self.index[rows], self.d2[rows] = index, ((points[:, None, :] - self.centres[index]) ** 2).sum(axis=2)
+        self.last[rows] = cost[:, -1] if len(self.centres) > self.width else np.inf
+        self.epoch[rows] = len(self.queried_at)
+        self.queried_at.append(prices.copy())
 
 
 class _Rprop:
@@ -201,10 +308,11 @@ class PowerBalancer:
         k = len(centres)
         iteration = 0
         stall = _Stall(PATIENCE)
+        neighbours = PowerNeighbours(self.points, centres)
         while True:
             self.exact_passes += 1
             self._poll(0)
-            index, cost = power_nearest(self.points, centres, prices, 2)
+            index, cost = neighbours.nearest(prices, 2)
             labels = index[:, 0]
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight) or iteration >= max_iterations or stall.stuck(iteration):
@@ -215,7 +323,7 @@ class PowerBalancer:
             threshold = max(float(np.quantile(gap, ACTIVE_SHARE)), 40.0 * float(rprop.steps.max()))
             active = np.flatnonzero(gap <= threshold)
             base = weight - np.bincount(labels[active], self.w[active], minlength=k)
-            short_index, short_cost = power_nearest(self.points[active], centres, prices, SHORTLIST)
+            short_index, short_cost = neighbours.nearest(prices, SHORTLIST, active)
             d2 = short_cost + prices[short_index]
             rows = np.arange(len(active))
             active_w = self.w[active]
