@@ -104,14 +104,13 @@ class PowerNeighbours:
         self.d2 = np.empty((len(points), self.width))
         self.last = np.empty(len(points))
 
-    def nearest(self, prices: np.ndarray, count: int, rows: Optional[np.ndarray] = None):
-        """power_nearest(points[rows], centres, prices, count), from the kept lists."""
-        rows = np.arange(len(self.points)) if rows is None else rows
+    def nearest(self, prices: np.ndarray, count: int):
+        """power_nearest(points, centres, prices, count), from the kept lists."""
+        n, k = len(self.points), len(self.centres)
         count = min(count, self.width)
         if not self.queried_at or len(self.queried_at) > MAX_EPOCHS:  # afresh: one tree query for every list
             self.queried_at = []
-            self._query(np.arange(len(self.points)), prices)
-        k = len(self.centres)
+            self._query(np.arange(n), prices)
         rises = np.array([prices - q for q in self.queried_at])
         risers = (np.argsort(-rises.max(axis=0), kind="stable")[:RISERS] if k > self.width
                   else np.zeros(0, dtype=np.int64))
@@ -120,21 +119,19 @@ class PowerNeighbours:
             tau = rises.max(axis=1)
         else:
             tau = np.full(len(rises), -np.inf)
-        index, cost = np.empty((len(rows), count), dtype=np.int64), np.empty((len(rows), count))
-        whole = len(rows) == len(self.points)  # rows are 0..n-1: slices, not copies
-        for start in range(0, len(rows), _LIST_CHUNK):  # bounds the (chunk x candidates) arrays
-            stop = min(start + _LIST_CHUNK, len(rows))
-            part = slice(start, stop) if whole else rows[start:stop]
-            index[start:stop], cost[start:stop] = self._best(part, prices, risers, count)
-        stale = np.flatnonzero(~(cost[:, -1] < self.last[rows] - tau[self.epoch[rows]]))
+        index, cost = np.empty((n, count), dtype=np.int64), np.empty((n, count))
+        for start in range(0, n, _LIST_CHUNK):  # bounds the (chunk x candidates) arrays
+            rows = slice(start, min(start + _LIST_CHUNK, n))
+            index[rows], cost[rows] = self._best(rows, prices, risers, count)
+        stale = np.flatnonzero(~(cost[:, -1] < self.last - tau[self.epoch]))
         if len(stale):
-            self._query(rows[stale], prices)
-            index[stale], cost[stale] = self.index[rows[stale], :count], self.d2[rows[stale], :count] - \
-                prices[self.index[rows[stale], :count]]
+            self._query(stale, prices)
+            index[stale] = self.index[stale, :count]
+            cost[stale] = self.d2[stale, :count] - prices[index[stale]]
         return index, cost
 
     def _best(self, rows, prices, risers, count):
-        """(rows: an index array or a slice.) Each row's `count` best over its list and the risers, at `prices` (a riser on the list counts once)."""
+        """Each row's `count` best over its list and the risers, at `prices` (a riser on the list counts once)."""
         index = self.index[rows]
         cost = self.d2[rows] - prices[index]
         best_index, best_cost = _cheapest(index, cost, count)
@@ -312,7 +309,9 @@ class PowerBalancer:
         while True:
             self.exact_passes += 1
             self._poll(0)
-            index, cost = neighbours.nearest(prices, 2)
+            # Every feature's shortlist at once: its first two columns are the best two.
+            listed_index, listed_cost = neighbours.nearest(prices, SHORTLIST)
+            index, cost = listed_index[:, :2], listed_cost[:, :2]
             labels = index[:, 0]
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight) or iteration >= max_iterations or stall.stuck(iteration):
@@ -323,7 +322,7 @@ class PowerBalancer:
             threshold = max(float(np.quantile(gap, ACTIVE_SHARE)), 40.0 * float(rprop.steps.max()))
             active = np.flatnonzero(gap <= threshold)
             base = weight - np.bincount(labels[active], self.w[active], minlength=k)
-            short_index, short_cost = neighbours.nearest(prices, SHORTLIST, active)
+            short_index, short_cost = listed_index[active], listed_cost[active]
             d2 = short_cost + prices[short_index]
             rows = np.arange(len(active))
             active_w = self.w[active]
