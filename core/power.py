@@ -40,6 +40,7 @@ _QUERY_CHUNK = 200_000  # features per exact query: bounds the (chunk x neighbou
 _LIST_CHUNK = 50_000  # features per pass over the kept lists
 WIDTH = SHORTLIST + 4  # centres kept per feature between exact passes (PowerNeighbours)
 RISERS = 16  # the centres whose prices rose most are checked against every feature
+LIST_CENTRES = 1000  # from this many centres on, lists pay (grids' 79: 30 % more CPU than the tree alone)
 MAX_EPOCHS = 64  # passes whose prices the lists may come from; past that, every list is queried afresh
 
 
@@ -99,17 +100,19 @@ class PowerNeighbours:
         self.points, self.centres = points, centres
         self.width = min(WIDTH, len(centres))
         self.queried_at = []  # the prices of each pass that queried some lists
-        self.epoch = np.zeros(len(points), dtype=np.int64)  # which of them each feature's list is from
-        self.index = np.empty((len(points), self.width), dtype=np.int64)
-        self.d2 = np.empty((len(points), self.width))
-        self.last = np.empty(len(points))
+        self.epoch = self.index = self.d2 = self.last = None  # per feature: kept when first needed
 
     def nearest(self, prices: np.ndarray, count: int):
         """power_nearest(points, centres, prices, count), from the kept lists."""
         n, k = len(self.points), len(self.centres)
+        if k < LIST_CENTRES:  # few centres: the tree query is cheaper than checking lists
+            return power_nearest(self.points, self.centres, prices, count)
         count = min(count, self.width)
         if not self.queried_at or len(self.queried_at) > MAX_EPOCHS:  # afresh: one tree query for every list
             self.queried_at = []
+            if self.index is None:
+                self.epoch, self.last = np.zeros(n, dtype=np.int64), np.empty(n)
+                self.index, self.d2 = np.empty((n, self.width), dtype=np.int64), np.empty((n, self.width))
             self._query(np.arange(n), prices)
         rises = np.array([prices - q for q in self.queried_at])
         risers = (np.argsort(-rises.max(axis=0), kind="stable")[:RISERS] if k > self.width
@@ -233,6 +236,7 @@ class PowerBalancer:
         self.should_stop = should_stop
         self.steps = None
         self.exact_passes = 0
+        self.neighbours = None  # the last exact balance's kept lists (PowerNeighbours)
 
     def balance(self, centres: np.ndarray, prices: np.ndarray, low: float, high: float, max_iterations: int,
                 exact: bool = True):
@@ -251,6 +255,7 @@ class PowerBalancer:
         rprop = _Rprop(np.minimum(self.steps, MAX_STEP * square), MAX_STEP * square, self.w.sum() / k, low, high,
                        grow_inside=not exact)
         prices = prices.astype(float).copy()
+        self.neighbours = None  # (lists for other centres: never used again)
         patience = PATIENCE if exact else TRIAL_PATIENCE
         if len(self.points) * k <= DENSE_CELLS:
             labels, converged = self._dense(centres, prices, rprop, max_iterations, patience)
@@ -260,6 +265,10 @@ class PowerBalancer:
             labels, converged = self._boundary(centres, prices, rprop, max_iterations)
         self.steps = rprop.steps
         return labels, prices, converged
+
+    def kept_neighbours(self, centres):
+        """The last exact balance's kept lists if they belong to these centres (else None)."""
+        return self.neighbours if self.neighbours is not None and self.neighbours.centres is centres else None
 
     def _poll(self, iteration):
         if self.should_stop is not None and iteration % 16 == 0:
@@ -305,7 +314,7 @@ class PowerBalancer:
         k = len(centres)
         iteration = 0
         stall = _Stall(PATIENCE)
-        neighbours = PowerNeighbours(self.points, centres)
+        neighbours = self.neighbours = PowerNeighbours(self.points, centres)
         while True:
             self.exact_passes += 1
             self._poll(0)

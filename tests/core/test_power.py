@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core import power
 from core.power import PowerNeighbours, power_nearest
 
 
@@ -26,8 +27,9 @@ def price_walk(rng, k, steps, spacing):
         yield prices - prices.mean()
 
 
-@pytest.mark.parametrize("k", [5, 20, 300])
-def test_kept_lists_give_the_exact_power_nearest_as_prices_move(k):
+@pytest.mark.parametrize("k", [5, 20, 300, 1200])
+def test_kept_lists_give_the_exact_power_nearest_as_prices_move(k, monkeypatch):
+    monkeypatch.setattr(power, "LIST_CENTRES", 1)  # lists for any k (the engine keeps them from 1000 on)
     rng = np.random.default_rng(k)
     points = np.round(rng.normal(size=(4000, 2)) * 1000.0 / 50.0) * 50.0  # on a grid: some share a spot
     centres = rng.normal(size=(k, 2)) * 1000.0
