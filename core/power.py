@@ -37,7 +37,7 @@ FIRST_STEP, MAX_STEP = 0.005, 0.05  # price steps, in squared median spacing bet
 SETTLE = 0.25  # inside the bounds, a cluster keeps being nudged until within this share of the half-width
 DENSE_CELLS = 300_000  # up to this many feature x centre pairs, every iteration checks all centres
 _QUERY_CHUNK = 200_000  # features per exact query: bounds the (chunk x neighbours) arrays
-_LIST_CHUNK = 50_000  # features per pass over the kept lists
+_LIST_CHUNK = 20_000  # features per pass over the kept lists: bounds the (chunk x candidates) arrays
 WIDTH = SHORTLIST + 4  # centres kept per feature between exact passes (PowerNeighbours)
 RISERS = 16  # the centres whose prices rose most are checked against every feature
 LIST_CENTRES = 1000  # from this many centres on, lists pay (grids' 79: 30 % more CPU than the tree alone)
@@ -112,7 +112,7 @@ class PowerNeighbours:
             self.queried_at = []
             if self.index is None:
                 self.epoch, self.last = np.zeros(n, dtype=np.int64), np.empty(n)
-                self.index, self.d2 = np.empty((n, self.width), dtype=np.int64), np.empty((n, self.width))
+                self.index, self.d2 = np.empty((n, self.width), dtype=np.int32), np.empty((n, self.width))
             self._query(np.arange(n), prices)
         rises = np.array([prices - q for q in self.queried_at])
         risers = (np.argsort(-rises.max(axis=0), kind="stable")[:RISERS] if k > self.width
@@ -123,7 +123,7 @@ class PowerNeighbours:
         else:
             tau = np.full(len(rises), -np.inf)
         index, cost = np.empty((n, count), dtype=np.int64), np.empty((n, count))
-        for start in range(0, n, _LIST_CHUNK):  # bounds the (chunk x candidates) arrays
+        for start in range(0, n, _LIST_CHUNK):
             rows = slice(start, min(start + _LIST_CHUNK, n))
             index[rows], cost[rows] = self._best(rows, prices, risers, count)
         stale = np.flatnonzero(~(cost[:, -1] < self.last - tau[self.epoch]))
