@@ -111,7 +111,7 @@ class PowerNeighbours:
         if not self.queried_at or len(self.queried_at) > MAX_EPOCHS:  # afresh: one tree query for every list
             self.queried_at = []
             if self.index is None:
-                self.epoch, self.last = np.zeros(n, dtype=np.int64), np.empty(n)
+                self.epoch, self.last = np.zeros(n, dtype=np.int16), np.empty(n)
                 self.index, self.d2 = np.empty((n, self.width), dtype=np.int32), np.empty((n, self.width))
             self._query(np.arange(n), prices)
         rises = np.array([prices - q for q in self.queried_at])
@@ -156,11 +156,13 @@ class PowerNeighbours:
         return best_index, best_cost
 
     def _query(self, rows, prices):
-        points = self.points[rows]
-        index, cost = power_nearest(points, self.centres, prices, self.width)
-        # The squared distances as power_nearest computes them: list costs come out bit for bit the same.
-        self.index[rows], self.d2[rows] = index, ((points[:, None, :] - self.centres[index]) ** 2).sum(axis=2)
-        self.last[rows] = cost[:, -1] if len(self.centres) > self.width else np.inf
+        for start in range(0, len(rows), _LIST_CHUNK):  # (chunk x width x 2) arrays, not (n x width x 2)
+            part = rows[start:start + _LIST_CHUNK]
+            points = self.points[part]
+            index, cost = power_nearest(points, self.centres, prices, self.width)
+            # The squared distances as power_nearest computes them: list costs come out bit for bit the same.
+            self.index[part], self.d2[part] = index, ((points[:, None, :] - self.centres[index]) ** 2).sum(axis=2)
+            self.last[part] = cost[:, -1] if len(self.centres) > self.width else np.inf
         self.epoch[rows] = len(self.queried_at)
         self.queried_at.append(prices.copy())
 
@@ -320,18 +322,18 @@ class PowerBalancer:
             self._poll(0)
             # Every feature's shortlist at once: its first two columns are the best two.
             listed_index, listed_cost = neighbours.nearest(prices, SHORTLIST)
-            index, cost = listed_index[:, :2], listed_cost[:, :2]
-            labels = index[:, 0]
+            labels = listed_index[:, 0].copy()
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight) or iteration >= max_iterations or stall.stuck(iteration):
                 return labels, rprop.done(weight)
             # Features whose best and second-best centres are far apart in power cannot
             # change label until the prices' relative moves add up to that gap: leave them out.
-            gap = cost[:, 1] - cost[:, 0] if k > 1 else np.full(len(labels), np.inf)
+            gap = listed_cost[:, 1] - listed_cost[:, 0] if k > 1 else np.full(len(labels), np.inf)
             threshold = max(float(np.quantile(gap, ACTIVE_SHARE)), 40.0 * float(rprop.steps.max()))
             active = np.flatnonzero(gap <= threshold)
             base = weight - np.bincount(labels[active], self.w[active], minlength=k)
             short_index, short_cost = listed_index[active], listed_cost[active]
+            del listed_index, listed_cost  # (n x SHORTLIST each: not kept through the round)
             d2 = short_cost + prices[short_index]
             rows = np.arange(len(active))
             active_w = self.w[active]
