@@ -208,7 +208,8 @@ class _PowerKMeans:
         labels, prices, _ = self.balancer.balance(centres, prices, *bounds, final_iterations, self.exact)
         if self.exact:  # the balance may stall a feature or two short: close the band along chains of cells
             labels, prices = finish_band(self.points, self.w, centres, prices, labels, *self.finish_bounds(bounds),
-                                         max_moves=min(FINISH_MOVES, max(10, FINISH_WORK // len(self.w))))
+                                         max_moves=min(FINISH_MOVES, max(10, FINISH_WORK // len(self.w))),
+                                         neighbours=self.balancer.kept_neighbours(centres))
         return labels, centres, prices
 
 

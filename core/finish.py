@@ -74,14 +74,16 @@ class _Candidates:
     queried again over all centres. So the assignment stays exact over all centres.
     """
 
-    def __init__(self, points, centres, prices):
-        self.points, self.centres = points, centres
+    def __init__(self, points, centres, prices, neighbours=None):
+        self.points, self.centres, self.neighbours = points, centres, neighbours
         self.rebase(prices)
 
     def rebase(self, prices):
-        """Query every feature afresh at these prices."""
+        """Query every feature afresh at these prices (from the balance's kept lists when given)."""
         self.reference = prices.copy()
-        self.index, cost = power_nearest(self.points, self.centres, prices, min(NEIGHBOURS, len(self.centres)))
+        count = min(NEIGHBOURS, len(self.centres))
+        self.index, cost = (self.neighbours.nearest(prices, count) if self.neighbours is not None
+                            else power_nearest(self.points, self.centres, prices, count))
         self.d2 = cost + prices[self.index]
         self.last = cost[:, -1]
 
@@ -137,17 +139,18 @@ def _price_shift(distance, predecessor, chosen, nudge):
     return shift
 
 
-def finish_band(points, w, centres, prices, labels, low, high, max_moves=200):
+def finish_band(points, w, centres, prices, labels, low, high, max_moves=200, neighbours=None):
     """Prices whose power diagram has no more weight outside [low, high] than `prices` had.
 
     `labels` are the power assignment of `prices`. Returns (labels, prices): labels are the
-    power argmin over all centres of the returned prices.
+    power argmin over all centres of the returned prices. `neighbours`: the balance's
+    PowerNeighbours for these points and centres, which answer the exact queries for less.
     """
     k = len(centres)
     if k < 2 or band_excess(np.bincount(labels, w, minlength=k), low, high) == 0:
         return labels, prices
     prices = prices.astype(float).copy()
-    candidates = _Candidates(points, centres, prices)
+    candidates = _Candidates(points, centres, prices, neighbours)
     labels, index, cost = candidates.assign(prices)
     weight = np.bincount(labels, w, minlength=k)
     excess = band_excess(weight, low, high)

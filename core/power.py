@@ -14,6 +14,11 @@ second-best power distances differ by more than twice the total price movement s
 then provably keeps its label; only the others ("active" features, with a shortlist
 of their L best centres) are re-assigned each iteration. When the accumulated movement
 uses up the margin, another exact pass starts the next round.
+
+The exact passes of one balance share each feature's list of best centres (PowerNeighbours):
+a list stays provably exact until the prices of centres off it have risen by its margin, and
+only features past that are queried over all centres again. Equal power distances go to the
+lower centre number, however the candidates were found.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ FIRST_STEP, MAX_STEP = 0.005, 0.05  # price steps, in squared median spacing bet
 SETTLE = 0.25  # inside the bounds, a cluster keeps being nudged until within this share of the half-width
 DENSE_CELLS = 300_000  # up to this many feature x centre pairs, every iteration checks all centres
 _QUERY_CHUNK = 200_000  # features per exact query: bounds the (chunk x neighbours) arrays
+_LIST_CHUNK = 20_000  # features per pass over the kept lists: bounds the (chunk x candidates) arrays
+WIDTH = SHORTLIST + 4  # centres kept per feature between exact passes (PowerNeighbours)
+RISERS = 16  # the centres whose prices rose most are checked against every feature
+LIST_CENTRES = 1000  # from this many centres on, lists pay (grids' 79: 30 % more CPU than the tree alone)
+MAX_EPOCHS = 64  # passes whose prices the lists may come from; past that, every list is queried afresh
 
 
 def power_nearest(points: np.ndarray, centres: np.ndarray, prices: np.ndarray, neighbours: int = 2):
@@ -54,8 +64,107 @@ def power_nearest(points: np.ndarray, centres: np.ndarray, prices: np.ndarray, n
         # Recompute from the planar distance: exact, and free of the lift's rounding.
         d2 = ((chunk[:, None, :] - centres[found]) ** 2).sum(axis=2)
         cost[start:start + len(chunk)] = d2 - prices[found]
-    order = np.argsort(cost, axis=1, kind="stable")
-    return np.take_along_axis(index, order, axis=1), np.take_along_axis(cost, order, axis=1)
+    return _cheapest(index, cost, neighbours)
+
+
+def _cheapest(index, cost, count):
+    """The `count` cheapest of each row's candidates, best first; equal costs go to the lower centre number,
+    so the answer does not depend on how the candidates were found."""
+    top_index, top_cost = index, cost
+    if count < cost.shape[1]:  # the count + 1 cheapest, unordered: only those are sorted
+        part = np.argpartition(cost, count, axis=1)[:, :count + 1]
+        top_index, top_cost = np.take_along_axis(index, part, axis=1), np.take_along_axis(cost, part, axis=1)
+    order = np.argsort(top_cost, axis=1, kind="stable")
+    top_index, top_cost = np.take_along_axis(top_index, order, axis=1), np.take_along_axis(top_cost, order, axis=1)
+    tied = np.flatnonzero((top_cost[:, 1:] == top_cost[:, :-1]).any(axis=1))
+    if len(tied):  # rare: equal costs, maybe beyond the cut too; those rows sorted in full by (cost, centre)
+        order = np.lexsort((index[tied], cost[tied]), axis=1)[:, :count]
+        top_index[tied, :count] = np.take_along_axis(index[tied], order, axis=1)
+        top_cost[tied, :count] = np.take_along_axis(cost[tied], order, axis=1)
+    return top_index[:, :count], top_cost[:, :count]
+
+
+class PowerNeighbours:
+    """Exact power nearest centres for fixed centres and moving prices, from lists kept between passes.
+
+    Each feature keeps its WIDTH best centres, queried over all centres (power_nearest) at the
+    prices q of some earlier pass. Any other centre j cost at least the list's last entry then,
+    and has become cheaper since by p_j − q_j. The RISERS centres whose prices rose most are
+    costed for every feature; tau bounds p_j − q_j over all the others. A feature whose count-th
+    best (over its list and the risers) costs less than last − tau has those as its exact best;
+    the others are queried over all centres again. So a pass costs a few operations per feature
+    instead of a tree query over every centre.
+    """
+
+    def __init__(self, points: np.ndarray, centres: np.ndarray):
+        self.points, self.centres = points, centres
+        self.width = min(WIDTH, len(centres))
+        self.queried_at = []  # the prices of each pass that queried some lists
+        self.epoch = self.index = self.d2 = self.last = None  # per feature: kept when first needed
+
+    def nearest(self, prices: np.ndarray, count: int):
+        """power_nearest(points, centres, prices, count), from the kept lists."""
+        n, k = len(self.points), len(self.centres)
+        if k < LIST_CENTRES:  # few centres: the tree query is cheaper than checking lists
+            return power_nearest(self.points, self.centres, prices, count)
+        count = min(count, self.width)
+        if not self.queried_at or len(self.queried_at) > MAX_EPOCHS:  # afresh: one tree query for every list
+            self.queried_at = []
+            if self.index is None:
+                self.epoch, self.last = np.zeros(n, dtype=np.int16), np.empty(n)
+                self.index, self.d2 = np.empty((n, self.width), dtype=np.int32), np.empty((n, self.width))
+            self._query(np.arange(n), prices)
+        rises = np.array([prices - q for q in self.queried_at])
+        risers = (np.argsort(-rises.max(axis=0), kind="stable")[:RISERS] if k > self.width
+                  else np.zeros(0, dtype=np.int64))
+        if k > len(risers):
+            rises[:, risers] = -np.inf
+            tau = rises.max(axis=1)
+        else:
+            tau = np.full(len(rises), -np.inf)
+        index, cost = np.empty((n, count), dtype=np.int64), np.empty((n, count))
+        for start in range(0, n, _LIST_CHUNK):
+            rows = slice(start, min(start + _LIST_CHUNK, n))
+            index[rows], cost[rows] = self._best(rows, prices, risers, count)
+        stale = np.flatnonzero(~(cost[:, -1] < self.last - tau[self.epoch]))
+        if len(stale):
+            self._query(stale, prices)
+            index[stale] = self.index[stale, :count]
+            cost[stale] = self.d2[stale, :count] - prices[index[stale]]
+        return index, cost
+
+    def _best(self, rows, prices, risers, count):
+        """Each row's `count` best over its list and the risers, at `prices` (a riser on the list counts once)."""
+        index = self.index[rows]
+        cost = self.d2[rows] - prices[index]
+        best_index, best_cost = _cheapest(index, cost, count)
+        if not len(risers):
+            return best_index, best_cost
+        x, y = self.points[rows, 0], self.points[rows, 1]
+        riser_cost = (x[:, None] - self.centres[risers, 0]) ** 2
+        riser_cost += (y[:, None] - self.centres[risers, 1]) ** 2
+        riser_cost -= prices[risers]
+        # Only where a riser is as cheap as the list's count-th best can the answer change (a riser that is
+        # on the list and among its best counts there too).
+        beaten = np.flatnonzero(riser_cost.min(axis=1) <= best_cost[:, -1])
+        if len(beaten):
+            merged_index = np.hstack([index[beaten], np.broadcast_to(risers, (len(beaten), len(risers)))])
+            merged_cost = np.hstack([cost[beaten], riser_cost[beaten]])
+            on_list = (index[beaten][:, :, None] == risers[None, None, :]).any(axis=1)
+            merged_cost[:, index.shape[1]:][on_list] = np.inf  # never the same centre twice
+            best_index[beaten], best_cost[beaten] = _cheapest(merged_index, merged_cost, count)
+        return best_index, best_cost
+
+    def _query(self, rows, prices):
+        for start in range(0, len(rows), _LIST_CHUNK):  # (chunk x width x 2) arrays, not (n x width x 2)
+            part = rows[start:start + _LIST_CHUNK]
+            points = self.points[part]
+            index, cost = power_nearest(points, self.centres, prices, self.width)
+            # The squared distances as power_nearest computes them: list costs come out bit for bit the same.
+            self.index[part], self.d2[part] = index, ((points[:, None, :] - self.centres[index]) ** 2).sum(axis=2)
+            self.last[part] = cost[:, -1] if len(self.centres) > self.width else np.inf
+        self.epoch[rows] = len(self.queried_at)
+        self.queried_at.append(prices.copy())
 
 
 class _Rprop:
@@ -129,6 +238,7 @@ class PowerBalancer:
         self.should_stop = should_stop
         self.steps = None
         self.exact_passes = 0
+        self.neighbours = None  # the last exact balance's kept lists (PowerNeighbours)
 
     def balance(self, centres: np.ndarray, prices: np.ndarray, low: float, high: float, max_iterations: int,
                 exact: bool = True):
@@ -147,6 +257,7 @@ class PowerBalancer:
         rprop = _Rprop(np.minimum(self.steps, MAX_STEP * square), MAX_STEP * square, self.w.sum() / k, low, high,
                        grow_inside=not exact)
         prices = prices.astype(float).copy()
+        self.neighbours = None  # (lists for other centres: never used again)
         patience = PATIENCE if exact else TRIAL_PATIENCE
         if len(self.points) * k <= DENSE_CELLS:
             labels, converged = self._dense(centres, prices, rprop, max_iterations, patience)
@@ -156,6 +267,10 @@ class PowerBalancer:
             labels, converged = self._boundary(centres, prices, rprop, max_iterations)
         self.steps = rprop.steps
         return labels, prices, converged
+
+    def kept_neighbours(self, centres):
+        """The last exact balance's kept lists if they belong to these centres (else None)."""
+        return self.neighbours if self.neighbours is not None and self.neighbours.centres is centres else None
 
     def _poll(self, iteration):
         if self.should_stop is not None and iteration % 16 == 0:
@@ -201,21 +316,24 @@ class PowerBalancer:
         k = len(centres)
         iteration = 0
         stall = _Stall(PATIENCE)
+        neighbours = self.neighbours = PowerNeighbours(self.points, centres)
         while True:
             self.exact_passes += 1
             self._poll(0)
-            index, cost = power_nearest(self.points, centres, prices, 2)
-            labels = index[:, 0]
+            # Every feature's shortlist at once: its first two columns are the best two.
+            listed_index, listed_cost = neighbours.nearest(prices, SHORTLIST)
+            labels = listed_index[:, 0].copy()
             weight = np.bincount(labels, self.w, minlength=k)
             if rprop.done(weight) or iteration >= max_iterations or stall.stuck(iteration):
                 return labels, rprop.done(weight)
             # Features whose best and second-best centres are far apart in power cannot
             # change label until the prices' relative moves add up to that gap: leave them out.
-            gap = cost[:, 1] - cost[:, 0] if k > 1 else np.full(len(labels), np.inf)
+            gap = listed_cost[:, 1] - listed_cost[:, 0] if k > 1 else np.full(len(labels), np.inf)
             threshold = max(float(np.quantile(gap, ACTIVE_SHARE)), 40.0 * float(rprop.steps.max()))
             active = np.flatnonzero(gap <= threshold)
             base = weight - np.bincount(labels[active], self.w[active], minlength=k)
-            short_index, short_cost = power_nearest(self.points[active], centres, prices, SHORTLIST)
+            short_index, short_cost = listed_index[active], listed_cost[active]
+            del listed_index, listed_cost  # (n x SHORTLIST each: not kept through the round)
             d2 = short_cost + prices[short_index]
             rows = np.arange(len(active))
             active_w = self.w[active]

@@ -88,10 +88,16 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
     finished = [0]
     planned = min(n_trials, len(k_values))
 
+    failures = []
+
     def objective(trial):
-        context.check_cancelled()
-        k = trial.suggest_categorical("n_clusters", [int(k) for k in k_values])
-        return score_labels(features, partitioner(features, k), params)
+        try:
+            context.check_cancelled()
+            k = trial.suggest_categorical("n_clusters", [int(k) for k in k_values])
+            return score_labels(features, partitioner(features, k), params)
+        except Exception as failure:
+            failures.append(failure)
+            raise
 
     def after_trial(study, trial):
         finished[0] += 1
@@ -100,6 +106,8 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
     # As many trials as asked, but never more than the grid holds (GridSampler would stop there).
     study.optimize(objective, n_trials=min(n_trials, len(k_values)), n_jobs=worker_threads(params.n_jobs),
                    callbacks=[after_trial])
+    if failures:  # Optuna's threads (n_jobs != 1) drop the error of a trial still running when the study ends
+        raise failures[0]
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     ranked = sorted(done, key=lambda t: (t.value, t.number))
     return [int(t.params["n_clusters"]) for t in ranked]
