@@ -143,6 +143,7 @@ bench-cancel: setup
 BENCH_SCRIPTS := bench.py bench_scale.py bench_frame.py bench_h3.py bench_postgis.py bench_qgis_process.py bench_cancel.py \
   bench_aws_stream.py
 bench: setup
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
 	@status=0; for script in $(BENCH_SCRIPTS); do \
 	  echo "== $$script"; (cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) $$script) || status=1; \
 	done; exit $$status
