@@ -216,13 +216,19 @@ def _write_numbers(path, pixels: RasterPixels, numbers: np.ndarray, driver: str)
     dataset = None  # closes and writes the file
 
 
+def memory_vector_source(name: str):
+    """An in-memory OGR data source: GDAL 3.11 made "MEM" take vectors and deprecated "Memory" (a warning each use)."""
+    driver = "MEM" if int(gdal.VersionInfo()) >= 3110000 else "Memory"
+    return ogr.GetDriverByName(driver).CreateDataSource(name)
+
+
 def cluster_polygons(cluster_raster_path, n_jobs: int = 1):
     """{cluster number: WKB of its pixel squares dissolved into one (multi)polygon}, in the raster's CRS.
 
     Pieces are repaired on n_jobs threads (GDAL releases the GIL); the result is the same for any count.
     """
     dataset, band = open_band(cluster_raster_path)
-    layer_source = ogr.GetDriverByName("Memory").CreateDataSource("polygons")
+    layer_source = memory_vector_source("polygons")
     layer = layer_source.CreateLayer("polygons", _spatial_ref(dataset.GetProjection()), ogr.wkbPolygon)
     layer.CreateField(ogr.FieldDefn("number", ogr.OFTInteger))
     # Pixels of a cluster touching only at a corner become separate parts of one multipolygon.

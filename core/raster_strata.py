@@ -13,12 +13,12 @@ import numpy as np
 from osgeo import gdal, ogr
 
 from .params import ClusteringInputError
-from .raster import RasterPixels, _spatial_ref
+from .raster import RasterPixels, _spatial_ref, memory_vector_source
 
 
 def polygon_of_pixels(pixels: RasterPixels, polygons_wkb: Sequence[bytes], polygons_crs_wkt: str) -> np.ndarray:
     """Index of the polygon holding each pixel's centre (the first one where polygons overlap)."""
-    source = ogr.GetDriverByName("Memory").CreateDataSource("strata")
+    source = memory_vector_source("strata")
     layer = source.CreateLayer("strata", _spatial_ref(pixels.crs_wkt), ogr.wkbMultiPolygon)
     layer.CreateField(ogr.FieldDefn("ordinal", ogr.OFTInteger))
     to_raster = None
