@@ -211,6 +211,21 @@ def template_problems(template: dict) -> list:
     return bucket_problems(template) + function_problems(template) + machine_problems(template)
 
 
+def image_pins(requirements: Path, dockerfile_text: str) -> set:
+    """requirements.txt's pins that apply in the Lambda image: markers judged for the base image's Python."""
+    from packaging.markers import Marker
+
+    found = re.search(r"lambda/python:(\d+\.\d+)", dockerfile_text)
+    environment = {"python_version": found.group(1)} if found else {}
+    pins = set()
+    for line in requirements.read_text().lower().splitlines():
+        requirement, _, marker = line.split("#")[0].partition(";")
+        if re.fullmatch(r"\s*[a-z0-9_.-]+==\S+\s*", requirement) and (
+                not marker.strip() or Marker(marker).evaluate(environment)):
+            pins.add(requirement.strip())
+    return pins
+
+
 def image_problems(dockerfile: Path = DOCKERFILE, requirements: Path = HERE.parent / "requirements.txt") -> tuple:
     """(problems, warnings) of the image recipe: hashed lock file, base image pinned by digest."""
     text = dockerfile.read_text()
@@ -225,7 +240,7 @@ def image_problems(dockerfile: Path = DOCKERFILE, requirements: Path = HERE.pare
                 problems.append(f"aws/{path.name}: missing, or without --hash entries")
     lock = HERE / "requirements-lambda.lock"
     locked = set(re.findall(r"^([A-Za-z0-9_.-]+==\S+)", lock.read_text().lower(), re.M)) if lock.exists() else set()
-    pins = set(re.findall(r"^([A-Za-z0-9_.-]+==[^\s;#]+)", requirements.read_text().lower(), re.M))
+    pins = image_pins(requirements, text)
     if pins - locked:
         problems.append(f"aws/requirements-lambda.lock lacks {sorted(pins - locked)} from requirements.txt: "
                         "recompile it (see aws/requirements-lambda.in)")

@@ -124,3 +124,7 @@ def test_image_recipe_installs_only_hashed_locked_packages(tmp_path):
     newer = tmp_path / "requirements.txt"  # an engine pin the lock does not have yet
     newer.write_text((validate.HERE.parent / "requirements.txt").read_text() + "\nnewpackage==1.0\n")
     assert "lacks ['newpackage==1.0']" in validate.image_problems(requirements=newer)[0][0]
+    elsewhere = tmp_path / "elsewhere.txt"  # a pin for another Python than the image's is not the image's to lock
+    elsewhere.write_text((validate.HERE.parent / "requirements.txt").read_text()
+                         + '\nnewpackage==1.0 ; python_version >= "3.14"\n')
+    assert validate.image_problems(requirements=elsewhere)[0] == []
