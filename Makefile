@@ -103,7 +103,7 @@ demo: setup
 	  qgis_process.bin plugins enable wrok_plugin >/dev/null 2>&1 && \
 	  qgis_process.bin --json run wrok:tunedclustering -- INPUT=resources/demo_population.gpkg \
 	    WEIGHT_FIELD=population TARGET_WEIGHT=240 TARGET_RADIUS=1000 MAX_WEIGHT=300 \
-	    OUTPUT=demo_output/clustered.gpkg CLUSTERS=demo_output/clusters.gpkg \
+	    OUTPUT=demo_output/clustered.gpkg OUTLINES=demo_output/clusters.gpkg \
 	    > demo_output/run.json 2> demo_output/run.log; status=$$?; rm -rf $$profile; \
 	  if [ $$status != 0 ]; then tail -20 demo_output/run.log; exit $$status; fi
 	$(PY) tests/plugin/demo_map.py demo_output/clustered.gpkg demo_output/clusters.gpkg \
@@ -112,7 +112,7 @@ demo: setup
 # The Plugin Manager zip: the plugin, its icon, LICENSE, and in vendor/ the engine core/ and the AWS pipeline's
 # client modules, unchanged: wrok_plugin/engine_path.py puts vendor/ on sys.path so they import as `core` and
 # `aws`, exactly as in a checkout and in the Lambda. demo/ holds the survey model and the demo files the README's
-# "In the desktop" walk-through opens (tests/plugin/processing/test_headless.py checks the README names no file it lacks).
+# "In the desktop" walk-through opens (tests/plugin/provider/test_headless.py checks the README names no file it lacks).
 DEMO_FILES := resources/survey_frame.model3 resources/demo_population.tif resources/demo_districts.geojson \
   resources/demo_strata.csv resources/demo_sample_sizes.csv
 package:

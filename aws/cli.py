@@ -6,13 +6,12 @@ import argparse
 import json
 import sys
 
+from core.registry import ENGINE_PARAMETERS, add_cli_options, cli_values, engine_params
+
 from . import client
 from .split import split_by_region
 
-PARAM_FLAGS = {  # flag -> ClusteringParams key, as `python -m core cluster` names them
-    "target_weight": "desired_cluster_weight", "target_radius": "desired_cluster_radius",
-    "max_weight": "max_cluster_weight", "min_weight": "min_cluster_weight",
-}
+RUN_OPTIONS = ("params_by_key", "params_by_column", "epsg", "keep_null_geometries")
 
 
 def add_connection(parser):
@@ -34,12 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--prefix", default="wrok", help="input key prefix (default: wrok)")
     submit.add_argument("--region-field", help="split each layer into one file per value of this field")
     submit.add_argument("--weight-field", default="population")
-    submit.add_argument("--target-weight", type=float, required=True)
-    submit.add_argument("--target-radius", type=float, required=True, help="metres")
-    submit.add_argument("--max-weight", type=float)
-    submit.add_argument("--min-weight", type=float)
-    submit.add_argument("--params-json", help="more parameters and overrides as JSON: any ClusteringParams key, "
-                        "plus params_by_key / params_by_column (see the README)")
+    add_cli_options(submit.add_argument_group("clustering (as python -m core cluster)"),
+                    [entry.name for entry in ENGINE_PARAMETERS])
+    submit.add_argument("--params-json", help="per-file overrides and options as JSON: params_by_key, "
+                        "params_by_column, epsg, keep_null_geometries (see the AWS guide)")
     submit.add_argument("--max-concurrency", type=int,
                         help="region files clustered at once, at least 1 (default: the deployed stack's MaxConcurrency)")
     submit.add_argument("--tolerated-failure-percentage", type=float,
@@ -69,13 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def submit_params(args) -> tuple:
-    extra = json.loads(args.params_json) if args.params_json else {}
-    if not isinstance(extra, dict):
+    """(the Lambda's parameters, run options), checked by the engine's rules before anything is uploaded."""
+    options = json.loads(args.params_json) if args.params_json else {}
+    if not isinstance(options, dict):
         raise ValueError("--params-json must be a JSON object")
-    options = {name: extra.pop(name) for name in ("params_by_key", "params_by_column", "epsg",
-                                                  "keep_null_geometries") if name in extra}
-    params = {key: getattr(args, flag) for flag, key in PARAM_FLAGS.items() if getattr(args, flag) is not None}
-    return {**params, **extra}, options
+    unknown = sorted(set(options) - set(RUN_OPTIONS))
+    if unknown:
+        raise ValueError(f"--params-json takes {', '.join(RUN_OPTIONS)}; give {', '.join(unknown)} as options "
+                         "(e.g. --max-weight)")
+    return engine_params(cli_values(args)).as_dict(), options
 
 
 def connection(args) -> dict:

@@ -103,6 +103,26 @@ def upload_layers(s3, layers, bucket_in: str, prefix: str, region_field: Optiona
     return keys
 
 
+def check_payload(params: dict, options: Optional[dict] = None) -> None:
+    """The run's parameters, and each per-file override merged onto them, as every Lambda will check them:
+    ClusteringInputError naming the first problem, so a bad value never reaches S3."""
+    from core.params import ClusteringInputError, ClusteringParams
+
+    from .overrides import resolve_params
+
+    ClusteringParams.from_dict(dict(params))
+    for pattern, override in ((options or {}).get("params_by_key") or {}).items():
+        try:
+            resolve_params(params, pattern, params_by_key={pattern: override})
+        except ClusteringInputError as exc:
+            raise ClusteringInputError(f"params_by_key {pattern!r}: {exc}") from None
+    for value, override in (((options or {}).get("params_by_column") or {}).get("values") or {}).items():
+        try:
+            ClusteringParams.from_dict({**params, **override})
+        except ClusteringInputError as exc:
+            raise ClusteringInputError(f"params_by_column value {value!r}: {exc}") from None
+
+
 def submit(layers, params: dict, bucket_in: str, bucket_out: str, state_machine_arn: str, prefix: str = "wrok",
            region_field: Optional[str] = None, *, weight_field: str = "population", options: Optional[dict] = None,
            max_concurrency: Optional[int] = None, tolerated_failure_percentage: Optional[float] = None,
@@ -114,6 +134,7 @@ def submit(layers, params: dict, bucket_in: str, bucket_out: str, state_machine_
     max_concurrency / tolerated_failure_percentage default to the deployed stack's values.
     Returns {"executions": [{"execution_arn", "run", "items", "manifest"}], "keys": [...]}.
     """
+    check_payload(params, options)  # before anything is uploaded or started
     s3, sfn = clients(make_session(profile, region, session, state_machine_arn), endpoint_url)
     keys = upload_layers(s3, layers, bucket_in, prefix, region_field, progress)
     run_options = {**(options or {}), "weight_field": weight_field}

@@ -31,8 +31,12 @@ else:
 # QGIS 3.36 moved the parameter flags into Qgis.ProcessingParameterFlag.
 if hasattr(Qgis, "ProcessingParameterFlag"):
     PARAMETER_ADVANCED = Qgis.ProcessingParameterFlag.Advanced
+    PARAMETER_HIDDEN = Qgis.ProcessingParameterFlag.Hidden
+    PARAMETER_OPTIONAL = Qgis.ProcessingParameterFlag.Optional
 else:
     PARAMETER_ADVANCED = QgsProcessingParameterDefinition.FlagAdvanced  # qt6-ok: QGIS < 3.36
+    PARAMETER_HIDDEN = QgsProcessingParameterDefinition.FlagHidden  # qt6-ok: QGIS < 3.36
+    PARAMETER_OPTIONAL = QgsProcessingParameterDefinition.FlagOptional  # qt6-ok: QGIS < 3.36
 
 
 def mark_advanced(parameter):
@@ -41,4 +45,4 @@ def mark_advanced(parameter):
     return parameter
 
 
-__all__ = ["QAction", "FieldType", "PARAMETER_ADVANCED", "QGIS_FIELDS_USE_QMETATYPE", "mark_advanced"]
+__all__ = ["QAction", "FieldType", "PARAMETER_ADVANCED", "PARAMETER_HIDDEN", "PARAMETER_OPTIONAL", "QGIS_FIELDS_USE_QMETATYPE", "mark_advanced"]

@@ -23,7 +23,7 @@ from pathlib import Path
 REQUIRED_PACKAGES = (("numpy", "numpy", "python3-numpy"), ("sklearn", "scikit-learn", "python3-sklearn"),
                      ("optuna", "optuna", "python3-optuna"))
 # What the AWS submit algorithm needs on top of the engine; geopandas and pyarrow load only in its worker
-# process (aws_worker.py), never in QGIS's. Debian 12 has no pyarrow package: pip installs that one.
+# process (cloud/worker.py), never in QGIS's. Debian 12 has no pyarrow package: pip installs that one.
 AWS_PACKAGES = (("boto3", "boto3", "python3-boto3"), ("geopandas", "geopandas", "python3-geopandas"),
                 ("pyarrow", "pyarrow"))
 PACKAGES_FOLDER_NAME = "wrok-packages"

@@ -12,6 +12,8 @@ import json
 import tempfile
 from pathlib import Path
 
+from ..registry import add_cli_options, value_of
+
 DESCRIPTION = """\
 Split a single-band raster's pixel values (e.g. NDVI) into k classes with k-means. Every finite
 pixel that is not nodata takes part; classes are numbered 1..k from the lowest mean value up.
@@ -26,11 +28,11 @@ def add_classify_command(commands) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("input", help="single-band raster (.tif)")
     run.add_argument("output", help="class polygons (.gpkg, .shp, .geojson, .fgb, .parquet)")
-    run.add_argument("--classes", type=int, required=True, help="number of value classes (k)")
+    add_cli_options(run, ["classes"])
     run.add_argument("--band", type=int, default=1, help="band holding the values (default 1)")
     run.add_argument("--class-raster", help="also write each pixel's class number here (GeoTIFF, aligned)")
     run.add_argument("--summary", help="also write the class table (CSV)")
-    run.add_argument("--random-state", type=int, default=42, help="k-means seed; same input and seed, same classes")
+    add_cli_options(run, ["seed"])
     run.add_argument("--quiet", action="store_true", help="no summary on stdout")
     run.set_defaults(handler=run_classify)
 
@@ -45,13 +47,14 @@ def run_classify(args) -> int:
     from ..io.raster import check_raster_target, cluster_polygons, read_pixels, write_cluster_raster
     from ..io.writing import check_target
 
+    classes, seed = value_of("classes", args.classes), value_of("seed", args.seed)
     check_target(args.output)
     if args.summary:
         check_target(args.summary, option="--summary")
     if args.class_raster:
         check_raster_target(args.class_raster, args.input, "--class-raster")
     pixels = read_pixels(args.input, args.band, positive_only=False)
-    numbers, table = value_classes(pixels.values, args.classes, args.random_state)
+    numbers, table = value_classes(pixels.values, classes, seed)
     with tempfile.TemporaryDirectory(prefix="wrok-classes-") as scratch:
         raster_path = Path(args.class_raster) if args.class_raster else Path(scratch) / "classes.tif"
         write_cluster_raster(raster_path, pixels, numbers)

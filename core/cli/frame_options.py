@@ -8,11 +8,10 @@ from __future__ import annotations
 import sys
 
 from ..params import ClusteringInputError
+from ..registry import PARAMETERS, STRATUM_COLUMNS, add_cli_options
 
-SETTING_FIELD_OPTIONS = {  # CLI option -> per-stratum setting it names a feature field for
-    "target_weight_field": "target_weight", "target_radius_field": "target_radius",
-    "max_weight_field": "max_weight", "max_radius_field": "max_radius", "clusters_field": "n_clusters",
-}
+# --target-weight-field etc.: the feature field holding each stratum's value of a per-stratum parameter.
+SETTING_FIELD_OPTIONS = {PARAMETERS[name].cli[2:].replace("-", "_") + "_field": name for name in STRATUM_COLUMNS}
 
 EXAMPLES = """\
 survey frame examples:
@@ -31,14 +30,12 @@ survey frame examples:
 
 def add_arguments(run) -> None:
     frame = run.add_argument_group("survey frame")
-    frame.add_argument("--max-radius", type=float,
-                       help="hard cap in metres: wider clusters are split until none is (lone features excepted)")
-    frame.add_argument("--clusters", type=int, help="exactly this many clusters (per stratum); skips tuning")
+    add_cli_options(frame, ["max_radius", "n_clusters"])
     frame.add_argument("--stratum-field", action="append", default=[], metavar="FIELD",
                        help="cluster each stratum on its own (repeat for several fields, e.g. PSGC and urban)")
     frame.add_argument("--strata-table",
                        help="per-stratum targets: CSV or table file keyed by the stratum fields (or a 'stratum' "
-                            "column) with columns " + ", ".join(sorted(set(SETTING_FIELD_OPTIONS.values()))))
+                            "column) with columns " + ", ".join(STRATUM_COLUMNS))
     frame.add_argument("--strata-table-layer", help="layer name inside a multi-layer strata table file")
     for option, setting in SETTING_FIELD_OPTIONS.items():
         frame.add_argument("--" + option.replace("_", "-"), metavar="FIELD",
@@ -64,11 +61,7 @@ def check_combination(args) -> None:
                                    "centroid_x/centroid_y")
 
 
-def params_values(args) -> dict:
-    return {"max_cluster_radius": args.max_radius, "n_clusters": args.clusters}
-
-
-def strata_options(args):
+def strata_options(args, params):
     setting_fields = {setting: getattr(args, option) for option, setting in SETTING_FIELD_OPTIONS.items()
                       if getattr(args, option)}
     if not args.stratum_field:
@@ -79,7 +72,7 @@ def strata_options(args):
     from ..io.strata import read_strata_table
 
     rows = read_strata_table(args.strata_table, args.strata_table_layer) if args.strata_table else None
-    return StrataOptions(args.stratum_field, rows, setting_fields, n_jobs=args.jobs)
+    return StrataOptions(args.stratum_field, rows, setting_fields, n_jobs=params.n_jobs)
 
 
 def report_notes(result) -> None:
@@ -107,8 +100,8 @@ def _raster_strata(args, pixels, params):
         raise ClusteringInputError(f"{args.strata_layer} has no coordinate reference system")
     columns = {name: frame_column(polygons, name) for name in polygons.columns if name != polygons.geometry.name}
     keys, by_stratum, warnings = pixel_strata(pixels, shapely.to_wkb(polygons.geometry.values), polygons.crs.to_wkt(),
-                                              columns, strata_options(args), params)
-    return keys, by_stratum, args.jobs, warnings
+                                              columns, strata_options(args, params), params)
+    return keys, by_stratum, params.n_jobs, warnings
 
 
 def write_centroids(result, measuring_crs, output_crs, path) -> None:
@@ -149,7 +142,7 @@ def run_raster(args, params, progress):
     with tempfile.TemporaryDirectory(prefix="wrok-raster-") as scratch:
         raster_path = Path(args.cluster_raster) if args.cluster_raster else Path(scratch) / "cluster_numbers.tif"
         write_cluster_raster(raster_path, pixels, numbers)
-        polygons = cluster_polygons(raster_path, args.jobs)
+        polygons = cluster_polygons(raster_path, params.n_jobs)
     table = result.clusters.to_frame()
     table.insert(1, "cluster_number", range(1, len(table) + 1))
     geometry = shapely.from_wkb([polygons[n] for n in table["cluster_number"]])

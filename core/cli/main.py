@@ -8,14 +8,8 @@ import sys
 import warnings
 
 from ..io.postgis import is_database
-from ..params import (
-    DEFAULTS,
-    INVALID_GEOMETRY_CHOICES,
-    STRATEGIES,
-    ClusteringCancelled,
-    ClusteringInputError,
-    ClusteringParams,
-)
+from ..params import INVALID_GEOMETRY_CHOICES, ClusteringCancelled, ClusteringInputError
+from ..registry import ENGINE_PARAMETERS, add_cli_options, cli_values, engine_params
 from . import frame_options as cli_frame
 from .classify import add_classify_command
 from .sample import add_sample_command
@@ -56,29 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite-input", action="store_true",
                      help="allow the output file to replace the input layer (default: refused)")
     run.add_argument("--weight-field", help="numeric column holding each feature's weight (default: 1 each)")
-    run.add_argument("--target-weight", type=float, required=True, help="desired total weight per cluster")
-    run.add_argument("--target-radius", type=float, required=True, help="desired cluster radius in metres")
-    run.add_argument("--max-weight", type=float, help="clusters heavier than this are split (default: none)")
-    run.add_argument("--min-weight", type=float, help="merge clusters lighter than this into a neighbour")
-    run.add_argument("--weight-importance", type=float, default=DEFAULTS["weight_importance_factor"],
-                     help="how much weight matters against radius in the score (default %(default)s)")
-    run.add_argument("--max-passes", type=int,
-                     help=f"re-clustering passes for clusters over --max-weight (default {DEFAULTS['max_passes']}; "
-                          "needs --max-weight)")
-    run.add_argument("--initial-trials", type=int, default=DEFAULTS["initial_max_trials"],
-                     help="Optuna trials in the first pass (default %(default)s)")
-    run.add_argument("--subsequent-trials", type=int, default=DEFAULTS["subsequent_max_trials"],
-                     help="Optuna trials per re-clustered cluster (default %(default)s)")
-    run.add_argument("--reassignment-ratio", type=float,
-                     help=f"MiniBatchKMeans setting (--strategy seed only, default "
-                          f"{DEFAULTS['minibatch_reassignment_ratio']})")
-    run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULTS["strategy"],
-                     help="compact (default: even weights, round clusters whose outlines do not overlap), "
-                          "balanced (the earlier bisection default) or seed (the original k-means)")
-    run.add_argument("--random-state", type=int, default=DEFAULTS["random_state"],
-                     help="seed; same input and seed give same output (default %(default)s)")
-    run.add_argument("--jobs", type=int, default=DEFAULTS["n_jobs"],
-                     help="parallel threads, -1 for all cores (default %(default)s)")
+    add_cli_options(run, [entry.name for entry in ENGINE_PARAMETERS if not entry.per_stratum or entry.name in (
+        "target_weight", "target_radius", "max_weight")])
     run.add_argument("--epsg", type=int,
                      help="projected CRS to measure in (default: the layer's own if metric, else its UTM zone); "
                           "for a layer without CRS it says the coordinates are in this CRS")
@@ -160,18 +133,7 @@ def cluster_input(frame, args, params, progress, field_names=None):
     return (*cluster_frame(frame, params, args.weight_field, args.epsg, args.keep_null_geometries,
                            progress=progress, invalid_geometries=args.invalid_geometries,
                            log=lambda line: print(f"note: {line}", file=sys.stderr), field_names=field_names,
-                           strata=cli_frame.strata_options(args)), {})
-
-
-def refuse_options_that_cannot_apply(args) -> None:
-    """Options the run would silently ignore are refused, naming the option."""
-    if args.max_weight is None and args.max_passes is not None:
-        raise ClusteringInputError(
-            "--max-passes applies only with --max-weight: later passes re-cluster the clusters over the max "
-            "weight, and without one there is a single pass; give --max-weight or drop --max-passes")
-    if args.reassignment_ratio is not None and args.strategy != "seed":
-        raise ClusteringInputError(f"--reassignment-ratio applies only with --strategy seed (its MiniBatchKMeans); "
-                                   f"the {args.strategy} strategy does not use it: drop it or add --strategy seed")
+                           strata=cli_frame.strata_options(args, params)), {})
 
 
 def run_cluster(args) -> int:
@@ -180,18 +142,7 @@ def run_cluster(args) -> int:
     from ..io.raster import is_raster_path
     from ..io.writing import check_column_names, check_target, write_frame
 
-    refuse_options_that_cannot_apply(args)
-    params = ClusteringParams(
-        desired_cluster_weight=args.target_weight, desired_cluster_radius=args.target_radius,
-        max_cluster_weight=args.max_weight, min_cluster_weight=args.min_weight,
-        weight_importance_factor=args.weight_importance,
-        max_passes=(DEFAULTS["max_passes"] if args.max_passes is None else args.max_passes)
-        if args.max_weight is not None else 1,
-        initial_max_trials=args.initial_trials, subsequent_max_trials=args.subsequent_trials,
-        minibatch_reassignment_ratio=DEFAULTS["minibatch_reassignment_ratio"] if args.reassignment_ratio is None
-        else args.reassignment_ratio, n_jobs=args.jobs,
-        random_state=args.random_state, strategy=args.strategy, **cli_frame.params_values(args),
-    )
+    params = engine_params(cli_values(args))
     # Every output problem is found before the (possibly long) clustering starts.
     summary = check_target(args.summary, option="--summary") if args.summary else None
     if args.centroids:
@@ -206,8 +157,10 @@ def run_cluster(args) -> int:
         if is_database(args.input):
             from ..io.postgis import run_database
 
-            out, clusters, result, extra = run_database(args, params, lambda frame, report: cluster_input(
-                frame, args, params, report), progress)
+            out, clusters, result, extra = run_database(
+                args.input, args.layer, lambda frame, report: cluster_input(frame, args, params, report), progress,
+                in_place=args.in_place, output_table=args.output_layer, output_file=args.output,
+                h3_table=bool(args.h3_field), h3_cells=args.h3_resolution is not None)
         elif is_raster_path(args.input):
             _check_file_target(args, summary)
             result, raster_clusters = cli_frame.run_raster(args, params, progress)  # writes its own summary

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..frame.pps import SAMPLE_COLUMNS, read_sample_size_csv, select_pps
 from ..params import ClusteringInputError
+from ..registry import add_cli_options, value_of
 
 DESCRIPTION = """\
 Select primary sampling units from a cluster layer (e.g. the --summary layer of `cluster`) by
@@ -40,15 +41,13 @@ def add_sample_command(commands) -> None:
     run.add_argument("clusters", help="cluster layer (.gpkg, .parquet, .shp, .geojson, .fgb) with an ID and a weight")
     run.add_argument("output", help="selected clusters (format from the extension)")
     how_many = run.add_mutually_exclusive_group(required=True)
-    how_many.add_argument("--n", type=int, help="PSUs to select in each stratum")
+    add_cli_options(how_many, ["n"])
     how_many.add_argument("--sizes", help="CSV of n (and optional replacements) per stratum")
     run.add_argument("--stratum-field", help="field naming each cluster's stratum (default: one stratum)")
     run.add_argument("--id-field", default="cluster_id", help="cluster ID field (default cluster_id)")
     run.add_argument("--weight-field", default="weight", help="cluster size measure (default weight)")
     run.add_argument("--sort-field", help="order of the frame before the systematic draw (default: the ID)")
-    run.add_argument("--replacements", type=int, default=0,
-                     help="reserve PSUs per stratum (default 0; a --sizes table's `replacements` column wins)")
-    run.add_argument("--seed", type=int, default=42, help="random seed; same frame and seed give the same sample")
+    add_cli_options(run, ["replacements", "sample_seed"])
     run.add_argument("--layer", help="layer name inside a multi-layer cluster file")
     run.add_argument("--members", help="clustered features layer (the `cluster` output) to take members from")
     run.add_argument("--members-layer", help="layer name inside a multi-layer members file")
@@ -80,7 +79,7 @@ def _write_report(args, ordered, sample, n) -> None:
     outlines = outlines_in_metres(ordered.geometry, metric_crs(ordered)) if has_geometry else None
     inputs = {"cluster layer": args.clusters, "size measure": args.weight_field,
               "stratum field": args.stratum_field or "(none)", "frame order": args.sort_field or args.id_field,
-              "seed": args.seed, "sample sizes": args.sizes or n}
+              "seed": args.sample_seed, "sample sizes": args.sizes or n}
     write_sample_report(args.report, sample, ordered[args.id_field].astype(str).to_numpy(dtype=object),
                         ordered[args.weight_field].to_numpy(dtype=float), outlines=outlines, inputs=inputs,
                         title=f"wrok PPS sample: {Path(args.clusters).name}")
@@ -99,6 +98,8 @@ def run_sample(args) -> int:
     from ..io.layer_style import sample_style
     from ..io.writing import check_target, same_file, write_frame
 
+    for name in ("n", "replacements", "sample_seed"):  # checked, defaults filled in, before any work
+        setattr(args, name, value_of(name, getattr(args, name)))
     if (args.members is None) != (args.members_output is None):
         raise ClusteringInputError("--members and --members-output go together")
     output = check_target(args.output)
@@ -129,7 +130,7 @@ def run_sample(args) -> int:
     strata = ordered[args.stratum_field].to_numpy(dtype=object) if args.stratum_field else None
     sample = select_pps(ordered[args.id_field].astype(str).to_numpy(dtype=object),
                         ordered[args.weight_field].to_numpy(dtype=float, na_value=np.nan), n, strata,
-                        seed=args.seed, replacements=args.replacements)
+                        seed=args.sample_seed, replacements=args.replacements)
     selected = ordered.iloc[sample.index].reset_index(drop=True)
     columns = {name: values for name, values in sample.columns().items() if name != "stratum"}
     for name, values in columns.items():
@@ -148,6 +149,6 @@ def run_sample(args) -> int:
     if not args.quiet:
         print(json.dumps({"selected": int((~sample.replacement).sum()),
                           "replacements": int(sample.replacement.sum()),
-                          "certainty": int(sample.certainty.sum()), "seed": args.seed,
+                          "certainty": int(sample.certainty.sum()), "seed": args.sample_seed,
                           "strata": [_present(stratum) for stratum in sample.strata]}, default=float))
     return 0

@@ -1,4 +1,4 @@
-"""The default strategy: balanced weights, compact shapes, Optuna-tuned k.
+"""The balanced strategy (the default before compact): balanced weights, compact shapes, Optuna-tuned k.
 
 1. Bisect the group into small "atoms" (about 1/6 of the target weight each) once.
 2. Optuna tries values of k inside the band where every cluster can weigh within

@@ -32,7 +32,8 @@ from .optuna_loader import load_optuna
 from .partition import bisection_labels
 from .power import PowerBalancer
 from .regions import cluster_regions, cut_regions, region_count
-from .tuning import clustering_score, score_labels
+from .score import clustering_score
+from .tuning import score_labels
 
 optuna = load_optuna()
 

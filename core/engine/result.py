@@ -10,7 +10,7 @@ import numpy as np
 from ..params import BAND, ClusteringParams
 from .data import Features, weighted_centroids
 from .hulls import convex_hulls, hull_overlap_share, hull_radii, weighted_rms_spread
-from .tuning import clustering_score
+from .score import clustering_score
 
 CLUSTER_COLUMNS = ["cluster_id", "weight", "n_features", "radius_m", "centroid_x", "centroid_y", "cluster_pass"]
 

@@ -9,20 +9,12 @@ import numpy as np
 from ..params import ClusteringParams, worker_threads
 from .data import Features, RunContext
 from .optuna_loader import load_optuna
+from .score import clustering_score
 
 optuna = load_optuna()
 
 # A cancelled run makes Optuna log "Trial N failed" with a traceback: noise in QGIS logs.
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-
-
-def clustering_score(median_weight, median_radius, params: ClusteringParams) -> float:
-    """wif * (r_target / w_target) * |w_target - median weight| + |r_target - median radius|."""
-    w_t = params.desired_cluster_weight
-    r_t = params.desired_cluster_radius
-    return float(
-        params.weight_importance_factor * (r_t / w_t) * abs(w_t - median_weight) + abs(r_t - median_radius)
-    )
 
 
 def compact_labels(labels: np.ndarray):

@@ -24,15 +24,10 @@ import numpy as np
 from ..engine.data import Features
 from ..engine.result import ClusteringResult, ClusterTable, factorize_ids
 from ..params import ClusteringInputError, ClusteringParams, worker_threads
+from ..registry import STRATUM_COLUMNS
 
 # Table column / feature field name -> ClusteringParams field, for what may differ per stratum.
-STRATUM_SETTINGS = {
-    "target_weight": "desired_cluster_weight",
-    "target_radius": "desired_cluster_radius",
-    "max_weight": "max_cluster_weight",
-    "max_radius": "max_cluster_radius",
-    "n_clusters": "n_clusters",
-}
+STRATUM_SETTINGS = STRATUM_COLUMNS
 _IGNORED_TABLE_COLUMNS = {"fid", "ogc_fid", "id", "notes", "note", "comment", "description"}
 
 

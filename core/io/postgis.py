@@ -282,31 +282,34 @@ def _relation_exists(cursor, table: TableName) -> bool:
     return cursor.fetchone()[0]
 
 
-def run_database(args, params, cluster_input, progress=None):
-    """The CLI on a database input: cluster the table, then update it in place, write a new table in the
-    same database, or write a file; all inside one transaction. Returns what cluster_input returned."""
+def run_database(url: str, table: str, cluster_input, progress=None, *, in_place=False, output_table=None,
+                 output_file=None, h3_table=False, h3_cells=False):
+    """A database input: cluster the table, then update it in place, write output_table in the same database,
+    or write output_file; all inside one transaction. h3_table: rows are H3 cells (hexagons are written with a
+    new table); h3_cells: points were aggregated to cells (an h3_cell column joins the output). Returns what
+    cluster_input returned."""
     from .files import OUTPUT_FIELDS, write_layer
 
-    source = TableName.parse(args.layer)
-    columns = list(OUTPUT_FIELDS) + (["h3_cell"] if args.h3_resolution is not None else [])
-    with transaction(args.input) as connection:
-        if args.in_place:
+    source = TableName.parse(table)
+    columns = list(OUTPUT_FIELDS) + (["h3_cell"] if h3_cells else [])
+    with transaction(url) as connection:
+        if in_place:
             check_in_place(connection, source, columns)
-        frame, geometry = read_table(connection, source, lock_for_update=args.in_place)
+        frame, geometry = read_table(connection, source, lock_for_update=in_place)
         keys = frame.pop(ROW_KEY).to_numpy()
         out, clusters, result, extra = cluster_input(frame, progress)
         values = {column: out[column].to_numpy() for column in columns}
-        if args.in_place:
+        if in_place:
             update_in_place(connection, source, keys, values)
-        elif args.output_layer:
+        elif output_table:
             new_geometry = None
-            if geometry is None and args.h3_field:  # hexagons join the table under a free name
+            if geometry is None and h3_table:  # hexagons join the table under a free name
                 new_geometry = next(n for n in ("geom", "hexagon", "h3_hexagon") if n not in frame.columns)
                 values[new_geometry] = out.geometry.to_wkb(hex=True, include_srid=True).to_numpy()
-            write_new_table(connection, source, TableName.parse(args.output_layer, "--output-layer"), keys, values,
+            write_new_table(connection, source, TableName.parse(output_table, "--output-layer"), keys, values,
                             new_geometry)
         else:
             from .layer_style import cluster_style
 
-            write_layer(out, args.output, style=cluster_style(result.clusters["cluster_id"]))
+            write_layer(out, output_file, style=cluster_style(result.clusters["cluster_id"]))
     return out, clusters, result, extra

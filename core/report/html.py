@@ -106,15 +106,15 @@ def summary_rows(clusters, targets: Targets) -> list:
 
 
 def parameter_rows(params) -> dict:
-    """{label users set: value} for the settings that applied to this run (core.params.PARAMETER_LABELS)."""
-    from ..params import PARAMETER_LABELS
+    """{label users set: value} for the settings that applied to this run (core.registry's labels)."""
+    from ..registry import parameter_label
 
     values = params.as_dict()
     capped = values.get("max_cluster_weight") is not None
     applies = {"max_passes": capped, "subsequent_max_trials": capped,
                "minibatch_reassignment_ratio": values.get("strategy") == "seed",
                "initial_max_trials": values.get("n_clusters") is None}
-    return {PARAMETER_LABELS.get(name, name): "none" if value is None else value for name, value in values.items()
+    return {parameter_label(name): "none" if value is None else value for name, value in values.items()
             if applies.get(name, True)}
 
 

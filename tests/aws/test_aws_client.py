@@ -17,6 +17,7 @@ from aws import client
 from aws.cli import main
 from aws.handler import handler
 from aws.storage import error_key, list_keys, read_json, summary_key, write_json
+from core.params import ClusteringInputError, ClusteringParams
 
 REPO = Path(__file__).resolve().parents[2]
 IN, OUT = "wrok-client-in", "wrok-client-out"
@@ -126,3 +127,31 @@ def test_submit_refuses_a_concurrency_below_one_before_uploading(stack):
         client.submit(clumped_population_frame(10, seed=1), PARAMS, IN, OUT, arn, max_concurrency=0)
     assert main(["submit", "x.parquet", "--input-bucket", IN, "--output-bucket", OUT, "--state-machine-arn", arn,
                  "--target-weight", "240", "--target-radius", "1000", "--max-concurrency", "0"]) == 2
+
+
+def test_cli_submit_refuses_bad_parameters_before_any_upload(stack, tmp_path, capsys):
+    s3, arn = stack
+    layer = tmp_path / "x.parquet"
+    clumped_population_frame(20, seed=1).to_parquet(layer)
+    connection = ["--input-bucket", IN, "--output-bucket", OUT, "--state-machine-arn", arn]
+    assert main(["submit", str(layer), *connection, "--target-weight", "240", "--target-radius", "-5"]) == 2
+    assert "target cluster radius must be > 0" in capsys.readouterr().err
+    assert main(["submit", str(layer), *connection, "--target-weight", "240", "--target-radius", "1000",
+                 "--max-passes", "5"]) == 2
+    assert "maximum passes (5) applies only with a maximum weight" in capsys.readouterr().err
+    with pytest.raises(ClusteringInputError, match="params_by_key 'x\\*': maximum cluster weight"):
+        client.submit([layer], {**PARAMS, "max_passes": 1}, IN, OUT, arn,
+                      options={"params_by_key": {"x*": {"max_cluster_weight": float("nan")}}})
+    assert list(list_keys(s3, IN)) == [] and list(list_keys(s3, OUT)) == []
+
+
+def test_cli_submit_without_a_cap_starts_one_valid_pass(stack, tmp_path, capsys):
+    s3, arn = stack
+    layer = tmp_path / "x.parquet"
+    clumped_population_frame(20, seed=1).to_parquet(layer)
+    assert main(["submit", str(layer), "--input-bucket", IN, "--output-bucket", OUT, "--state-machine-arn", arn,
+                 "--target-weight", "240", "--target-radius", "1000", "--seed", "7"]) == 0
+    (execution,) = json.loads(capsys.readouterr().out)["executions"]
+    (item,) = read_json(s3, OUT, execution["manifest"].split(f"s3://{OUT}/", 1)[-1])
+    params = ClusteringParams.from_dict(item["params"])  # what each Lambda does with it
+    assert (params.max_cluster_weight, params.max_passes, params.random_state) == (None, 1, 7)

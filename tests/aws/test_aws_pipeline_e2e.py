@@ -21,6 +21,7 @@ from aws import client
 from aws.kickoff import kickoff
 from aws.split import split_by_region
 from aws.storage import clustered_key, clusters_key, error_key, list_keys, map_results_prefix, read_json, summary_key
+from core.params import ClusteringInputError
 
 PARAMS = {"desired_cluster_weight": 240, "desired_cluster_radius": 1000, "max_cluster_weight": 300}
 IN, OUT = "wrok-e2e-in", "wrok-e2e-out"
@@ -111,15 +112,17 @@ def test_each_run_keeps_its_own_results_and_failures_come_from_the_result_writer
     source = tmp_path / "country.parquet"
     country.to_parquet(source)
 
-    def run(params):
+    def run(params, weight_field="population"):
         started = client.submit(source, params, bucket_in, bucket_out, arn, prefix="c", region_field="province",
-                                endpoint_url=moto_endpoint)
+                                weight_field=weight_field, endpoint_url=moto_endpoint)
         wait_for(sfn, started["executions"][0]["execution_arn"])
         return started["executions"][0]["execution_arn"]
 
     run_a = run(PARAMS)
     run_b = run({**PARAMS, "desired_cluster_weight": 120, "max_cluster_weight": 150})
-    run_c = run({**PARAMS, "max_cluster_weight": 100})  # below the target: every region fails
+    with pytest.raises(ClusteringInputError, match="below the target"):  # refused before any upload
+        run({**PARAMS, "max_cluster_weight": 100})
+    run_c = run(PARAMS, weight_field="households")  # no such field: every region's Lambda fails
     a, failed_a = client.fetch(run_a, endpoint_url=moto_endpoint)
     b, _ = client.fetch(run_b, endpoint_url=moto_endpoint)
     assert failed_a == [] and sorted(a["cell_id"]) == sorted(country["cell_id"])  # C's failure left A whole
@@ -153,4 +156,4 @@ def test_each_run_keeps_its_own_results_and_failures_come_from_the_result_writer
     _, failed_c = client.fetch(run_c, endpoint_url=moto_endpoint)
     by_key = {failure["key"]: failure["error"] for failure in failed_c}
     assert by_key[key] == "Sandbox.Timedout: RequestId: 1f2e Error: Task timed out after 900.00 seconds"
-    assert all("max cluster weight" in error for other_key, error in by_key.items() if other_key != key)
+    assert all("weight field 'households' not found" in error for other_key, error in by_key.items() if other_key != key)

@@ -48,7 +48,7 @@ def main() -> int:
             ["qgis_process.bin", "--json", "run", "wrok:tunedclustering", "--", f"INPUT={source}",
              "WEIGHT_FIELD=population", f"TARGET_WEIGHT={SETTINGS['target_weight']}",
              f"TARGET_RADIUS={SETTINGS['target_radius']}", f"MAX_WEIGHT={SETTINGS['max_weight']}",
-             f"OUTPUT={folder / 'qgis.gpkg'}", f"CLUSTERS={folder / 'hulls.gpkg'}"], env=env)
+             f"OUTPUT={folder / 'qgis.gpkg'}", f"OUTLINES={folder / 'hulls.gpkg'}"], env=env)
         assert qgis.returncode == 0, qgis.stderr[-2000:]
         clusters = json.loads(qgis.stdout)["results"]["CLUSTER_COUNT"]
     rows = [("CLI (python -m core cluster)", cli_s, cli_mb), ("qgis_process wrok:tunedclustering", qgis_s, qgis_mb)]

@@ -136,7 +136,7 @@ def scenario():
     seen["preselected_weight"] = dialog.createProcessingParameters().get("WEIGHT_FIELD")
     dialog.setParameters({"INPUT": population.id(), "WEIGHT_FIELD": "population", "TARGET_WEIGHT": 240,
                           "TARGET_RADIUS": 1000, "MAX_WEIGHT": 300, "INITIAL_TRIALS": 20, "SUBSEQUENT_TRIALS": 5,
-                          "OUTPUT": "TEMPORARY_OUTPUT", "CLUSTERS": "TEMPORARY_OUTPUT"})
+                          "OUTPUT": "TEMPORARY_OUTPUT", "OUTLINES": "TEMPORARY_OUTPUT"})
     dialog.runAlgorithm()
 
     def loaded():

@@ -79,7 +79,9 @@ def main():
     dialog.max_weight.setValue(0)  # shown as 'no cap'
     dialog.selected_only.setChecked(True)
     settings = dialog.settings()
-    seen["dialog"] = [settings.weight_field, settings.target_weight, settings.max_weight, settings.selected_only]
+    params = settings.engine_params()
+    seen["dialog"] = [settings.weight_field, params.desired_cluster_weight, params.max_cluster_weight,
+                      settings.selected_only]
     plugin.unload()
     seen["after_unload"] = [len(iface.toolbar_actions), len(iface.vector_menu),
                             QgsApplication.processingRegistry().providerById("wrok") is None]

@@ -46,7 +46,7 @@ def check():
         results = processing.run("wrok:tunedclustering", {
             "INPUT": cell_table(), "H3_FIELD": "h3", "WEIGHT_FIELD": "population", "TARGET_WEIGHT": 30,
             "MAX_WEIGHT": 40, "TARGET_RADIUS": 1500, "INITIAL_TRIALS": 5, "SUBSEQUENT_TRIALS": 3,
-            "OUTPUT": "TEMPORARY_OUTPUT", "CLUSTERS": "TEMPORARY_OUTPUT"})
+            "OUTPUT": "TEMPORARY_OUTPUT", "OUTLINES": "TEMPORARY_OUTPUT"})
         out = results["OUTPUT"]
         seen = {"h3": h3.__version__, "features": out.featureCount(), "crs": out.crs().authid(),
                 "connected_share": results["H3_CONNECTED_SHARE"],

@@ -9,10 +9,13 @@ from .conftest import ALGORITHM_ID
 QUICK = {"INITIAL_TRIALS": 10, "SUBSEQUENT_TRIALS": 5}  # keep runs to a second or two
 
 
-def run_algorithm(input_, feedback=None, **overrides):
+def run_algorithm(input_, feedback=None, left_out=(), **overrides):
+    """wrok:tunedclustering with quick settings, these overrides, and the parameters in left_out not given at all."""
     parameters = {"INPUT": input_, "WEIGHT_FIELD": "population", "TARGET_WEIGHT": 240, "TARGET_RADIUS": 1000,
-                  "MAX_WEIGHT": 300, **QUICK, "OUTPUT": "TEMPORARY_OUTPUT", "CLUSTERS": "TEMPORARY_OUTPUT"}
+                  "MAX_WEIGHT": 300, **QUICK, "OUTPUT": "TEMPORARY_OUTPUT", "OUTLINES": "TEMPORARY_OUTPUT"}
     parameters.update(overrides)
+    for name in left_out:
+        del parameters[name]
     return processing.run(ALGORITHM_ID, parameters, feedback=feedback or QgsProcessingFeedback())
 
 

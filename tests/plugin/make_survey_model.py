@@ -71,8 +71,11 @@ def build_model():
         """Every other parameter at its default, as the modeler sets them (else it flags the child invalid)."""
         algorithm = QgsApplication.processingRegistry().algorithmById(child.algorithmId())
         for definition in algorithm.parameterDefinitions():
-            if not definition.isDestination() and definition.name() not in child.parameterSources():
+            hidden = definition.flags() & PARAMETER_HIDDEN  # older ids kept for saved models: not for new ones
+            if not definition.isDestination() and not hidden and definition.name() not in child.parameterSources():
                 child.addParameterSources(definition.name(), [Source.fromStaticValue(definition.defaultValue())])
+
+    from wrok_plugin.compat import PARAMETER_HIDDEN
 
     cluster = QgsProcessingModelChildAlgorithm("wrok:clusterraster")
     cluster.setChildId("cluster")
@@ -82,7 +85,7 @@ def build_model():
                          "STRATA_TABLE": "strata_table", "TARGET_WEIGHT": "target_weight",
                          "TARGET_RADIUS": "target_radius", "MAX_WEIGHT": "max_weight"}.items():
         cluster.addParameterSources(name, [Source.fromModelParameter(source)])
-    output(cluster, "clusters", "CLUSTERS", "Clusters", (560, 80))
+    output(cluster, "clusters", "OUTPUT", "Clusters", (560, 80))
     output(cluster, "cluster_numbers", "CLUSTER_RASTER", "Cluster numbers", (560, 140))
     output(cluster, "report", "REPORT", "Clustering report", (560, 200))
     with_defaults(cluster)
@@ -92,7 +95,7 @@ def build_model():
     sample.setChildId("sample")
     sample.setDescription("Draw the PPS sample")
     sample.setPosition(QPointF(800, 420))
-    sample.addParameterSources("INPUT", [Source.fromChildOutput("cluster", "CLUSTERS")])
+    sample.addParameterSources("INPUT", [Source.fromChildOutput("cluster", "OUTPUT")])
     sample.addParameterSources("STRATUM_FIELD", [Source.fromStaticValue("stratum")])  # the clusters' stratum key
     for name, source in {"SIZE_TABLE": "sample_sizes", "N": "psus", "REPLACEMENTS": "replacements",
                          "SEED": "seed"}.items():

@@ -1,5 +1,5 @@
 """The README's survey pictures of the QGIS GUI: the survey model in the graphical modeler and the
-PPS Sample of Clusters dialog (run under xvfb-run).
+PPS sample of clusters dialog (run under xvfb-run).
 
 usage: xvfb-run -a .venv/bin/python tests/plugin/screenshot_survey.py resources/screenshots
 """

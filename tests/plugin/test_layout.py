@@ -24,10 +24,13 @@ def test_the_plugin_uses_the_top_level_engine(wrok_plugin):
 
     assert "wrok_plugin.core" not in sys.modules
     assert os.path.dirname(core.__file__) == str(REPO / "core")
-    assert clustering.STRATEGY_CHOICES is core.params.STRATEGIES  # the very module the CLI and Lambda import
+    import core.registry
+
+    assert clustering.ClusterSettings.suggested().values["strategy"] == core.params.DEFAULT_STRATEGY
+    assert core.registry.PARAMETERS["strategy"].choices is core.params.STRATEGIES  # the CLI's and Lambda's module
     # core's ClusteringInputError, raised by the engine's validation, reaches Processing as a clear message
-    with pytest.raises(QgsProcessingException, match="target weight must be > 0"):
-        clustering.ClusterSettings(target_weight=-1).engine_params()
+    with pytest.raises(QgsProcessingException, match="target cluster weight must be > 0"):
+        clustering.ClusterSettings.suggested({"target_weight": -1}).engine_params()
 
 
 LOAD_ONLY = f"""

@@ -20,11 +20,12 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from core.frame.fields import DEFAULT_ID_FIELD
+from core.registry import PARAMETERS, suggested_values
 
 from ..compat import QAction
 from ..dependencies import install_hint, missing_packages
 from ..plugin_files import icon_path
-from ..qgis_io.clustering import DEFAULTS, STRATEGY_CHOICES, ClusterSettings, preferred_weight_field
+from ..qgis_io.clustering import ClusterSettings, preferred_weight_field
 from .install_dialog import InstallDialog
 
 MENU = "&wrok"
@@ -50,15 +51,14 @@ class ClusterLayerDialog(QDialog):
         self.weight_box.setAllowEmptyFieldName(True)
         self.layer_box.layerChanged.connect(self.show_layer_fields)
         self.show_layer_fields(self.layer_box.currentLayer())
-        saved = QgsSettings()
-        self.target_weight = self._spin(saved.value(SETTINGS_PREFIX + "target_weight",
-                                                    DEFAULTS["desired_cluster_weight"], float))
-        self.target_radius = self._spin(saved.value(SETTINGS_PREFIX + "target_radius",
-                                                    DEFAULTS["desired_cluster_radius"], float), " m")
-        self.max_weight = self._spin(saved.value(SETTINGS_PREFIX + "max_weight", DEFAULTS["max_cluster_weight"], float))
-        self.max_weight.setSpecialValueText("no cap")  # 0 shows as 'no cap'
+        saved, start = QgsSettings(), suggested_values()
+        self.target_weight = self._spin(saved.value(SETTINGS_PREFIX + "target_weight", start["target_weight"], float))
+        self.target_radius = self._spin(saved.value(SETTINGS_PREFIX + "target_radius", start["target_radius"], float),
+                                        " m")
+        self.max_weight = self._spin(saved.value(SETTINGS_PREFIX + "max_weight", start["max_weight"], float))
+        self.max_weight.setSpecialValueText("no cap")  # 0 shows as 'no cap' (the registry: 0 means empty)
         self.strategy = QComboBox()
-        self.strategy.addItems(STRATEGY_CHOICES)
+        self.strategy.addItems(PARAMETERS["strategy"].choices)
         self.id_field = QLineEdit(saved.value(SETTINGS_PREFIX + "id_field", DEFAULT_ID_FIELD))
         self.selected_only = QCheckBox("Selected features only")
         for label, widget in (("Layer", self.layer_box), ("Weight field", self.weight_box),
@@ -91,9 +91,9 @@ class ClusterLayerDialog(QDialog):
                          ("max_weight", self.max_weight)):
             saved.setValue(SETTINGS_PREFIX + key, box.value())
         saved.setValue(SETTINGS_PREFIX + "id_field", self.id_field.text())
-        return ClusterSettings(
-            target_weight=self.target_weight.value(), target_radius_m=self.target_radius.value(),
-            max_weight=self.max_weight.value() or None, strategy=self.strategy.currentText(),
+        return ClusterSettings.suggested(
+            {"target_weight": self.target_weight.value(), "target_radius": self.target_radius.value(),
+             "max_weight": self.max_weight.value(), "strategy": self.strategy.currentText()},
             weight_field=self.weight_box.currentField() or None, id_field=self.id_field.text().strip() or DEFAULT_ID_FIELD,
             selected_only=self.selected_only.isChecked())
 

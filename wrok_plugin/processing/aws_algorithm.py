@@ -2,7 +2,7 @@
 
 All AWS calls go through aws/client.py. QGIS exports each input layer to a temporary GeoPackage;
 aws.client.submit (GeoParquet conversion, split, upload, start) and fetch_to_file (download and merge
-into a GeoPackage) run in aws_worker.py's own process, because they use geopandas, which must never
+into a GeoPackage) run in cloud/worker.py's own process, because they use geopandas, which must never
 load inside QGIS. status and cancel run here. QGIS copies the merged GeoPackages into the outputs.
 Credentials come only from boto3's standard chain; no parameter takes a key or secret.
 """
@@ -43,22 +43,20 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from core.registry import PARAMETERS
+
 from ..cloud.client import client_problem, load_client
 from ..compat import mark_advanced
 from ..dependencies import qgis_python
 from .aws_help import submit_help
 from .base import WrokClusteringAlgorithm
-from .clustering_algorithm import TunedClusteringAlgorithm, shared_settings
+from .clustering_algorithm import ENGINE_NAMES, TunedClusteringAlgorithm
 from .errors import releases_locals_on_error
+from .parameters import add_parameters, add_sink_alias, given_sinks, read_values
 
 Number = QgsProcessingParameterNumber
 Local = TunedClusteringAlgorithm
 
-# The local algorithm's parameters that mean the same on AWS: their definitions (labels, defaults,
-# ranges, advanced flags) are cloned from wrok:tunedclustering, and so is their help.
-SHARED_PARAMETERS = (Local.TARGET_WEIGHT, Local.TARGET_RADIUS, Local.WEIGHT_IMPORTANCE, Local.MAX_WEIGHT,
-                     Local.MAX_PASSES, Local.INITIAL_TRIALS, Local.SUBSEQUENT_TRIALS, Local.REASSIGNMENT_RATIO,
-                     Local.STRATEGY, Local.RANDOM_SEED, Local.MEASURING_CRS)
 POLL_SECONDS = 1.5
 
 
@@ -111,7 +109,8 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
     TOLERATED_FAILURE_PERCENTAGE = "TOLERATED_FAILURE_PERCENTAGE"
     TIMEOUT = "TIMEOUT"
     OUTPUT = "OUTPUT"
-    CLUSTERS = "CLUSTERS"
+    OUTLINES = "OUTLINES"
+    CLUSTERS = "CLUSTERS"  # OUTLINES' id before 0.2, still written when given
 
     def name(self):
         return "submitaws"
@@ -131,8 +130,8 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
     def shortHelpString(self):
         local = TunedClusteringAlgorithm()
         local.initAlgorithm()
-        labels = [local.parameterDefinition(name).description().split(" (")[0] for name in SHARED_PARAMETERS]
-        return submit_help(labels)
+        labels = [PARAMETERS[name].label.split(" (")[0] for name in ENGINE_NAMES]
+        return submit_help(labels + [local.parameterDefinition(Local.MEASURING_CRS).description().split(" (")[0]])
 
     def createInstance(self):
         return SubmitAwsAlgorithm()
@@ -154,8 +153,8 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
             self.WEIGHT_FIELD, "Weight field (empty: every feature weighs 1)", "population", optional=True))
         local = TunedClusteringAlgorithm()
         local.initAlgorithm()
-        for name in SHARED_PARAMETERS:
-            self.addParameter(local.parameterDefinition(name).clone())
+        add_parameters(self, ENGINE_NAMES)  # the local algorithm's, with its help (core.registry)
+        self.addParameter(local.parameterDefinition(Local.MEASURING_CRS).clone())
         self.addParameter(QgsProcessingParameterString(self.INPUT_BUCKET, "Input bucket"))
         self.addParameter(QgsProcessingParameterString(self.OUTPUT_BUCKET, "Output bucket"))
         self.addParameter(QgsProcessingParameterString(self.STATE_MACHINE_ARN, "State machine ARN"))
@@ -176,8 +175,11 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, "Clustered features", QgsProcessing.SourceType.TypeVectorAnyGeometry))
-        self.addParameter(QgsProcessingParameterFeatureSink(
-            self.CLUSTERS, "Clusters", QgsProcessing.SourceType.TypeVectorPolygon, optional=True, createByDefault=False))
+        outlines = QgsProcessingParameterFeatureSink(
+            self.OUTLINES, "Cluster outlines", QgsProcessing.SourceType.TypeVectorPolygon, optional=True,
+            createByDefault=False)
+        self.addParameter(outlines)
+        add_sink_alias(self, outlines, self.CLUSTERS)
         self.addOutput(QgsProcessingOutputNumber("SUCCEEDED_COUNT", "Files clustered"))
         self.addOutput(QgsProcessingOutputNumber("FAILED_COUNT", "Files that failed or have no result"))
         self.addOutput(QgsProcessingOutputString("FAILED_REGIONS", "Failed files and their errors (JSON)"))
@@ -187,7 +189,9 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
 
     def engine_params(self, parameters, context) -> dict:
         """The engine's parameters as the Lambda payload wants them, validated here before any upload."""
-        settings = shared_settings(self, parameters, context)
+        from ..qgis_io.clustering import ClusterSettings
+
+        settings = ClusterSettings(read_values(self, parameters, context, ENGINE_NAMES))
         return settings.engine_params().as_dict()  # QgsProcessingException naming a bad value
 
     def measuring_epsg(self, parameters, context):
@@ -358,7 +362,9 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
 
     def fetch_and_write(self, client, arns, aws, parameters, context, feedback, folder) -> dict:
         """Each run's results merged into a GeoPackage by the worker, then copied into the sinks by QGIS."""
-        wanted = ["features"] + (["clusters"] if parameters.get(self.CLUSTERS) not in (None, "") else [])
+        outline_sinks = [name for name in given_sinks(parameters, self.OUTLINES, self.CLUSTERS)
+                         if parameters.get(name) not in (None, "")]
+        wanted = ["features"] + (["clusters"] if outline_sinks else [])
         files, failures = {label: [] for label in wanted}, []
         for label in wanted:
             for index, arn in enumerate(arns):
@@ -377,7 +383,8 @@ class SubmitAwsAlgorithm(WrokClusteringAlgorithm):
         output_id, written, sources = self.write_files(files["features"], parameters, self.OUTPUT, context)
         results = {self.OUTPUT: output_id}
         if "clusters" in files:
-            results[self.CLUSTERS] = self.write_files(files["clusters"], parameters, self.CLUSTERS, context)[0]
+            for name in outline_sinks:
+                results[name] = self.write_files(files["clusters"], parameters, name, context)[0]
         for failure in failures:
             feedback.reportError(f"Region file {failure['key']} failed: {failure['error']}", False)
         feedback.setProgress(100)
@@ -428,16 +435,16 @@ class WorkerError(Exception):
 
 
 def run_worker(call: str, args: list, kwargs: dict, feedback, stop_before=None):
-    """aws.client.<call>(*args, **kwargs) in aws_worker.py's own process, its progress shown on feedback.
+    """aws.client.<call>(*args, **kwargs) in cloud/worker.py's own process, its progress shown on feedback.
 
-    A cancel asks the worker to stop at its next progress report below stop_before (see aws_worker.py);
+    A cancel asks the worker to stop at its next progress report below stop_before (see cloud/worker.py);
     raises _Cancelled when it did.
     """
     cancel_file = Path(tempfile.mkdtemp(prefix="wrok_worker_")) / "cancel"
     request = json.dumps({"call": call, "args": args, "kwargs": kwargs, "cancel_file": str(cancel_file),
                           "stop_before": stop_before})
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(entry for entry in sys.path if entry))
-    worker = subprocess.Popen([qgis_python(), str(Path(__file__).with_name("aws_worker.py"))], stdin=subprocess.PIPE,
+    worker = subprocess.Popen([qgis_python(), str(Path(__file__).parents[1] / "cloud" / "worker.py")], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in worker.stdout] + [lines.put(None)],

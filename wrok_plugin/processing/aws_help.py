@@ -11,14 +11,14 @@ def shared_items(labels) -> str:
     """The <li> items of the local algorithm's help that explain any of these parameter labels."""
     items = re.findall(r"<li>.*?</li>", SHORT_HELP)
     chosen = " ".join(item for item in items if any(f"<b>{label}</b>" in item for label in labels))
-    return chosen.replace("(see the score below)", "(see the score in the help of Tuned Weight/Radius Clustering)")
+    return chosen.replace("(see the score below)", "(see the score in the help of Tuned weight/radius clustering)")
 
 
 _INTRO = """\
 <p>Clusters each layer (or each region of it) on AWS: the layers are exported, uploaded as
 GeoParquet to the input bucket, and the pipeline's Step Functions Distributed Map runs one
-clustering Lambda per file with the same engine and parameters as <i>Tuned Weight/Radius
-Clustering</i>. The algorithm follows the run (map run item counts in the progress bar), then
+clustering Lambda per file with the same engine and parameters as <i>Tuned weight/radius
+clustering</i>. The algorithm follows the run (map run item counts in the progress bar), then
 downloads the results and merges them into one layer. A region that fails does not stop the
 others: it is reported with its error.</p>
 <h3>Parameters</h3>
@@ -39,7 +39,7 @@ run's results.</li>
 (AWS_PROFILE and other environment variables, SSO login, instance role). Keys are never asked
 for or stored by wrok.</li>
 </ul>
-<h3>Clustering parameters (as in Tuned Weight/Radius Clustering)</h3>
+<h3>Clustering parameters (as in Tuned weight/radius clustering)</h3>
 <ul>
 """
 
@@ -63,7 +63,7 @@ yet, and the execution ARNs are given so the results can be fetched later with
 <li><b>Clustered features</b>: every feature of the files that succeeded, with its fields plus
 cluster_id (prefixed with the file's region name, e.g. North:CLUSTER_007, so ids stay unique),
 cluster_weight, cluster_pass and source_key (the file's S3 key).</li>
-<li><b>Clusters</b>: optional, one convex hull per cluster.</li>
+<li><b>Cluster outlines</b> (OUTLINES; CLUSTERS before 0.2): optional, one convex hull per cluster.</li>
 <li><b>FAILED_COUNT</b> and <b>FAILED_REGIONS</b> (JSON list of {"key", "error"}), each failure also
 reported in the log; <b>SUCCEEDED_COUNT</b>; <b>EXECUTION_ARNS</b> (JSON list).</li>
 </ul>

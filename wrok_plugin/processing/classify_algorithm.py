@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterFeatureSink,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsRasterFileWriter,
@@ -23,8 +22,8 @@ from qgis.core import (
 from ..compat import FieldType
 from .base import WrokClusteringAlgorithm
 from .errors import releases_locals_on_error
+from .parameters import add_parameters, read_value
 
-Number = QgsProcessingParameterNumber
 HELP = """<p>Splits a single-band raster's pixel values (e.g. Sentinel-2 NDVI) into k classes with
 k-means: the values are the features, position is ignored. Every finite pixel that is not nodata
 takes part. Classes are numbered 1..k from the lowest mean value up.</p>
@@ -34,7 +33,7 @@ count and mean, minimum and maximum value; <b>Class numbers</b>, a raster aligne
 
 
 class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
-    INPUT, BAND, CLASSES, RANDOM_SEED = "INPUT", "BAND", "CLASSES", "RANDOM_SEED"
+    INPUT, BAND = "INPUT", "BAND"
     OUTPUT, CLASS_RASTER = "OUTPUT", "CLASS_RASTER"
 
     def name(self):
@@ -55,8 +54,7 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Raster"))
         self.addParameter(QgsProcessingParameterBand(self.BAND, "Band", 1, self.INPUT, optional=True))
-        self.addParameter(Number(self.CLASSES, "Number of classes", Number.Type.Integer, 4, minValue=1))
-        self.addParameter(Number(self.RANDOM_SEED, "Random seed", Number.Type.Integer, 42))
+        add_parameters(self, ["classes", "seed"])
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Classes",
                                                             QgsProcessing.SourceType.TypeVectorPolygon))
         self.addParameter(QgsProcessingParameterRasterDestination(self.CLASS_RASTER, "Class numbers"))
@@ -82,8 +80,8 @@ class ClassifyRasterAlgorithm(WrokClusteringAlgorithm):
         try:
             pixels = read_pixels(layer.source(), self.parameterAsInt(parameters, self.BAND, context) or 1,
                                  lambda f: feedback.setProgress(30 * f), feedback.isCanceled, positive_only=False)
-            numbers, table = value_classes(pixels.values, self.parameterAsInt(parameters, self.CLASSES, context),
-                                           self.parameterAsInt(parameters, self.RANDOM_SEED, context))
+            numbers, table = value_classes(pixels.values, read_value(self, parameters, context, "classes"),
+                                           read_value(self, parameters, context, "seed"))
         except ClusteringInputError as exc:
             raise QgsProcessingException(f"Cannot classify this raster: {exc}.") from None
         feedback.setProgress(70)

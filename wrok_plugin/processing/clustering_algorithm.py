@@ -24,17 +24,34 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from core.frame.fields import DEFAULT_ID_FIELD
-from core.params import MAX_WHOLE_NUMBER, default_max_weight
+from core.params import INVALID_GEOMETRY_CHOICES, MAX_WHOLE_NUMBER
+from core.registry import PARAMETERS
 
 from ..compat import mark_advanced
-from ..qgis_io.clustering import DEFAULTS, INVALID_GEOMETRY_CHOICES, STRATEGY_CHOICES, ClusterSettings
+from ..qgis_io.clustering import ClusterSettings
 from . import frame_parameters as frame
 from .base import WrokClusteringAlgorithm
 from .errors import releases_locals_on_error
 from .help_text import SHORT_HELP
+from .parameters import add_parameters, add_sink_alias, given_sinks, read_values
+
+MAIN_PARAMETERS = ("target_weight", "target_radius", "weight_importance", "max_weight", "max_passes")
+ADVANCED_PARAMETERS = ("min_weight", "initial_trials", "subsequent_trials", "reassignment_ratio", "strategy", "seed",
+                       "jobs")
+ENGINE_NAMES = MAIN_PARAMETERS + frame.CAP_PARAMETERS + ADVANCED_PARAMETERS
+
+
+def jobs_value(values) -> int:
+    """JOBS, checked (strata threads are set before the engine's own check)."""
+    from core import ClusteringInputError
+    from core.registry import value_of
+
+    try:
+        return value_of("jobs", values.get("jobs"))
+    except ClusteringInputError as exc:
+        raise QgsProcessingException(f"Invalid parameters: {exc}.") from None
 
 Number = QgsProcessingParameterNumber
 
@@ -43,24 +60,13 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
     INPUT = "INPUT"
     WEIGHT_FIELD = "WEIGHT_FIELD"
     H3_FIELD = "H3_FIELD"
-    TARGET_WEIGHT = "TARGET_WEIGHT"
-    TARGET_RADIUS = "TARGET_RADIUS"
-    WEIGHT_IMPORTANCE = "WEIGHT_IMPORTANCE"
-    MAX_WEIGHT = "MAX_WEIGHT"
-    MIN_WEIGHT = "MIN_WEIGHT"
-    JOBS = "JOBS"
     INVALID_GEOMETRIES = "INVALID_GEOMETRIES"
-    MAX_PASSES = "MAX_PASSES"
     UPDATE_INPUT = "UPDATE_INPUT"
-    INITIAL_TRIALS = "INITIAL_TRIALS"
-    SUBSEQUENT_TRIALS = "SUBSEQUENT_TRIALS"
-    REASSIGNMENT_RATIO = "REASSIGNMENT_RATIO"
-    STRATEGY = "STRATEGY"
-    RANDOM_SEED = "RANDOM_SEED"
     MEASURING_CRS = "MEASURING_CRS"
     CLUSTER_ID_FIELD = "CLUSTER_ID_FIELD"
     OUTPUT = "OUTPUT"
-    CLUSTERS = "CLUSTERS"
+    OUTLINES = "OUTLINES"
+    CLUSTERS = "CLUSTERS"  # OUTLINES' id before 0.2 (QGIS's k-means uses CLUSTERS for the count), still written
     REPORT = "REPORT"
 
     def __init__(self):
@@ -71,7 +77,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         return "tunedclustering"
 
     def displayName(self):
-        return "Tuned Weight/Radius Clustering"
+        return "Tuned weight/radius clustering"
 
     def tags(self):
         return ["cluster", "sampling", "psu", "survey", "population", "weight", "radius", "kmeans"]
@@ -96,35 +102,14 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.H3_FIELD, "H3 cell field (each row one H3 cell; empty: use the layer's geometry)",
             parentLayerParameterName=self.INPUT, type=QgsProcessingParameterField.DataType.Any, optional=True))
-        self.addParameter(Number(self.TARGET_WEIGHT, "Target cluster weight", Number.Type.Double,
-                                 DEFAULTS["desired_cluster_weight"], minValue=1e-9))
-        self.addParameter(Number(self.TARGET_RADIUS, "Target cluster radius (metres)", Number.Type.Double,
-                                 DEFAULTS["desired_cluster_radius"], minValue=1e-9))
-        self.addParameter(Number(self.WEIGHT_IMPORTANCE, "Weight importance factor", Number.Type.Double,
-                                 DEFAULTS["weight_importance_factor"], minValue=0.0))
-        self.addParameter(Number(self.MAX_WEIGHT, "Maximum cluster weight (0: no cap)", Number.Type.Double,
-                                 DEFAULTS["max_cluster_weight"], optional=True, minValue=0.0))
-        self.addParameter(Number(self.MAX_PASSES, "Maximum passes", Number.Type.Integer, DEFAULTS["max_passes"],
-                                 minValue=1, maxValue=MAX_WHOLE_NUMBER))
+        add_parameters(self, MAIN_PARAMETERS)
         frame.add_cap_parameters(self)
         frame.add_strata_parameters(self, self.INPUT)
         self.addParameter(QgsProcessingParameterBoolean(
             self.UPDATE_INPUT, "Update the input layer in place (write the cluster fields into its data source)",
             False))
+        add_parameters(self, ADVANCED_PARAMETERS)
         advanced = [
-            Number(self.MIN_WEIGHT, "Minimum cluster weight (lighter clusters merge into a neighbour; empty: none)",
-                   Number.Type.Double, DEFAULTS["min_cluster_weight"], optional=True, minValue=0.0),
-            Number(self.INITIAL_TRIALS, "Trials in the first pass", Number.Type.Integer, DEFAULTS["initial_max_trials"],
-                   minValue=1, maxValue=MAX_WHOLE_NUMBER),
-            Number(self.SUBSEQUENT_TRIALS, "Trials per re-clustered cluster in later passes", Number.Type.Integer,
-                   DEFAULTS["subsequent_max_trials"], minValue=1, maxValue=MAX_WHOLE_NUMBER),
-            Number(self.REASSIGNMENT_RATIO, "Reassignment ratio (seed strategy)", Number.Type.Double,
-                   DEFAULTS["minibatch_reassignment_ratio"], minValue=0.0, maxValue=1.0),
-            QgsProcessingParameterEnum(self.STRATEGY, "Strategy", options=list(STRATEGY_CHOICES),
-                                       defaultValue=STRATEGY_CHOICES.index(DEFAULTS["strategy"])),
-            Number(self.RANDOM_SEED, "Random seed", Number.Type.Integer, DEFAULTS["random_state"]),
-            Number(self.JOBS, "Parallel threads (-1: all cores)", Number.Type.Integer, DEFAULTS["n_jobs"], minValue=-1,
-                   maxValue=1024),
             QgsProcessingParameterEnum(self.INVALID_GEOMETRIES, "Invalid geometries (self-intersecting polygons)",
                                        options=["repair them for measuring (makeValid)", "stop with an error"],
                                        defaultValue=0),
@@ -138,8 +123,11 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, "Clustered features", QgsProcessing.SourceType.TypeVectorAnyGeometry, optional=True,
             createByDefault=True))
-        self.addParameter(QgsProcessingParameterFeatureSink(
-            self.CLUSTERS, "Clusters", QgsProcessing.SourceType.TypeVectorPolygon, optional=True, createByDefault=True))
+        outlines = QgsProcessingParameterFeatureSink(
+            self.OUTLINES, "Cluster outlines", QgsProcessing.SourceType.TypeVectorPolygon, optional=True,
+            createByDefault=True)
+        self.addParameter(outlines)
+        add_sink_alias(self, outlines, self.CLUSTERS)
         frame.add_centroids_sink(self)
         self.addOutput(QgsProcessingOutputNumber("CLUSTERS_OVER_MAX_RADIUS",
                                                  "Clusters wider than the maximum radius (single features)"))
@@ -163,14 +151,12 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             id_field = check_id_field_name(self.parameterAsString(parameters, self.CLUSTER_ID_FIELD, context))
         except ClusteringInputError as exc:
             raise QgsProcessingException(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
-        return shared_settings(
-            self, parameters, context,
+        values = read_values(self, parameters, context, ENGINE_NAMES)
+        return ClusterSettings(
+            values,
             weight_field=self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or None,
             measuring_crs=self.parameterAsCrs(parameters, self.MEASURING_CRS, context),
-            id_field=id_field, strata=frame.strata_options(self, parameters, context),
-            **frame.cap_values(self, parameters, context),
-            min_weight=optional_double(self, parameters, self.MIN_WEIGHT, context),
-            jobs=self.parameterAsInt(parameters, self.JOBS, context),
+            id_field=id_field, strata=frame.strata_options(self, parameters, context, jobs_value(values)),
             invalid_geometries=INVALID_GEOMETRY_CHOICES[self.parameterAsEnum(parameters, self.INVALID_GEOMETRIES,
                                                                              context)],
         )
@@ -231,10 +217,9 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         from ..writeback.in_place import planned_names
 
         planned_names(source.fields(), settings.id_field)  # a clash stops the run before any work
-        warn_passes_without_cap(parameters, settings, feedback)
         if not settings.weight_field:
             feedback.pushInfo("No weight field: every feature weighs 1 (clusters hold about "
-                              f"{settings.target_weight:g} features each).")
+                              f"{settings.engine_params().desired_cluster_weight:g} features each).")
         h3_field = self.parameterAsString(parameters, self.H3_FIELD, context)
         if h3_field:  # rows become their H3 cells' hexagons; the rest is the polygon path
             from ..qgis_io.h3_source import HexagonSource
@@ -285,7 +270,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
     def _without_temporary_outputs(self, parameters, feedback):
         """Updating in place, the input layer is the result: temporary layers would only clutter the project."""
         kept = dict(parameters)
-        for name in (self.OUTPUT, self.CLUSTERS):
+        for name in (self.OUTPUT, self.OUTLINES, self.CLUSTERS):
             value = kept.get(name)
             if isinstance(value, QgsProcessingOutputLayerDefinition):
                 value = value.sink.staticValue()
@@ -334,26 +319,31 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                         raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
             except ClusteringCancelled:
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.") from None
-        clusters_sink, clusters_id = self.parameterAsSink(
-            parameters, self.CLUSTERS, context, outputs.cluster_table_fields(settings.id_field,
+        outline_ids = {}
+        for sink_name in given_sinks(parameters, self.OUTLINES, self.CLUSTERS):
+            sink, outline_ids[sink_name] = self.parameterAsSink(
+                parameters, sink_name, context, outputs.cluster_table_fields(settings.id_field,
                                                                              "stratum" in result.clusters),
-            QgsWkbTypes.Type.Polygon, arrays.source_crs)
-        if clusters_sink is not None:
+                QgsWkbTypes.Type.Polygon, arrays.source_crs)
+            if sink is None:
+                continue
             for feature in outputs.cluster_outline_features(arrays, result, settings.id_field, feedback.isCanceled):
-                if not clusters_sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
-                    raise QgsProcessingException(self.writeFeatureError(clusters_sink, parameters, self.CLUSTERS))
+                if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
+                    raise QgsProcessingException(self.writeFeatureError(sink, parameters, sink_name))
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled while writing; the outputs are incomplete.")
         from ..qgis_io.styling import style_output
 
         style_output(context, output_id, "Clustered features", settings, hulls=False)
-        style_output(context, clusters_id, "Clusters", settings, hulls=True)
+        for outline_id in outline_ids.values():
+            style_output(context, outline_id, "Clusters", settings, hulls=True)
         from core.io.layer_style import cluster_style
 
         from ..qgis_io.stored_styles import note_style
 
         note_style(self, output_id, cluster_style(result.clusters["cluster_id"], settings.id_field))
-        note_style(self, clusters_id, cluster_style(result.clusters["cluster_id"], settings.id_field, outlines=True))
+        for outline_id in outline_ids.values():
+            note_style(self, outline_id, cluster_style(result.clusters["cluster_id"], settings.id_field, outlines=True))
         centroids_id = frame.write_centroids(self, parameters, context, result, arrays.to_measuring,
                                              arrays.source_crs, settings.id_field)
         feedback.setProgress(100)
@@ -373,7 +363,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                                  f"to join a neighbour, kept as their own clusters: {', '.join(result.remote_hamlets)}. "
                                  "A minimum weight merges them.")
         return {
-            self.OUTPUT: output_id, self.CLUSTERS: clusters_id, "CLUSTER_COUNT": stats["clusters"],
+            self.OUTPUT: output_id, **outline_ids, "CLUSTER_COUNT": stats["clusters"],
             "CLUSTERS_OVER_MAX": stats["clusters_over_max"], "MEDIAN_WEIGHT": stats["median_weight"],
             "MEDIAN_RADIUS_M": stats["median_radius_m"], "SCORE": stats.get("score"), "UPDATED_FEATURES": 0,
             "MEASURING_CRS": arrays.measuring_crs.authid(), frame.CENTROIDS: centroids_id,
@@ -403,54 +393,8 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         return {}
 
 
-def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:
-    """The clustering parameters this algorithm shares with the AWS submit one (same names)."""
-    own = TunedClusteringAlgorithm
-    return ClusterSettings(
-        target_weight=algorithm.parameterAsDouble(parameters, own.TARGET_WEIGHT, context),
-        target_radius_m=algorithm.parameterAsDouble(parameters, own.TARGET_RADIUS, context),
-        max_weight=max_weight_value(algorithm, parameters, context),
-        weight_importance=algorithm.parameterAsDouble(parameters, own.WEIGHT_IMPORTANCE, context),
-        max_passes=algorithm.parameterAsInt(parameters, own.MAX_PASSES, context),
-        initial_trials=algorithm.parameterAsInt(parameters, own.INITIAL_TRIALS, context),
-        subsequent_trials=algorithm.parameterAsInt(parameters, own.SUBSEQUENT_TRIALS, context),
-        reassignment_ratio=algorithm.parameterAsDouble(parameters, own.REASSIGNMENT_RATIO, context),
-        strategy=STRATEGY_CHOICES[algorithm.parameterAsEnum(parameters, own.STRATEGY, context)],
-        random_seed=algorithm.parameterAsInt(parameters, own.RANDOM_SEED, context),
-        **extra,
-    )
-
-
-def warn_passes_without_cap(parameters, settings, feedback) -> None:
-    """MAX_PASSES set while MAX_WEIGHT = 0 (no cap) cannot apply: say so rather than ignore it silently."""
-    asked = parameters.get(TunedClusteringAlgorithm.MAX_PASSES)
-    if settings.max_weight is None and asked not in (None, "") and settings.max_passes != DEFAULTS["max_passes"]:
-        feedback.pushWarning(f"Maximum passes ({settings.max_passes}) has no effect without a maximum weight "
-                             "(MAX_WEIGHT = 0): later passes re-cluster the clusters over the maximum, so the run "
-                             "makes one pass.")
-
-
-def max_weight_value(algorithm, parameters, context):
-    """MAX_WEIGHT: 0 asks for no cap; empty or left out means the default cap for the target (300 for 240).
-
-    A model input or a qgis_process argument that is left out reaches the algorithm as empty, just as a
-    cleared box does, so "empty" cannot mean "no cap" without silently dropping the cap from models.
-    """
-    value = parameters.get(TunedClusteringAlgorithm.MAX_WEIGHT)
-    if value is None or value == "" or (isinstance(value, QVariant) and value.isNull()):
-        target = algorithm.parameterAsDouble(parameters, TunedClusteringAlgorithm.TARGET_WEIGHT, context)
-        return default_max_weight(target) if target > 0 else DEFAULTS["max_cluster_weight"]
-    cap = algorithm.parameterAsDouble(parameters, TunedClusteringAlgorithm.MAX_WEIGHT, context)
-    return None if cap == 0 else cap
-
-
-def optional_double(algorithm, parameters, name, context, default=None):
-    """An optional number: None when left empty (parameterAsDouble would say 0)."""
-    value = parameters.get(name, default)
-    return None if value in (None, "") else algorithm.parameterAsDouble(parameters, name, context)
-
-
-WHOLE_NUMBER_PARAMETERS = ("MAX_PASSES", "INITIAL_TRIALS", "SUBSEQUENT_TRIALS", "RANDOM_SEED", "JOBS")
+WHOLE_NUMBER_PARAMETERS = tuple(qgis_id for name in ENGINE_NAMES if PARAMETERS[name].kind == "whole"
+                                for qgis_id in (PARAMETERS[name].qgis, *PARAMETERS[name].qgis_aliases))
 
 
 def check_parameters(algorithm, parameters, context) -> None:
@@ -485,7 +429,7 @@ def check_parameters(algorithm, parameters, context) -> None:
         if not algorithm.parameterAsString(parameters, own.H3_FIELD, context) and layer.isSpatial() \
                 and layer.featureCount() > 0:
             measuring_choice(settings.measuring_crs, layer.crs(), layer.extent(), context.transformContext())
-        for sink in (own.OUTPUT, own.CLUSTERS):
+        for sink in (own.OUTPUT, own.OUTLINES, own.CLUSTERS):
             check_destination(algorithm.parameterAsOutputLayer(parameters, sink, context), layer)
     algorithm._in_place_target(parameters, context)
 

@@ -22,32 +22,27 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from core.registry import PARAMETERS, STRATUM_COLUMNS
+
 from ..compat import mark_advanced
+from .help_text import setting_field_label
+from .parameters import add_parameters
 
 Number = QgsProcessingParameterNumber
 
-MAX_RADIUS = "MAX_RADIUS"
-NUMBER_OF_CLUSTERS = "NUMBER_OF_CLUSTERS"
+CAP_PARAMETERS = ("n_clusters", "max_radius")
 STRATUM_FIELDS = "STRATUM_FIELDS"
 STRATA_TABLE = "STRATA_TABLE"
 CENTROIDS = "CENTROIDS"
-# Parameter -> per-stratum setting its field holds (core.strata.STRATUM_SETTINGS keys).
-SETTING_FIELDS = {
-    "TARGET_WEIGHT_FIELD": ("target_weight", "Per-stratum target weight field"),
-    "TARGET_RADIUS_FIELD": ("target_radius", "Per-stratum target radius field (metres)"),
-    "MAX_WEIGHT_FIELD": ("max_weight", "Per-stratum maximum weight field"),
-    "MAX_RADIUS_FIELD": ("max_radius", "Per-stratum maximum radius field (metres)"),
-    "CLUSTERS_FIELD": ("n_clusters", "Per-stratum number of clusters field"),
-}
+# Parameter -> (per-stratum setting its field holds, label); ids as the CLI's --target-weight-field etc.
+SETTING_FIELDS = {PARAMETERS[name].cli[2:].replace("-", "_").upper() + "_FIELD": (name, setting_field_label(name))
+                  for name in STRATUM_COLUMNS}
 
 
 
 def add_cap_parameters(algorithm) -> None:
     """Exactly N clusters and the hard maximum radius: both algorithms."""
-    algorithm.addParameter(Number(NUMBER_OF_CLUSTERS, "Number of clusters (per stratum; empty: tuned)",
-                                  Number.Type.Integer, None, optional=True, minValue=1))
-    algorithm.addParameter(Number(MAX_RADIUS, "Maximum cluster radius (metres; empty: no cap)", Number.Type.Double,
-                                  None, optional=True, minValue=1e-9))
+    add_parameters(algorithm, CAP_PARAMETERS)
 
 
 def add_strata_parameters(algorithm, input_name: str) -> None:
@@ -55,8 +50,8 @@ def add_strata_parameters(algorithm, input_name: str) -> None:
         STRATUM_FIELDS, "Stratum field(s) (cluster each stratum on its own)", parentLayerParameterName=input_name,
         allowMultiple=True, optional=True))
     algorithm.addParameter(QgsProcessingParameterFeatureSource(
-        STRATA_TABLE, "Strata table (targets per stratum: target_weight, target_radius, max_weight, "
-        "max_radius, n_clusters)", [QgsProcessing.SourceType.TypeVector], optional=True))
+        STRATA_TABLE, f"Strata table (targets per stratum: {', '.join(STRATUM_COLUMNS)})",
+        [QgsProcessing.SourceType.TypeVector], optional=True))
     for name, (_, label) in SETTING_FIELDS.items():
         algorithm.addParameter(mark_advanced(QgsProcessingParameterField(
             name, label, parentLayerParameterName=input_name, type=QgsProcessingParameterField.DataType.Numeric,
@@ -66,16 +61,6 @@ def add_strata_parameters(algorithm, input_name: str) -> None:
 def add_centroids_sink(algorithm) -> None:
     algorithm.addParameter(QgsProcessingParameterFeatureSink(
         CENTROIDS, "Cluster centroids", QgsProcessing.SourceType.TypeVectorPoint, optional=True, createByDefault=False))
-
-
-def cap_values(algorithm, parameters, context) -> dict:
-    """max_radius_m and n_clusters for ClusterSettings (None when left empty)."""
-    def optional(name, read):
-        value = parameters.get(name)
-        return None if value in (None, "") else read(parameters, name, context)
-
-    return {"max_radius_m": optional(MAX_RADIUS, algorithm.parameterAsDouble),
-            "n_clusters": optional(NUMBER_OF_CLUSTERS, algorithm.parameterAsInt)}
 
 
 def plain(value):
@@ -97,7 +82,7 @@ def strata_parameter_problem(algorithm, parameters, context, layer_name=None) ->
     return ""
 
 
-def strata_options(algorithm, parameters, context):
+def strata_options(algorithm, parameters, context, n_jobs: int):
     """A core.strata.StrataOptions from the parameters, or None when no stratum field is chosen."""
     from core.frame.strata import StrataOptions
 
@@ -115,8 +100,8 @@ def strata_options(algorithm, parameters, context):
     if table is not None:
         names = table.fields().names()
         rows = [dict(zip(names, map(plain, feature.attributes()))) for feature in table.getFeatures()]
-    # Strata run in parallel threads (one per core); the result is the same as one at a time.
-    return StrataOptions(list(fields), rows, setting_fields, n_jobs=-1)
+    # Strata run in parallel threads (JOBS); the result is the same as one at a time.
+    return StrataOptions(list(fields), rows, setting_fields, n_jobs=n_jobs)
 
 
 def write_centroids(algorithm, parameters, context, result, to_measuring, output_crs, id_field: str):

@@ -1,6 +1,12 @@
 """The algorithm's help: every parameter and the score, in plain words."""
 
-from core.params import DEFAULTS
+from core.registry import PARAMETERS, STRATUM_COLUMNS
+
+
+def setting_field_label(name: str) -> str:
+    """The per-stratum field parameter of a registry parameter, e.g. "Per-stratum target cluster weight field"."""
+    return f"Per-stratum {PARAMETERS[name].words} field"
+
 
 _HELP_SOURCE = """\
 <p>Groups weighted features (population grid points, building polygons) into clusters whose total
@@ -24,10 +30,9 @@ smallest circle that covers all its features (polygons in full).</li>
 <li><b>Weight importance factor</b>: how much missing the target weight counts against missing
 the target radius (see the score below); 0 ignores weight, larger values favour even weights.</li>
 <li><b>Maximum cluster weight</b>: clusters heavier than this are split again in later passes.
-0 means no cap (then a single pass runs). Left empty (a cleared box, or a model input or
-qgis_process argument that is left out) it is the default cap, 1.25 times the target weight
-({max_weight:g} for the suggested {target_weight:g}), never "no cap". A
-single feature heavier than this on its own stays a cluster of one.</li>
+Empty or left out (in a model or qgis_process too): {max_weight_empty}, as in the command line and
+on AWS. A typical cap is {max_weight:g} for a target of {target_weight:g}. A single feature heavier than this
+on its own stays a cluster of one.</li>
 <li><b>Maximum passes</b>: how many times oversized clusters are re-clustered.</li>
 <li><b>Number of clusters</b>: exactly this many clusters (in each stratum), weights balanced;
 the tuner is skipped. Empty: the number is tuned.</li>
@@ -38,11 +43,9 @@ cluster of one and is listed in the log.</li>
 IDs start with a readable stratum key, e.g. <code>PSGC1102305007_urban_CLUSTER_03</code>.</li>
 <li><b>Strata table</b>: a table layer or CSV with one row per stratum, keyed by the stratum
 fields (same column names) or by a <code>stratum</code> column holding the key, with any of the
-columns target_weight, target_radius, max_weight, max_radius, n_clusters. Empty cells keep the
+columns {strata_columns}. Empty cells keep the
 values above; a bad value is an error naming its stratum.</li>
-<li>Advanced: <b>Per-stratum target weight field</b>, <b>Per-stratum target radius field</b>,
-<b>Per-stratum maximum weight field</b>, <b>Per-stratum maximum radius field</b> and
-<b>Per-stratum number of clusters field</b> take those settings from fields on the features
+<li>Advanced: {setting_fields} take those settings from fields on the features
 instead of a table (one value per stratum, e.g. 500 m where urban, 2,000 m elsewhere).</li>
 <li><b>Update the input layer in place</b>: also write the cluster fields into the input layer's
 own data source (e.g. a GeoPackage). Needs a file or database layer, not a temporary one;
@@ -77,7 +80,7 @@ field of the same name and type (an earlier run's) is replaced; one of another t
 <li><b>Clustered features</b>: every input feature, with all its fields, plus the cluster ID
 (e.g. CLUSTER_07 or, after a re-clustering pass, CLUSTER_07_2), cluster_weight (its cluster's
 total weight) and cluster_pass (the pass that made its cluster).</li>
-<li><b>Clusters</b>: one convex-hull polygon per cluster with its ID, weight, number of features,
+<li><b>Cluster outlines</b> (OUTLINES; CLUSTERS before 0.2): one convex-hull polygon per cluster with its ID, weight, number of features,
 radius in metres and pass.</li>
 <li><b>Cluster centroids</b> (optional): each cluster's weighted centroid as a point, with its
 figures.</li>
@@ -98,5 +101,7 @@ radius to target weight and multiplied by the weight importance factor (wif). Lo
 """
 
 # The Processing dialog turns newlines into line breaks: keep each paragraph on one line.
-SHORT_HELP = _HELP_SOURCE.format(max_weight=DEFAULTS["max_cluster_weight"],
-                                  target_weight=DEFAULTS["desired_cluster_weight"]).replace("\n", " ")
+SHORT_HELP = _HELP_SOURCE.format(
+    max_weight=PARAMETERS["max_weight"].suggested, max_weight_empty=PARAMETERS["max_weight"].empty,
+    target_weight=PARAMETERS["target_weight"].suggested, strata_columns=", ".join(STRATUM_COLUMNS),
+    setting_fields=", ".join(f"<b>{setting_field_label(name)}</b>" for name in STRATUM_COLUMNS)).replace("\n", " ")

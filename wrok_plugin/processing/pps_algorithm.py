@@ -25,10 +25,13 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from core.registry import PARAMETERS
+
 from ..compat import FieldType, mark_advanced
 from ..dependencies import install_hint, missing_packages
 from .base import WrokClusteringAlgorithm
 from .errors import releases_locals_on_error
+from .parameters import add_parameters, read_value
 
 Number = QgsProcessingParameterNumber
 DEFAULT_ID_FIELD, DEFAULT_WEIGHT_FIELD = "cluster_id", "weight"  # as wrok:tunedclustering writes them
@@ -41,7 +44,7 @@ SAMPLE_FIELDS = [  # name, type, what it holds
 ]
 
 HELP = """<p>Selects primary sampling units (PSUs) from a cluster layer, such as the <i>Clusters</i> output of
-<b>Tuned Weight/Radius Clustering</b>, by <b>systematic sampling with probability proportional to size</b>
+<b>Tuned weight/radius clustering</b>, by <b>systematic sampling with probability proportional to size</b>
 (PPS), in each stratum.</p>
 <ul>
 <li>The frame is the clusters sorted by the <i>frame order field</i> (default: the cluster ID). Sort by a
@@ -76,10 +79,10 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
     ID_FIELD = "ID_FIELD"
     WEIGHT_FIELD = "WEIGHT_FIELD"
     STRATUM_FIELD = "STRATUM_FIELD"
-    N = "N"
+    N = PARAMETERS["n"].qgis
     SIZE_TABLE = "SIZE_TABLE"
-    REPLACEMENTS = "REPLACEMENTS"
-    SEED = "SEED"
+    REPLACEMENTS = PARAMETERS["replacements"].qgis
+    SEED = PARAMETERS["sample_seed"].qgis
     SORT_FIELD = "SORT_FIELD"
     MEMBERS = "MEMBERS"
     OUTPUT = "OUTPUT"
@@ -90,7 +93,7 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
         return "ppssample"
 
     def displayName(self):
-        return "PPS Sample of Clusters"
+        return "PPS sample of clusters"
 
     def tags(self):
         return ["pps", "sample", "sampling", "psu", "survey", "systematic", "stratum", "design weight"]
@@ -115,12 +118,11 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
                                        DEFAULT_WEIGHT_FIELD, numeric=True, optional=True))
         self.addParameter(_field_param(self.STRATUM_FIELD, "Stratum field (empty: one stratum)", self.INPUT,
                                        optional=True))
-        self.addParameter(Number(self.N, "PSUs to select per stratum", Number.Type.Integer, 10, minValue=1))
+        add_parameters(self, ["n"])
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.SIZE_TABLE, "Sample size table per stratum (CSV or table layer; replaces the number above)",
             [QgsProcessing.SourceType.TypeVector], optional=True))
-        self.addParameter(Number(self.REPLACEMENTS, "Replacement PSUs per stratum", Number.Type.Integer, 0, minValue=0))
-        self.addParameter(Number(self.SEED, "Random seed", Number.Type.Integer, 42, minValue=0))
+        add_parameters(self, ["replacements", "sample_seed"])
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.MEMBERS, "Member features (clustered features with the cluster ID field)",
             [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True))
@@ -145,6 +147,8 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
         if ok and parameters.get(self.SIZE_TABLE) and not parameters.get(self.STRATUM_FIELD):
             return False, ("A sample size table gives n per stratum: choose the stratum field too (or leave the "
                            "table empty and give one number for all clusters).")
+        if ok and not parameters.get(self.SIZE_TABLE) and read_value(self, parameters, context, "n") is None:
+            return False, "Give the number of PSUs to select per stratum, or a sample size table."
         if ok:
             try:
                 self._check_destinations(parameters, context)
@@ -219,9 +223,9 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
         if report:
             inputs = {"cluster layer": source.sourceName(), "size measure": weight_field,
                       "stratum field": stratum_field or "(none)", "frame order": sort_field,
-                      "seed": self.parameterAsInt(parameters, self.SEED, context),
+                      "seed": read_value(self, parameters, context, "sample_seed"),
                       "sample sizes": "table" if parameters.get(self.SIZE_TABLE) else
-                      self.parameterAsInt(parameters, self.N, context)}
+                      read_value(self, parameters, context, "n")}
             results[self.REPORT] = _write_report(report, sample, features, ids, weights, source, inputs)
         return results
 
@@ -234,9 +238,9 @@ class PpsSampleAlgorithm(WrokClusteringAlgorithm):
     def _sample_sizes(self, parameters, context, stratum_field):
         from core.frame.pps import sample_sizes_from_rows
 
-        replacements = self.parameterAsInt(parameters, self.REPLACEMENTS, context)
+        replacements = read_value(self, parameters, context, "replacements")
         if not parameters.get(self.SIZE_TABLE):
-            return self.parameterAsInt(parameters, self.N, context), replacements
+            return read_value(self, parameters, context, "n"), replacements
         table = self._source(parameters, self.SIZE_TABLE, context)
         names = table.fields().names()
         rows = [dict(zip(names, (None if v == NULL else v for v in f.attributes()))) for f in every_feature(table)]
@@ -313,7 +317,7 @@ def _select(features, ids, weights, stratum_field, sizes, parameters, algorithm,
 
     n, replacements = sizes
     strata = [None if f[stratum_field] == NULL else f[stratum_field] for f in features] if stratum_field else None
-    seed = algorithm.parameterAsInt(parameters, algorithm.SEED, context)
+    seed = read_value(algorithm, parameters, context, "sample_seed")
     return select_pps(ids, weights, n, strata, seed=seed, replacements=replacements)
 
 

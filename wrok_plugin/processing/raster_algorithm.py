@@ -32,14 +32,11 @@ from qgis.core import (
 from ..compat import FieldType
 from . import frame_parameters as frame
 from .base import WrokClusteringAlgorithm
-from .clustering_algorithm import TunedClusteringAlgorithm, shared_settings, warn_passes_without_cap
+from .clustering_algorithm import ADVANCED_PARAMETERS, ENGINE_NAMES, MAIN_PARAMETERS, TunedClusteringAlgorithm
 from .errors import releases_locals_on_error
+from .parameters import add_parameters, add_sink_alias, given_sinks, read_values
 
 Local = TunedClusteringAlgorithm
-# Cloned from wrok:tunedclustering so labels, defaults and ranges stay the same.
-CLONED = (Local.TARGET_WEIGHT, Local.TARGET_RADIUS, Local.WEIGHT_IMPORTANCE, Local.MAX_WEIGHT, Local.MAX_PASSES,
-          frame.NUMBER_OF_CLUSTERS, frame.MAX_RADIUS, Local.INITIAL_TRIALS, Local.SUBSEQUENT_TRIALS,
-          Local.REASSIGNMENT_RATIO, Local.STRATEGY, Local.RANDOM_SEED, Local.MEASURING_CRS)
 
 HELP = """<p>Clusters a single-band population raster (e.g. a WorldPop 100 m GeoTIFF). Every pixel
 with a positive value that is not nodata is a feature weighted by its value; its square counts
@@ -50,9 +47,9 @@ raster); <b>Cluster numbers</b>, a raster aligned to the input holding each pixe
 number (0 = no cluster); optionally the <b>Cluster centroids</b> as points.</p>
 <p><b>Strata polygons</b> (e.g. districts) with <b>Stratum field(s)</b>: each pixel takes the
 stratum of the polygon holding its centre and each stratum is clustered on its own; a
-<b>Strata table</b> gives targets per stratum as in <i>Tuned Weight/Radius Clustering</i>.
+<b>Strata table</b> gives targets per stratum as in <i>Tuned weight/radius clustering</i>.
 Populated pixels outside every polygon are an error that counts them.</p>
-<p>The other parameters mean what they mean in <i>Tuned Weight/Radius Clustering</i>. Pixels
+<p>The other parameters mean what they mean in <i>Tuned weight/radius clustering</i>. Pixels
 cluster exactly as points at their centres would; radii and the maximum radius include the
 pixel squares.</p>"""
 
@@ -60,7 +57,8 @@ pixel squares.</p>"""
 class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
     INPUT = "INPUT"
     BAND = "BAND"
-    CLUSTERS = "CLUSTERS"
+    OUTPUT = "OUTPUT"
+    CLUSTERS = "CLUSTERS"  # OUTPUT's id before 0.2, still written when a saved model or script gives it
     CLUSTER_RASTER = "CLUSTER_RASTER"
     STRATA_LAYER = "STRATA_LAYER"
 
@@ -83,16 +81,20 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Population raster"))
         self.addParameter(QgsProcessingParameterBand(self.BAND, "Band holding the weights", 1, self.INPUT,
                                                      optional=True))
+        add_parameters(self, MAIN_PARAMETERS + frame.CAP_PARAMETERS)
+        add_parameters(self, ADVANCED_PARAMETERS)
         local = TunedClusteringAlgorithm()
         local.initAlgorithm()
-        for name in CLONED:
-            self.addParameter(local.parameterDefinition(name).clone())
+        self.addParameter(local.parameterDefinition(Local.MEASURING_CRS).clone())
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.STRATA_LAYER, "Strata polygons (each pixel takes the stratum of the polygon holding its centre)",
             [QgsProcessing.SourceType.TypeVectorPolygon], optional=True))
         frame.add_strata_parameters(self, self.STRATA_LAYER)
-        self.addParameter(QgsProcessingParameterFeatureSink(
-            self.CLUSTERS, "Clusters", QgsProcessing.SourceType.TypeVectorPolygon, createByDefault=True))
+        # Optional, so that a script giving only the older id CLUSTERS still runs (the dialog creates it by default).
+        clusters = QgsProcessingParameterFeatureSink(
+            self.OUTPUT, "Clusters", QgsProcessing.SourceType.TypeVectorPolygon, optional=True, createByDefault=True)
+        self.addParameter(clusters)
+        add_sink_alias(self, clusters, self.CLUSTERS)
         self.addParameter(QgsProcessingParameterRasterDestination(self.CLUSTER_RASTER, "Cluster numbers"))
         frame.add_centroids_sink(self)
         self.addParameter(local.parameterDefinition(Local.REPORT).clone())
@@ -109,10 +111,15 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         if problem:
             return False, problem
         try:  # the engine's own validation, e.g. a maximum weight below the target
-            shared_settings(self, parameters, context, **frame.cap_values(self, parameters, context)).engine_params()
+            self.settings(parameters, context).engine_params()
         except QgsProcessingException as exc:
             return False, str(exc)
         return True, ""
+
+    def settings(self, parameters, context):
+        from ..qgis_io.clustering import ClusterSettings
+
+        return ClusterSettings(read_values(self, parameters, context, ENGINE_NAMES))
 
     def _measuring_epsg(self, parameters, context):
         crs = self.parameterAsCrs(parameters, Local.MEASURING_CRS, context)
@@ -144,9 +151,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
             check_raster_target(raster_path, layer.source(), "Cluster numbers")
         except ClusteringInputError as exc:
             raise QgsProcessingException(str(exc)) from None
-        settings = shared_settings(self, parameters, context, **frame.cap_values(self, parameters, context))
-        warn_passes_without_cap(parameters, settings, feedback)
-        params = settings.engine_params()
+        params = self.settings(parameters, context).engine_params()
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         try:
             steps.setProgressText("Reading pixels")
@@ -169,12 +174,15 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         driver = QgsRasterFileWriter.driverForExtension(raster_path.rsplit(".", 1)[-1]) or "GTiff"
         write_cluster_raster(raster_path, pixels, numbers, driver)
         polygons = cluster_polygons(raster_path, params.n_jobs)
-        clusters_id = self._write_polygons(parameters, context, layer.crs(), result, polygons)
         from core.io.layer_style import cluster_style
 
         from ..qgis_io.stored_styles import note_style
 
-        note_style(self, clusters_id, cluster_style(result.clusters["cluster_id"], outlines=True))
+        clusters_ids = {}
+        for sink in given_sinks(parameters, self.OUTPUT, self.CLUSTERS):
+            clusters_ids[sink] = self._write_polygons(parameters, context, layer.crs(), result, polygons, sink)
+            if clusters_ids[sink]:
+                note_style(self, clusters_ids[sink], cluster_style(result.clusters["cluster_id"], outlines=True))
         measuring = QgsCoordinateReferenceSystem(f"EPSG:{measured_in}") if measured_in else layer.crs()
         to_measuring = QgsCoordinateTransform(layer.crs(), measuring, QgsProject.instance().transformContext())
         centroids_id = frame.write_centroids(self, parameters, context, result, to_measuring, layer.crs(),
@@ -191,7 +199,8 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
             from .report_output import write_raster_report
 
             write_raster_report(report, result, polygons, layer.crs(), layer.name(), measuring.authid())
-        return {Local.REPORT: report or None, self.CLUSTERS: clusters_id, self.CLUSTER_RASTER: raster_path, frame.CENTROIDS: centroids_id,
+        return {Local.REPORT: report or None, **clusters_ids, self.CLUSTER_RASTER: raster_path,
+                frame.CENTROIDS: centroids_id,
                 "CLUSTER_COUNT": stats["clusters"], "PIXELS": len(pixels),
                 "CLUSTERS_OVER_MAX_RADIUS": stats["clusters_over_max_radius"]}
 
@@ -199,7 +208,7 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         """(keys per pixel, params by stratum, n_jobs, warnings) from the strata polygons, or None."""
         from core.io.raster_strata import pixel_strata
 
-        options = frame.strata_options(self, parameters, context)
+        options = frame.strata_options(self, parameters, context, params.n_jobs)
         source = self.parameterAsSource(parameters, self.STRATA_LAYER, context)
         if options is None:
             if source is not None:
@@ -214,14 +223,15 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
         keys, by_stratum, warnings = pixel_strata(pixels, wkb, crs_wkt, columns, options, params)
         return keys, by_stratum, options.n_jobs, warnings
 
-    def _write_polygons(self, parameters, context, crs, result, polygons):
+    def _write_polygons(self, parameters, context, crs, result, polygons, sink_name):
         from ..qgis_io.outputs import cluster_row_values, cluster_table_fields
 
         table = result.clusters
         fields = cluster_table_fields("cluster_id", "stratum" in table)
         fields.append(QgsField("cluster_number", FieldType.Int, "integer"))
-        sink, sink_id = self.parameterAsSink(parameters, self.CLUSTERS, context, fields, QgsWkbTypes.Type.MultiPolygon,
-                                             crs)
+        sink, sink_id = self.parameterAsSink(parameters, sink_name, context, fields, QgsWkbTypes.Type.MultiPolygon, crs)
+        if sink is None:  # not asked for
+            return None
         for row in range(len(table)):
             geometry = QgsGeometry()
             geometry.fromWkb(polygons[row + 1])
@@ -230,5 +240,5 @@ class ClusterRasterAlgorithm(WrokClusteringAlgorithm):
             feature.setGeometry(geometry)
             feature.setAttributes(cluster_row_values(table, row) + [row + 1])
             if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
-                raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.CLUSTERS))
+                raise QgsProcessingException(self.writeFeatureError(sink, parameters, sink_name))
         return sink_id

@@ -9,8 +9,7 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 
 # core.params needs no numpy, scikit-learn or Optuna, so the choices show even when those are missing.
 from core.frame.fields import DEFAULT_ID_FIELD
-from core.params import DEFAULTS, INVALID_GEOMETRY_CHOICES  # noqa: F401  (re-exported to the algorithm)
-from core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
+from core.params import INVALID_GEOMETRY_CHOICES
 
 # Numeric fields picked as the weight when the user has not chosen one, best first.
 WEIGHT_FIELD_NAMES = ("population", "pop", "weight", "households", "count")
@@ -30,28 +29,24 @@ def preferred_weight_field(fields) -> Optional[str]:
 
 @dataclass
 class ClusterSettings:
-    """The settings of one run; every default is core's (core.params.DEFAULTS)."""
+    """One run's settings: the engine parameters by their public names (core.registry; None = left empty, absent =
+    the default), and what the QGIS side needs to read and write the layer."""
 
-    target_weight: float = DEFAULTS["desired_cluster_weight"]
-    target_radius_m: float = DEFAULTS["desired_cluster_radius"]
-    max_weight: Optional[float] = DEFAULTS["max_cluster_weight"]
-    min_weight: Optional[float] = DEFAULTS["min_cluster_weight"]
-    weight_importance: float = DEFAULTS["weight_importance_factor"]
-    max_passes: int = DEFAULTS["max_passes"]
-    initial_trials: int = DEFAULTS["initial_max_trials"]
-    subsequent_trials: int = DEFAULTS["subsequent_max_trials"]
-    reassignment_ratio: float = DEFAULTS["minibatch_reassignment_ratio"]
-    strategy: str = DEFAULTS["strategy"]
-    random_seed: int = DEFAULTS["random_state"]
-    jobs: int = DEFAULTS["n_jobs"]
+    values: dict = field(default_factory=dict)
     weight_field: Optional[str] = None
     measuring_crs: QgsCoordinateReferenceSystem = field(default_factory=QgsCoordinateReferenceSystem)
     id_field: str = DEFAULT_ID_FIELD
     selected_only: bool = False
     invalid_geometries: str = INVALID_GEOMETRY_CHOICES[0]
-    max_radius_m: Optional[float] = None
-    n_clusters: Optional[int] = None
-    strata: Optional[object] = None  # core.strata.StrataOptions: cluster each stratum on its own
+    strata: Optional[object] = None  # core.frame.strata.StrataOptions: cluster each stratum on its own
+
+    @classmethod
+    def suggested(cls, values=None, **settings) -> "ClusterSettings":
+        """The settings a dialog starts from (240 people, 1 km, a 300 cap), with these values over them."""
+        from core.registry import ENGINE_PARAMETERS, suggested_values
+
+        start = suggested_values([entry.name for entry in ENGINE_PARAMETERS])
+        return cls({**start, **(values or {})}, **settings)
 
     def strata_columns(self) -> tuple:
         """The fields the strata plan reads (stratum keys, per-stratum settings), kept while reading features."""
@@ -60,20 +55,11 @@ class ClusterSettings:
         return tuple(dict.fromkeys([*self.strata.fields, *self.strata.setting_fields.values()]))
 
     def engine_params(self):
-        from core import ClusteringInputError, ClusteringParams
+        from core import ClusteringInputError
+        from core.registry import engine_params
 
         try:
-            return ClusteringParams(
-                desired_cluster_weight=self.target_weight, desired_cluster_radius=self.target_radius_m,
-                max_cluster_weight=self.max_weight, min_cluster_weight=self.min_weight,
-                weight_importance_factor=self.weight_importance,
-                # Without a cap there is nothing to re-cluster: one pass, as in the CLI.
-                max_passes=self.max_passes if self.max_weight is not None else 1,
-                initial_max_trials=self.initial_trials, subsequent_max_trials=self.subsequent_trials,
-                minibatch_reassignment_ratio=self.reassignment_ratio, n_jobs=self.jobs,
-                random_state=self.random_seed, strategy=self.strategy,
-                max_cluster_radius=self.max_radius_m, n_clusters=self.n_clusters,
-            )
+            return engine_params(self.values)
         except ClusteringInputError as exc:
             raise QgsProcessingException(f"Invalid parameters: {exc}.") from None
 

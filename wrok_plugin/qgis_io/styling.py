@@ -102,7 +102,8 @@ def style_output(context, output_id, kind: str, settings, hulls: bool) -> None:
     if not output_id or not context.willLoadLayerOnCompletion(output_id):
         return
     details = context.layerToLoadOnCompletionDetails(output_id)
-    details.name = layer_name(kind, settings.target_weight, settings.target_radius_m)
+    params = settings.engine_params()
+    details.name = layer_name(kind, params.desired_cluster_weight, params.desired_cluster_radius)
     if hasattr(details, "forceName"):  # QGIS >= 3.20 would otherwise rename it after the output file
         details.forceName = True
     details.setPostProcessor(ClusterStyle.create(settings.id_field, hulls))

@@ -91,13 +91,13 @@ def test_all_zero_weights_are_refused(strategy):
 
 
 @pytest.mark.parametrize("values, word", [
-    (dict(desired_cluster_weight=0), "target weight must be > 0"),
-    (dict(desired_cluster_weight=-5), "target weight must be > 0"),
-    (dict(desired_cluster_radius=0), "target radius must be > 0"),
-    (dict(desired_cluster_radius=-1), "target radius must be > 0"),
+    (dict(desired_cluster_weight=0), "target cluster weight must be > 0"),
+    (dict(desired_cluster_weight=-5), "target cluster weight must be > 0"),
+    (dict(desired_cluster_radius=0), "target cluster radius must be > 0"),
+    (dict(desired_cluster_radius=-1), "target cluster radius must be > 0"),
     (dict(max_cluster_weight=200), "below the target weight"),
     (dict(strategy="kmeans"), "strategy must be one of"),
-    (dict(n_jobs=0), "n_jobs"),
+    (dict(n_jobs=0), "parallel threads must be -1"),
 ])
 def test_bad_parameters_are_named(values, word):
     with pytest.raises(ClusteringInputError, match=word):
@@ -105,14 +105,14 @@ def test_bad_parameters_are_named(values, word):
 
 
 @pytest.mark.parametrize("values, word", [
-    (dict(max_cluster_weight=float("nan")), "max cluster weight must be a finite number"),
-    (dict(min_cluster_weight=float("nan")), "min cluster weight must be a finite number"),
-    (dict(desired_cluster_radius=float("inf")), "target radius must be a finite number"),
-    (dict(desired_cluster_weight="240"), "target weight must be a number"),
+    (dict(max_cluster_weight=float("nan")), "maximum cluster weight must be a finite number"),
+    (dict(min_cluster_weight=float("nan")), "minimum cluster weight must be a finite number"),
+    (dict(desired_cluster_radius=float("inf")), "target cluster radius must be a finite number"),
+    (dict(desired_cluster_weight="240"), "target cluster weight must be a number"),
     (dict(weight_importance_factor=float("nan")), "weight importance factor must be a finite number"),
-    (dict(n_jobs=True), "n_jobs"),
-    (dict(random_state=1.5), "random_state must be a whole number"),
-    (dict(initial_max_trials=0), "initial_max_trials must be a whole number from 1 to"),
+    (dict(n_jobs=True), "parallel threads must be a number"),
+    (dict(random_state=1.5), "random seed must be a whole number"),
+    (dict(initial_max_trials=0), "trials in the first pass must be from 1 to"),
     (dict(max_passes=3, max_cluster_weight=None), "max cluster weight is required"),
 ])
 def test_malformed_parameters_are_named(values, word):
@@ -380,13 +380,13 @@ def test_cli_input_errors(capsys, layer_dir, tmp_path, name, extra, expected):
 
 
 @pytest.mark.parametrize("values, expected", [
-    (["--target-weight", 0], "target weight must be > 0"),
-    (["--target-weight", -3], "target weight must be > 0"),
-    (["--target-radius", 0], "target radius must be > 0"),
-    (["--target-radius", -10], "target radius must be > 0"),
+    (["--target-weight", 0], "target cluster weight must be > 0"),
+    (["--target-weight", -3], "target cluster weight must be > 0"),
+    (["--target-radius", 0], "target cluster radius must be > 0"),
+    (["--target-radius", -10], "target cluster radius must be > 0"),
     (["--max-weight", 100], "below the target weight"),
-    (["--max-weight", "nan"], "max cluster weight must be a finite number"),
-    (["--jobs", 0], "n_jobs must be -1"),
+    (["--max-weight", "nan"], "maximum cluster weight must be a finite number"),
+    (["--jobs", 0], "parallel threads must be -1"),
 ])
 def test_cli_parameter_errors(capsys, layer_dir, tmp_path, values, expected):
     # argparse keeps the last value, so these override CLI_TARGETS.

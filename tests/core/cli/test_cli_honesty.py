@@ -25,7 +25,7 @@ def test_max_passes_without_a_max_weight_is_refused_before_writing(tmp_path):
     run = run_cli("cluster", source, tmp_path / "out.gpkg", "--weight-field", "population", "--target-weight",
                   240, "--target-radius", 1000, "--max-passes", 5)
     assert run.returncode == 2
-    assert "error: --max-passes applies only with --max-weight" in run.stderr
+    assert "error: maximum passes (5) applies only with a maximum weight" in run.stderr
     assert not (tmp_path / "out.gpkg").exists()
     capped = run_cli("cluster", source, tmp_path / "out.gpkg", "--weight-field", "population", "--target-weight",
                      240, "--target-radius", 1000, "--max-weight", 300, "--max-passes", 5, "--quiet")
@@ -36,7 +36,7 @@ def test_reassignment_ratio_outside_the_seed_strategy_is_refused(tmp_path):
     source = points(tmp_path / "in.gpkg")
     run = run_cli("cluster", source, tmp_path / "out.gpkg", "--target-weight", 240, "--target-radius", 1000,
                   "--reassignment-ratio", 0.3)
-    assert run.returncode == 2 and "--reassignment-ratio applies only with --strategy seed" in run.stderr
+    assert run.returncode == 2 and "reassignment ratio applies only with the seed strategy" in run.stderr
     assert not (tmp_path / "out.gpkg").exists()
 
 

@@ -295,9 +295,9 @@ def test_n_clusters_gives_exactly_that_many_balanced_clusters():
 
 
 @pytest.mark.parametrize("value, message", [
-    (0, "number of clusters must be a whole number >= 1"),
-    (2.5, "number of clusters must be a whole number >= 1"),
-    (True, "number of clusters must be a whole number >= 1"),
+    (0, "number of clusters must be from 1 to"),
+    (2.5, "number of clusters must be a whole number"),
+    (True, "number of clusters must be a number"),
 ])
 def test_n_clusters_validation(value, message):
     with pytest.raises(ClusteringInputError, match=message):

@@ -90,7 +90,7 @@ def test_pixel_footprints_count_in_the_radius():
 
 @pytest.mark.parametrize("value", [0, -5.0, float("nan"), "far"])
 def test_bad_max_radius_is_refused_by_name(value):
-    with pytest.raises(ClusteringInputError, match="max cluster radius"):
+    with pytest.raises(ClusteringInputError, match="maximum cluster radius"):
         fast_params(max_cluster_radius=value)
 
 

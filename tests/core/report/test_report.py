@@ -57,7 +57,7 @@ def test_report_holds_parameters_summary_per_stratum_plots_map_and_list(tmp_path
                         inputs={"input layer": "cells <test>"})
     text = path.read_text()
     assert "cells &lt;test&gt;" in text  # parameters, escaped
-    assert "target weight (--target-weight)" in text and "desired_cluster_weight" not in text  # users' labels
+    assert "Target cluster weight (--target-weight)" in text and "desired_cluster_weight" not in text  # users' labels
     summary = text[text.index("<h2>Summary"):text.index("<h2>Cluster weights")]
     for stratum, count in (("all", 6), ("urban", 3), ("rural", 3)):
         assert f"<td>{stratum}</td><td>{count}</td>" in summary

@@ -54,7 +54,7 @@ def test_labels_go_where_they_fit():
 def test_the_parameter_table_uses_the_labels_users_set_and_only_what_applied():
     result = made_result([240, 250], [500, 600])
     rows = parameter_rows(result.params)
-    assert rows["target weight (--target-weight)"] == 240 and rows["maximum weight (--max-weight)"] == 300
+    assert rows["Target cluster weight (--target-weight)"] == 240 and rows["Maximum cluster weight (--max-weight)"] == 300
     assert "reassignment ratio (--reassignment-ratio)" not in rows  # compact strategy: not used
     text = render_report(result, outlines=squares(2))
     assert "minibatch_reassignment_ratio" not in text and "desired_cluster_radius" not in text

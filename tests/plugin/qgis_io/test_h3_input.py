@@ -123,4 +123,4 @@ def test_cells_across_the_antimeridian_keep_their_shape_and_local_measure(wrok_p
         # Each cell's area (summed over its parts) is a hexagon's, not a band around the globe.
         assert geometry.area() < 2 * h3.cell_area(h3.str_to_int(feature["h3"]), unit="km^2") / 100
     assert split > 0
-    assert max(column(results["CLUSTERS"], "radius_m")) < 20_000
+    assert max(column(results["OUTLINES"], "radius_m")) < 20_000

@@ -105,7 +105,7 @@ def test_processing_outputs_written_to_geopackage_reopen_styled(wrok_plugin, tmp
 
     xy, weights = sample_points(n=300)
     clustered = run_algorithm(point_layer(xy, weights), TARGET_WEIGHT=60, MAX_WEIGHT=80,
-                              OUTPUT=str(tmp_path / "features.gpkg"), CLUSTERS=str(tmp_path / "outlines.gpkg"))
+                              OUTPUT=str(tmp_path / "features.gpkg"), OUTLINES=str(tmp_path / "outlines.gpkg"))
     features, outlines = reopened(tmp_path / "features.gpkg"), reopened(tmp_path / "outlines.gpkg")
     assert features.renderer().type() == outlines.renderer().type() == "categorizedSymbol"
     assert {c.value() for c in outlines.renderer().categories()} == set(column(outlines, "cluster_id"))

@@ -173,7 +173,7 @@ def test_output_onto_a_geopackage_with_other_layers_or_onto_the_input_is_refused
                                                      "would delete them"):
         run_algorithm(str(DEMO), OUTPUT=str(project))
     with pytest.raises(QgsProcessingException, match="is the input layer's file"):
-        run_algorithm(str(project), CLUSTERS=str(project))
+        run_algorithm(str(project), OUTLINES=str(project))
     assert digest(project) == before
 
 
@@ -194,7 +194,7 @@ class Recording(QgsProcessingFeedback):
 def test_missing_output_folder_is_found_before_clustering(wrok_plugin, tmp_path):
     feedback = Recording()
     with pytest.raises(QgsProcessingException, match="folder .*missing does not exist"):
-        run_algorithm(str(DEMO), feedback=feedback, CLUSTERS=str(tmp_path / "missing" / "hulls.gpkg"))
+        run_algorithm(str(DEMO), feedback=feedback, OUTLINES=str(tmp_path / "missing" / "hulls.gpkg"))
     assert feedback.texts == []  # not even reading started
 
 
@@ -213,7 +213,7 @@ def test_invalid_polygons_are_repaired_with_a_count_or_refused(wrok_plugin):
     feedback = Recording()
     results = run_algorithm(bowtie_layer(), feedback=feedback, TARGET_WEIGHT=60, MAX_WEIGHT=80)
     assert "Repaired 9 invalid geometries (makeValid) for measuring" in " ".join(feedback.warnings)
-    assert max(column(results["CLUSTERS"], "radius_m")) < 6000
+    assert max(column(results["OUTLINES"], "radius_m")) < 6000
     with pytest.raises(QgsProcessingException, match="has an invalid geometry .*Fix geometries"):
         run_algorithm(bowtie_layer(), INVALID_GEOMETRIES=1)
 
@@ -244,7 +244,7 @@ def test_lines_are_clustered_like_in_the_cli(wrok_plugin):
 def test_min_weight_and_jobs_reach_the_engine(wrok_plugin):
     xy, weights = sample_points()
     results = run_algorithm(point_layer(xy, weights), MIN_WEIGHT=150, JOBS=-1)
-    assert min(column(results["CLUSTERS"], "weight")) >= 150
+    assert min(column(results["OUTLINES"], "weight")) >= 150
 
 
 def test_cluster_fields_carry_no_type_name(wrok_plugin):
@@ -301,7 +301,8 @@ def test_postgis_write_back_action_gets_native_column_types(wrok_plugin, postgre
 
     layer = QgsVectorLayer(load_demo_into_postgis(postgres_server, postgis_db), "population", "postgres")
     messages = []
-    task = ClusterLayerTask(layer, ClusterSettings(weight_field="population", initial_trials=10, subsequent_trials=5),
+    task = ClusterLayerTask(layer, ClusterSettings.suggested({"initial_trials": 10, "subsequent_trials": 5},
+                                                              weight_field="population"),
                             on_message=lambda level, text: messages.append((level, text)))
     task.finished(task.run())
     assert messages[0][0] == "success", messages
@@ -349,7 +350,7 @@ def test_wide_layer_radii_are_within_one_percent_of_geodesic(wrok_plugin):
     feedback = Recording()
     results = run_algorithm(layer, feedback=feedback, TARGET_WEIGHT=40, MAX_WEIGHT=45, TARGET_RADIUS=3000)
     ids = np.array(column(results["OUTPUT"], "cluster_id"))
-    radii = dict(zip(column(results["CLUSTERS"], "cluster_id"), column(results["CLUSTERS"], "radius_m")))
+    radii = dict(zip(column(results["OUTLINES"], "cluster_id"), column(results["OUTLINES"], "radius_m")))
     wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
     for name, radius in radii.items():
         members = lonlat[ids == name]
@@ -364,12 +365,12 @@ def test_wide_layer_radii_are_within_one_percent_of_geodesic(wrok_plugin):
 def test_seed_mode_over_the_max_is_named_in_a_warning(wrok_plugin):
     stacked = np.tile([[500_000.0, 4_650_000.0]], (200, 1))
     feedback = Recording()
-    from wrok_plugin.qgis_io.clustering import STRATEGY_CHOICES
+    from core.params import STRATEGIES as STRATEGY_CHOICES
 
     results = run_algorithm(point_layer(stacked, np.full(200, 10.0)), feedback=feedback,
                             STRATEGY=STRATEGY_CHOICES.index("seed"),
                             INITIAL_TRIALS=3, SUBSEQUENT_TRIALS=2, MAX_PASSES=3)
-    weights = dict(zip(column(results["CLUSTERS"], "cluster_id"), column(results["CLUSTERS"], "weight")))
+    weights = dict(zip(column(results["OUTLINES"], "cluster_id"), column(results["OUTLINES"], "weight")))
     over = {name: weight for name, weight in weights.items() if weight > 300}
     assert over
     for name, weight in over.items():
@@ -417,7 +418,7 @@ def test_geometry_collections_are_clustered_like_in_the_cli(wrok_plugin):
     results = run_algorithm(layer, TARGET_WEIGHT=60, MAX_WEIGHT=80)
     assert results["OUTPUT"].featureCount() == 60 and None not in column(results["OUTPUT"], "cluster_id")
     # Radii cover the whole shapes: every segment's far end lies within its cluster's radius of the others.
-    assert min(column(results["CLUSTERS"], "radius_m")) > 0
+    assert min(column(results["OUTLINES"], "radius_m")) > 0
 
 
 def test_write_back_action_refuses_a_clash_and_writes_shapefile_names(wrok_plugin, tmp_path):
@@ -426,7 +427,8 @@ def test_write_back_action_refuses_a_clash_and_writes_shapefile_names(wrok_plugi
 
     def run_task(layer, **overrides):
         messages = []
-        settings = ClusterSettings(weight_field="population", initial_trials=10, subsequent_trials=5, **overrides)
+        settings = ClusterSettings.suggested({"initial_trials": 10, "subsequent_trials": 5},
+                                             weight_field="population", **overrides)
         task = ClusterLayerTask(layer, settings, on_message=lambda level, text: messages.append((level, text)))
         task.finished(task.run())
         return task, messages

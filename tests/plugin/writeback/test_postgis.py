@@ -49,7 +49,7 @@ def cluster_rows(server, dbname, table, id_field="cluster_id"):
 def test_results_saved_to_new_database_tables(wrok_plugin, postgres_server, postgis_db):
     layer = load_demo(postgres_server, postgis_db)
     results = run_algorithm(layer, OUTPUT=destination(postgres_server, postgis_db, "clustered"),
-                            CLUSTERS=destination(postgres_server, postgis_db, "clusters", "postgis:"))
+                            OUTLINES=destination(postgres_server, postgis_db, "clusters", "postgis:"))
     count, filled, clusters = map(int, cluster_rows(postgres_server, postgis_db, "clustered").split("|"))
     assert count == DEMO_ROWS and filled == DEMO_ROWS and clusters == results["CLUSTER_COUNT"]
     assert postgres_server.psql(postgis_db, "SELECT count(*) FROM clusters") == str(results["CLUSTER_COUNT"])
@@ -143,7 +143,7 @@ def test_write_back_action_on_postgis_is_one_transaction(wrok_plugin, postgres_s
     from wrok_plugin.writeback.task import ClusterLayerTask
 
     layer = load_demo(postgres_server, postgis_db)
-    settings = ClusterSettings(weight_field="population", initial_trials=10, subsequent_trials=5)
+    settings = ClusterSettings.suggested({"initial_trials": 10, "subsequent_trials": 5}, weight_field="population")
     fail_at_row(postgres_server, postgis_db, 10, "RAISE EXCEPTION 'check violation (simulated)'")
     before = dump_md5(postgres_server, postgis_db)
     messages = []

@@ -15,12 +15,14 @@ FIELDS = ["cluster_id", "cluster_weight", "cluster_pass"]
 
 
 def settings(**overrides):
+    from core.registry import PARAMETERS
     from wrok_plugin.qgis_io.clustering import ClusterSettings
 
-    values = dict(weight_field="population", initial_trials=QUICK["INITIAL_TRIALS"],
-                  subsequent_trials=QUICK["SUBSEQUENT_TRIALS"])
-    values.update(overrides)
-    return ClusterSettings(**values)
+    values = {"initial_trials": QUICK["INITIAL_TRIALS"], "subsequent_trials": QUICK["SUBSEQUENT_TRIALS"],
+              **{name: value for name, value in overrides.items() if name in PARAMETERS}}
+    layer_settings = {"weight_field": "population",
+                      **{name: value for name, value in overrides.items() if name not in PARAMETERS}}
+    return ClusterSettings.suggested(values, **layer_settings)
 
 
 def make_task(layer, messages, **overrides):
@@ -105,7 +107,7 @@ def test_update_in_place_commits_to_a_geopackage(wrok_plugin, tmp_path):
         output = QgsVectorLayer(results["OUTPUT"], "output", "ogr")
         assert results["UPDATED_FEATURES"] == 6000
         assert column(layer, "cluster_id") == column(output, "cluster_id")  # project layer reloaded
-        assert not results["CLUSTERS"]  # a temporary output is skipped when updating in place
+        assert not results["OUTLINES"]  # a temporary output is skipped when updating in place
     finally:
         QgsProject.instance().removeMapLayer(layer.id())
     reopened = QgsVectorLayer(str(source), "again", "ogr")

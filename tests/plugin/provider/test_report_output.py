@@ -24,7 +24,7 @@ def test_report_is_an_html_output_and_describes_the_run(wrok_plugin, tmp_path):
     results = run_algorithm(point_layer(xy, weights), TARGET_WEIGHT=60, MAX_WEIGHT=80, REPORT=str(report))
     assert results["REPORT"] == str(report)
     text = report.read_text()
-    hulls = list(results["CLUSTERS"].getFeatures())
+    hulls = list(results["OUTLINES"].getFeatures())
     assert f"<td>all</td><td>{len(hulls)}</td>" in text and "EPSG:32633" in text
     pictures = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", text)
     assert len(pictures) == 3 and all(base64.b64decode(p).startswith(b"\x89PNG") for p in pictures)
@@ -47,7 +47,7 @@ def test_raster_run_report_maps_the_dissolved_pixel_polygons(wrok_plugin, tmp_pa
     report = tmp_path / "raster.html"
     results = processing.run("wrok:clusterraster", {
         "INPUT": str(tmp_path / "blocks.tif"), "TARGET_WEIGHT": 16, "TARGET_RADIUS": 300, "MAX_WEIGHT": 20, **QUICK,
-        "CLUSTERS": "TEMPORARY_OUTPUT", "CLUSTER_RASTER": str(tmp_path / "numbers.tif"), "REPORT": str(report)})
+        "OUTPUT": "TEMPORARY_OUTPUT", "CLUSTER_RASTER": str(tmp_path / "numbers.tif"), "REPORT": str(report)})
     assert results["REPORT"] == str(report) and results["CLUSTER_COUNT"] == 2
     text = report.read_text()
     assert "pixel squares dissolved per cluster" in text and "<td>all</td><td>2</td>" in text
@@ -62,7 +62,7 @@ def test_stratified_run_report_has_a_row_and_targets_per_stratum(wrok_plugin, tm
     report = tmp_path / "strata.html"
     results = run_algorithm(points, TARGET_WEIGHT=60, MAX_WEIGHT=80, STRATUM_FIELDS=["side"], REPORT=str(report))
     text = report.read_text()
-    hulls = list(results["CLUSTERS"].getFeatures())
+    hulls = list(results["OUTLINES"].getFeatures())
     assert "Targets per stratum" in text
     for side in ("west", "east"):
         count = sum(1 for f in hulls if f["cluster_id"].startswith(f"{side}_"))

@@ -27,7 +27,7 @@ def test_projected_points_match_the_engine(wrok_plugin):
     xy, weights = sample_points()
     results = run_algorithm(point_layer(xy, weights))
     expected = engine_cluster(xy[:, 0], xy[:, 1], weights)
-    output, clusters = results["OUTPUT"], results["CLUSTERS"]
+    output, clusters = results["OUTPUT"], results["OUTLINES"]
     assert column(output, "cluster_id") == list(expected.cluster_id)
     assert np.allclose(column(output, "cluster_weight"), expected.cluster_weight)
     assert column(output, "cluster_pass") == list(expected.cluster_pass)
@@ -45,8 +45,8 @@ def test_geographic_points_are_measured_in_their_utm_zone(wrok_plugin):
     assert results["MEASURING_CRS"] == UTM_33N  # centre of the extent lies in zone 33 north
     expected = engine_cluster(xy[:, 0], xy[:, 1], weights)
     assert column(results["OUTPUT"], "cluster_id") == list(expected.cluster_id)
-    assert_same_radii(results["CLUSTERS"], expected, tolerance_m=1e-3)  # round trip through degrees
-    assert results["CLUSTERS"].crs().authid() == "EPSG:4326"
+    assert_same_radii(results["OUTLINES"], expected, tolerance_m=1e-3)  # round trip through degrees
+    assert results["OUTLINES"].crs().authid() == "EPSG:4326"
 
 
 def test_explicit_measuring_crs_is_used(wrok_plugin):
@@ -55,7 +55,7 @@ def test_explicit_measuring_crs_is_used(wrok_plugin):
     results = run_algorithm(point_layer(lonlat, weights, crs="EPSG:4326"), MEASURING_CRS="EPSG:3035")
     assert results["MEASURING_CRS"] == "EPSG:3035"
     laea = to_crs(xy, "EPSG:3035")
-    assert_same_radii(results["CLUSTERS"], engine_cluster(laea[:, 0], laea[:, 1], weights), tolerance_m=1e-3)
+    assert_same_radii(results["OUTLINES"], engine_cluster(laea[:, 0], laea[:, 1], weights), tolerance_m=1e-3)
 
 
 def test_polygon_radii_cover_every_vertex(wrok_plugin):
@@ -67,7 +67,7 @@ def test_polygon_radii_cover_every_vertex(wrok_plugin):
     owner = np.repeat(np.arange(len(corners)), 4)
     expected = engine_cluster(xy[:, 0], xy[:, 1], weights, vertex_xy, owner)
     assert column(results["OUTPUT"], "cluster_id") == list(expected.cluster_id)
-    assert_same_radii(results["CLUSTERS"], expected, tolerance_m=1e-6)
+    assert_same_radii(results["OUTLINES"], expected, tolerance_m=1e-6)
     assert results["OUTPUT"].wkbType() == layer.wkbType()
 
 
@@ -85,14 +85,14 @@ def test_multipolygons_use_area_centroid_and_all_parts(wrok_plugin):
     owner = np.repeat(np.arange(len(near)), 8)
     expected = engine_cluster(centroid[:, 0], centroid[:, 1], weights, vertex_xy, owner)
     assert column(results["OUTPUT"], "cluster_id") == list(expected.cluster_id)
-    assert_same_radii(results["CLUSTERS"], expected, tolerance_m=1e-6)
+    assert_same_radii(results["OUTLINES"], expected, tolerance_m=1e-6)
     assert QgsWkbTypes.isMultiType(results["OUTPUT"].wkbType())
 
 
 def test_geopackage_in_and_out(wrok_plugin, tmp_path):
     demo = str(REPO / "resources" / "demo_population.gpkg")
     out, hulls = tmp_path / "clustered.gpkg", tmp_path / "clusters.gpkg"
-    results = run_algorithm(demo, OUTPUT=str(out), CLUSTERS=str(hulls))
+    results = run_algorithm(demo, OUTPUT=str(out), OUTLINES=str(hulls))
     clustered = QgsVectorLayer(str(out), "out", "ogr")
     clusters = QgsVectorLayer(str(hulls), "clusters", "ogr")
     assert clustered.featureCount() == QgsVectorLayer(demo, "in", "ogr").featureCount() == 6000
@@ -134,17 +134,17 @@ def test_every_field_and_value_is_kept_one_feature_per_input(wrok_plugin):
 def test_rerun_replaces_cluster_fields_and_custom_id_name(wrok_plugin):
     xy, weights = sample_points()
     first = run_algorithm(point_layer(xy, weights))["OUTPUT"]
-    again = run_algorithm(first, RANDOM_SEED=7)["OUTPUT"]
+    again = run_algorithm(first, SEED=7)["OUTPUT"]
     names = [f.name() for f in again.fields()]
     assert names.count("cluster_id") == 1 and names[-3:] == CLUSTER_FIELDS
     renamed = run_algorithm(point_layer(xy, weights), CLUSTER_ID_FIELD="psu")
     assert [f.name() for f in renamed["OUTPUT"].fields()][-3:] == ["psu", "cluster_weight", "cluster_pass"]
-    assert renamed["CLUSTERS"].fields().lookupField("psu") == 0
+    assert renamed["OUTLINES"].fields().lookupField("psu") == 0
 
 
 def test_no_weight_field_counts_features(wrok_plugin):
     xy, _ = sample_points()
     results = run_algorithm(point_layer(xy, None), WEIGHT_FIELD=None, TARGET_WEIGHT=20, MAX_WEIGHT=30)
-    assert sum(column(results["CLUSTERS"], "n_features")) == len(xy)
-    assert column(results["CLUSTERS"], "weight") == [float(n) for n in column(results["CLUSTERS"], "n_features")]
-    assert max(column(results["CLUSTERS"], "weight")) <= 30
+    assert sum(column(results["OUTLINES"], "n_features")) == len(xy)
+    assert column(results["OUTLINES"], "weight") == [float(n) for n in column(results["OUTLINES"], "n_features")]
+    assert max(column(results["OUTLINES"], "weight")) <= 30

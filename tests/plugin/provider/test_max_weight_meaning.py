@@ -1,14 +1,16 @@
-"""A maximum weight left out of a model or qgis_process run is the default cap, not "no cap"; 0 asks for no cap.
+"""An empty maximum weight means no cap and a single pass, as in the CLI and on AWS (core.registry); 0 the same.
 
-A model input that is left out reaches the child algorithm as an empty value, so the algorithm must read
-empty as the documented default (core.params.DEFAULTS), or every model run silently loses its cap.
+A model input that is left out reaches the child algorithm as an empty value, and QGIS reads an empty or left-out
+parameter as the definition's default: the registry's, empty. The dialog starts empty; 300 is a typical cap.
 """
 
 import subprocess
 
 import numpy as np
+import pytest
 from qgis import processing
 from qgis.core import (
+    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingModelAlgorithm,
     QgsProcessingModelChildAlgorithm,
@@ -23,16 +25,16 @@ from qgis.core import (
     QgsProcessingModelChildParameterSource as Source,
 )
 
-from core.params import DEFAULTS
+from core.registry import PARAMETERS
 
 from ..conftest import ALGORITHM_ID
-from ..helpers import model_output_name
+from ..helpers import column, model_output_name
 from ..layers import point_layer, sample_points
 from .test_headless import enabled_env  # noqa: F401  (module fixture)
 
-CAP = DEFAULTS["max_cluster_weight"]
+CAP = PARAMETERS["max_weight"].suggested
 STATIC = {"WEIGHT_FIELD": "population", "TARGET_WEIGHT": 240, "TARGET_RADIUS": 1000, "INITIAL_TRIALS": 5,
-          "SUBSEQUENT_TRIALS": 3, "RANDOM_SEED": 42}
+          "SUBSEQUENT_TRIALS": 3, "SEED": 42}
 HEAVY = "1 feature(s) alone outweigh the maximum weight"  # said only when a cap is in force
 
 
@@ -56,7 +58,7 @@ def capped_model() -> QgsProcessingModelAlgorithm:
     for name, value in STATIC.items():
         child.addParameterSources(name, [Source.fromStaticValue(value)])
     output = QgsProcessingModelOutput("clusters", "Clusters")
-    output.setChildOutputName("CLUSTERS")
+    output.setChildOutputName("OUTLINES")
     output.setChildId("cluster")
     child.setModelOutputs({"clusters": output})
     model.addChildAlgorithm(child)
@@ -85,17 +87,17 @@ def run_model(layer, **inputs):
     return cluster_weights(results[output]), " ".join(feedback.lines)
 
 
-def test_left_out_max_weight_in_a_model_is_the_default_cap(wrok_plugin):
+def test_left_out_max_weight_in_a_model_is_no_cap(wrok_plugin):
     layer = points_with_one_heavy_feature()
     left_out, left_out_warnings = run_model(layer)
     explicit, explicit_warnings = run_model(layer, max_weight=CAP)
     no_cap, no_cap_warnings = run_model(layer, max_weight=0)
     assert HEAVY in explicit_warnings and HEAVY not in no_cap_warnings  # the check tells a cap from none
-    assert HEAVY in left_out_warnings
-    assert left_out == explicit
+    assert HEAVY not in left_out_warnings
+    assert left_out == no_cap
 
 
-def test_left_out_max_weight_through_qgis_process(enabled_env, tmp_path):  # noqa: F811
+def test_left_out_max_weight_through_qgis_process_is_no_cap(enabled_env, tmp_path):  # noqa: F811
     points = tmp_path / "points.gpkg"
     written = QgsVectorFileWriter.writeAsVectorFormat(points_with_one_heavy_feature(), str(points), "UTF-8")
     assert written[0] == QgsVectorFileWriter.WriterError.NoError
@@ -107,16 +109,24 @@ def test_left_out_max_weight_through_qgis_process(enabled_env, tmp_path):  # noq
                            f"{model_output_name(model)}={clusters}"], env=enabled_env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert HEAVY in done.stdout + done.stderr
+    assert HEAVY not in done.stdout + done.stderr
     assert cluster_weights(QgsVectorLayer(str(clusters), "clusters", "ogr")) == run_model(
-        points_with_one_heavy_feature(), max_weight=CAP)[0]
+        points_with_one_heavy_feature(), max_weight=0)[0]
 
 
-def test_left_out_max_weight_follows_a_target_above_the_suggested_cap(wrok_plugin):
-    """Target 500 with the cap left out: the default cap is 625 (1.25 x target), not 300 below the target."""
-    from ..helpers import column, run_algorithm
+def test_max_weight_left_out_of_a_call_is_no_cap_and_one_pass(wrok_plugin):
+    from ..helpers import run_algorithm
 
     layer = point_layer(*sample_points(n=400, seed=5))
-    results = run_algorithm(layer, TARGET_WEIGHT=500, MAX_WEIGHT=None)
-    weights = column(results["CLUSTERS"], "weight")
-    assert max(weights) <= 625 + 1e-6 and max(weights) > 300
+    feedback = Warnings()
+    results = run_algorithm(layer, feedback=feedback, TARGET_WEIGHT=500, left_out=("MAX_WEIGHT",))
+    assert results["CLUSTERS_OVER_MAX"] == 0 and "over the maximum" not in " ".join(feedback.lines)
+    assert set(column(results["OUTPUT"], "cluster_pass")) == {1}
+
+
+def test_max_passes_without_a_cap_is_refused_before_the_run(wrok_plugin):
+    from ..helpers import run_algorithm
+
+    layer = point_layer(*sample_points(n=200, seed=5))
+    with pytest.raises(QgsProcessingException, match="maximum passes \\(5\\) applies only with a maximum weight"):
+        run_algorithm(layer, MAX_WEIGHT=0, MAX_PASSES=5)

@@ -21,7 +21,7 @@ def clustered(wrok_plugin):
     results = run_algorithm(point_layer(xy, weights), TARGET_WEIGHT=60, MAX_WEIGHT=80)
     middle = float(np.median(xy[:, 0]))
     hulls = processing.run("native:fieldcalculator", {
-        "INPUT": results["CLUSTERS"], "FIELD_NAME": "side", "FIELD_TYPE": 2, "FIELD_LENGTH": 10,
+        "INPUT": results["OUTLINES"], "FIELD_NAME": "side", "FIELD_TYPE": 2, "FIELD_LENGTH": 10,
         "FORMULA": f"if(x(centroid($geometry)) < {middle}, 'west', 'east')", "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
     return results["OUTPUT"], hulls
 

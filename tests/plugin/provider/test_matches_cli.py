@@ -39,11 +39,11 @@ def test_plugin_and_cli_agree_on_shared_data(wrok_plugin, tmp_path, case):
                     "--target-radius", "1000", "--max-weight", str(cap), "--strategy", strategy, "--random-state", "42",
                     "--summary", str(cli_clusters), "--quiet", *options], cwd=REPO, check=True, timeout=600)
     results = run_algorithm(str(source), WEIGHT_FIELD=weight_field, TARGET_WEIGHT=target, MAX_WEIGHT=cap,
-                            STRATEGY=list(STRATEGIES).index(strategy), RANDOM_SEED=42, **trials)
+                            STRATEGY=list(STRATEGIES).index(strategy), SEED=42, **trials)
     cli = QgsVectorLayer(str(cli_out), "cli", "ogr")
     assert results["OUTPUT"].featureCount() == cli.featureCount() == len(frame)
     assert column(results["OUTPUT"], "cluster_id") == column(cli, "cluster_id")
     assert column(results["OUTPUT"], "cluster_pass") == column(cli, "cluster_pass")
-    ours, theirs = radii_by_id(results["CLUSTERS"]), radii_by_id(QgsVectorLayer(str(cli_clusters), "c", "ogr"))
+    ours, theirs = radii_by_id(results["OUTLINES"]), radii_by_id(QgsVectorLayer(str(cli_clusters), "c", "ogr"))
     assert ours.keys() == theirs.keys()
     assert np.allclose([ours[k] for k in theirs], list(theirs.values()), atol=0.01, rtol=0)  # PROJ builds differ

@@ -5,12 +5,12 @@ from pathlib import Path
 from qgis.core import QgsApplication, QgsProcessingAlgorithm
 
 from core.params import DEFAULT_STRATEGY
-from wrok_plugin.compat import PARAMETER_ADVANCED
+from wrok_plugin.compat import PARAMETER_ADVANCED, PARAMETER_HIDDEN
 
 from ..conftest import ALGORITHM_ID, REPO
 
 ADVANCED = {"MIN_WEIGHT", "JOBS", "INVALID_GEOMETRIES", "INITIAL_TRIALS", "SUBSEQUENT_TRIALS", "REASSIGNMENT_RATIO",
-            "STRATEGY", "RANDOM_SEED", "MEASURING_CRS", "CLUSTER_ID_FIELD", "TARGET_WEIGHT_FIELD", "TARGET_RADIUS_FIELD",
+            "STRATEGY", "SEED", "MEASURING_CRS", "CLUSTER_ID_FIELD", "TARGET_WEIGHT_FIELD", "TARGET_RADIUS_FIELD",
             "MAX_WEIGHT_FIELD", "MAX_RADIUS_FIELD", "CLUSTERS_FIELD"}
 
 
@@ -19,7 +19,7 @@ def test_provider_and_algorithm_are_registered(wrok_plugin):
     assert provider is wrok_plugin.provider
     assert Path(provider.svgIconPath()).is_file()
     algorithm = QgsApplication.processingRegistry().algorithmById(ALGORITHM_ID)
-    assert algorithm.displayName() == "Tuned Weight/Radius Clustering"
+    assert algorithm.displayName() == "Tuned weight/radius clustering"
     assert algorithm.canExecute() == (True, "")
     assert not algorithm.flags() & QgsProcessingAlgorithm.Flag.FlagNoThreading  # runs in the background
     assert algorithm.flags() & QgsProcessingAlgorithm.Flag.FlagCanCancel
@@ -28,8 +28,10 @@ def test_provider_and_algorithm_are_registered(wrok_plugin):
 def test_advanced_parameters_are_flagged(wrok_plugin):
     algorithm = QgsApplication.processingRegistry().algorithmById(ALGORITHM_ID)
     advanced = {p.name() for p in algorithm.parameterDefinitions()
-                if p.flags() & PARAMETER_ADVANCED}
+                if p.flags() & PARAMETER_ADVANCED and not p.flags() & PARAMETER_HIDDEN}
     assert advanced == ADVANCED
+    hidden = {p.name() for p in algorithm.parameterDefinitions() if p.flags() & PARAMETER_HIDDEN}
+    assert hidden == {"RANDOM_SEED", "CLUSTERS"}  # ids before 0.2, for saved models and scripts
     strategy = algorithm.parameterDefinition("STRATEGY")
     assert strategy.options()[strategy.defaultValue()] == DEFAULT_STRATEGY == "compact"
 

@@ -97,7 +97,7 @@ def file_digest(path):
 
 
 def test_cancel_mid_run_stops_fast_and_writes_nothing(wrok_plugin, tmp_path):
-    from wrok_plugin.qgis_io.clustering import STRATEGY_CHOICES
+    from core.params import STRATEGIES as STRATEGY_CHOICES
 
     source = tmp_path / "population.gpkg"
     shutil.copy(REPO / "resources" / "demo_population.gpkg", source)
@@ -107,7 +107,7 @@ def test_cancel_mid_run_stops_fast_and_writes_nothing(wrok_plugin, tmp_path):
     with pytest.raises(QgsProcessingException, match="Cancelled; nothing was written"):
         # Many slow trials: without the cancel this would run for minutes.
         run_algorithm(str(source), feedback=feedback, INITIAL_TRIALS=500, STRATEGY=STRATEGY_CHOICES.index("seed"),
-                      UPDATE_INPUT=True, OUTPUT=str(out), CLUSTERS=str(hulls))
+                      UPDATE_INPUT=True, OUTPUT=str(out), OUTLINES=str(hulls))
     # The run stops at its next poll: at most the trial in flight reports progress after the cancel.
     assert feedback.cancelled_at is not None and len(feedback.progress) - feedback.cancelled_at <= 2
     assert not out.exists() and not hulls.exists()

@@ -53,7 +53,7 @@ def test_qgis_process_lists_and_helps(enabled_env):
     assert ALGORITHM_ID in listed["providers"]["wrok"]["algorithms"]
     shown = qgis_process(enabled_env, "help", ALGORITHM_ID)
     assert shown.returncode == 0
-    for expected in ("Tuned Weight/Radius Clustering", "TARGET_RADIUS", "MEASURING_CRS", "UPDATE_INPUT",
+    for expected in ("Tuned weight/radius clustering", "TARGET_RADIUS", "MEASURING_CRS", "UPDATE_INPUT",
                      "|r_target - median radius|"):
         assert expected in shown.stdout
 
@@ -68,7 +68,7 @@ def test_qgis_process_runs_with_key_value_parameters(enabled_env, tmp_path):
     out, hulls = tmp_path / "out.gpkg", tmp_path / "hulls.gpkg"
     done = qgis_process(enabled_env, "--json", "run", ALGORITHM_ID, "--", f"INPUT={DEMO}", "WEIGHT_FIELD=population",
                         "TARGET_WEIGHT=240", "TARGET_RADIUS=1000", "MAX_WEIGHT=300", "INITIAL_TRIALS=10",
-                        "SUBSEQUENT_TRIALS=5", f"OUTPUT={out}", f"CLUSTERS={hulls}")
+                        "SUBSEQUENT_TRIALS=5", f"OUTPUT={out}", f"OUTLINES={hulls}")
     assert done.returncode == 0, done.stderr[-2000:]
     check_demo_outputs(json.loads(done.stdout)["results"], out, hulls)
 
@@ -84,7 +84,7 @@ def test_qgis_process_reads_json_parameters_from_stdin(enabled_env, tmp_path):
     out, hulls = tmp_path / "out.gpkg", tmp_path / "hulls.gpkg"
     inputs = {"INPUT": str(DEMO), "WEIGHT_FIELD": "population", "TARGET_WEIGHT": 240, "TARGET_RADIUS": 1000,
               "MAX_WEIGHT": 300, "INITIAL_TRIALS": 10, "SUBSEQUENT_TRIALS": 5, "OUTPUT": str(out),
-              "CLUSTERS": str(hulls)}
+              "OUTLINES": str(hulls)}
     done = qgis_process(enabled_env, "--json", "run", ALGORITHM_ID, "-", stdin=json.dumps({"inputs": inputs}))
     if done.returncode != 0 and "Parameter values must be entered after" in done.stdout + done.stderr:
         pytest.skip("this qgis_process (QGIS < 3.24) cannot read parameters as JSON from stdin")
@@ -112,7 +112,8 @@ def test_zip_holds_only_the_plugin(plugin_zip):
     assert not [n for n in names if n.rsplit("/", 1)[-1] in (
         "template.yaml", "Dockerfile", "Dockerfile.dockerignore", "handler.py", "statemachine.asl.json", "validate.py",
         "samconfig.toml")]
-    assert not [n for n in names if "aws" in n and not n.startswith(("wrok_plugin/vendor/", "wrok_plugin/aws_"))]
+    assert not [n for n in names if "aws" in n and not n.startswith(
+        ("wrok_plugin/vendor/", "wrok_plugin/processing/aws_", "wrok_plugin/cloud/"))]
 
 
 def walk_through_files(readme: str, section: str = "### In the desktop") -> set:
@@ -147,7 +148,7 @@ def test_zip_installs_into_a_fresh_profile(plugin_zip, qgis_process_env, tmp_pat
     assert ALGORITHM_ID in listed["providers"]["wrok"]["algorithms"]
     out, hulls = tmp_path / "out.gpkg", tmp_path / "hulls.gpkg"
     done = qgis_process(env, "--json", "run", ALGORITHM_ID, "--", f"INPUT={DEMO}", "WEIGHT_FIELD=population",
-                        "INITIAL_TRIALS=10", "SUBSEQUENT_TRIALS=5", f"OUTPUT={out}", f"CLUSTERS={hulls}")
+                        "INITIAL_TRIALS=10", "SUBSEQUENT_TRIALS=5", f"OUTPUT={out}", f"OUTLINES={hulls}")
     assert done.returncode == 0, done.stderr[-2000:]
     check_demo_outputs(json.loads(done.stdout)["results"], out, hulls)
 

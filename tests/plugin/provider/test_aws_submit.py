@@ -190,10 +190,10 @@ def test_several_layers_unit_weights_and_cluster_hulls(wrok_plugin, stack):
     north = point_layer(*sample_points(n=150, seed=2), name="north town")
     south = point_layer(*sample_points(n=90, seed=3), name="south")
     results = run_submit(stack, [north, south], "layers", WEIGHT_FIELD="", MAX_WEIGHT=0, TARGET_WEIGHT=30,
-                         CLUSTERS="TEMPORARY_OUTPUT", MEASURING_CRS="EPSG:32633")
+                         OUTLINES="TEMPORARY_OUTPUT", MEASURING_CRS="EPSG:32633")
     assert results["FAILED_COUNT"] == 0 and json.loads(results["FAILED_REGIONS"]) == []
     assert results["SUCCEEDED_COUNT"] == 2
-    out, hulls = results["OUTPUT"], results["CLUSTERS"]
+    out, hulls = results["OUTPUT"], results["OUTLINES"]
     source = values(out, "source_key")
     assert source.count("layers/north_town.parquet") == 150 and source.count("layers/south.parquet") == 90
     assert sorted(zip(source, values(out, "name"))) == sorted(
