@@ -112,12 +112,12 @@ def test_zip_holds_only_the_plugin(plugin_zip):
     assert not [n for n in names if n.rsplit("/", 1)[-1] in (
         "template.yaml", "Dockerfile", "Dockerfile.dockerignore", "handler.py", "statemachine.asl.json", "validate.py",
         "samconfig.toml")]
-    assert not [n for n in names if "aws" in n and not n.startswith(("wrok_plugin/vendor/", "wrok_plugin/aws_"))]
+    assert not [n for n in names if "aws" in n and not n.startswith(("wrok_plugin/vendor/", "wrok_plugin/aws_", "wrok_plugin/help/"))]
 
 
-def walk_through_files(readme: str, section: str = "### In the desktop") -> set:
-    """The file names (`name.ext` in backticks) a README section tells the user to open."""
-    body = readme.split(section + "\n", 1)[1].split("\n#", 1)[0]
+def walk_through_files(page: str, section: str = "## In the desktop") -> set:
+    """The file names (`name.ext` in backticks) a section of the survey tutorial tells the user to open."""
+    body = page.split(section + "\n", 1)[1].split("\n#", 1)[0]
     return set(re.findall(r"`([\w.-]+\.(?:model3|tif|tiff|geojson|gpkg|csv|shp))`", body))
 
 
@@ -126,7 +126,7 @@ def test_zip_carries_the_licence_and_the_walk_through_files(plugin_zip):
     licence = zipfile.ZipFile(plugin_zip).read("wrok_plugin/LICENSE").decode()
     assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 2, June 1991" in licence
     assert "or (at your option) any later version" in licence
-    opened = walk_through_files((REPO / "README.md").read_text(encoding="utf-8"))
+    opened = walk_through_files((REPO / "docs" / "qgis" / "survey.md").read_text(encoding="utf-8"))
     assert {"survey_frame.model3", "demo_population.tif", "demo_strata.csv"} <= opened  # the parse found them
     assert sorted(f"wrok_plugin/demo/{name}" for name in opened if f"wrok_plugin/demo/{name}" not in names) == []
     for name in opened:  # the shipped copies are the checkout's own
