@@ -126,7 +126,7 @@ package: setup
 	for module in __init__ client kickoff merge split storage overrides; do \
 	  cp aws/$$module.py dist/build/wrok_plugin/vendor/aws/ || exit 1; done
 	mkdir -p dist/build/wrok_plugin/resources && cp resources/wrok.svg dist/build/wrok_plugin/resources/
-	$(MKDOCS) -d $(CURDIR)/dist/build/wrok_plugin/help
+	$(MKDOCS) -d $(CURDIR)/dist/build/wrok_plugin/help && find dist/build/wrok_plugin/help -name '*.map' -delete
 	find dist/build -name __pycache__ -prune -exec rm -rf {} + ; find dist/build -name '*.pyc' -delete
 	cd dist/build && /usr/bin/python3 -m zipfile -c ../wrok_plugin.zip wrok_plugin
 	rm -rf dist/build
