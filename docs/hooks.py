@@ -7,6 +7,7 @@ comes from the parameter registry (core/registry.py).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -37,11 +38,13 @@ def cli_markdown() -> str:
 
 
 def parameters_markdown() -> str:
-    try:
-        from core.registry import reference_markdown
-    except ImportError:  # until the registry lands: the engine's own dataclass, defaults and labels
+    if importlib.util.find_spec("core.registry") is None:  # until the registry lands: the engine's own fields
         return _params_markdown()
-    return reference_markdown()
+    from core.registry import reference_markdown
+
+    table = reference_markdown()
+    title = "# Parameters\n\nEvery parameter as each front end names it, from `core/registry.py`.\n\n"
+    return table if table.startswith("# ") else title + table
 
 
 def _params_markdown() -> str:
@@ -51,8 +54,10 @@ def _params_markdown() -> str:
 
     rows = ["| engine field | front ends' name (CLI option) | default |", "|---|---|---|"]
     for field in fields(ClusteringParams):
-        default = DEFAULTS.get(field.name, "required" if field.default is MISSING else field.default)
-        rows.append(f"| `{field.name}` | {PARAMETER_LABELS.get(field.name, '')} | `{default}` |")
+        default = DEFAULTS.get(field.name)
+        if field.default is MISSING:
+            default = f"required (dialogs start at {default:g})"
+        rows.append(f"| `{field.name}` | {PARAMETER_LABELS.get(field.name, '')} | {default} |")
     return "# Parameters\n\nThe clustering parameters, from `core/params.py`.\n\n" + "\n".join(rows) + "\n"
 
 
