@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--max-weight", type=float)
     submit.add_argument("--min-weight", type=float)
     submit.add_argument("--params-json", help="more parameters and overrides as JSON: any ClusteringParams key, "
-                        "plus params_by_key / params_by_column (see the README)")
+                        "plus params_by_key / params_by_column (see Per-file parameters in docs/aws.md)")
     submit.add_argument("--max-concurrency", type=int,
                         help="region files clustered at once, at least 1 (default: the deployed stack's MaxConcurrency)")
     submit.add_argument("--tolerated-failure-percentage", type=float,
