@@ -87,9 +87,9 @@ test-debian13:
 test-debian-testing:
 	$(call IN_DEBIAN_ROOT,testing)
 
-# The README's desktop screenshot, from the real QGIS desktop smoke test.
+# The documentation's desktop screenshot, from the real QGIS desktop smoke test.
 screenshots: setup
-	WROK_SCREENSHOT_DIR=$(CURDIR)/resources/screenshots $(PY) -m pytest -q tests/desktop
+	WROK_SCREENSHOT_DIR=$(CURDIR)/docs/images/screenshots $(PY) -m pytest -q tests/desktop
 
 test-core: setup
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q tests/core
@@ -111,11 +111,13 @@ demo: setup
 
 # The Plugin Manager zip: the plugin, its icon, LICENSE, and in vendor/ the engine core/ and the AWS pipeline's
 # client modules, unchanged: wrok_plugin/engine_path.py puts vendor/ on sys.path so they import as `core` and
-# `aws`, exactly as in a checkout and in the Lambda. demo/ holds the survey model and the demo files the README's
-# "In the desktop" walk-through opens (tests/plugin/provider/test_headless.py checks the README names no file it lacks).
+# `aws`, exactly as in a checkout and in the Lambda. demo/ holds the survey model and the demo files the survey
+# tutorial's "In the desktop" opens (tests/plugin/provider/test_headless.py checks docs/qgis/survey.md names no
+# file it lacks).
+# help/ is the documentation site, built, so each algorithm's Help button opens its page offline.
 DEMO_FILES := resources/survey_frame.model3 resources/demo_population.tif resources/demo_districts.geojson \
   resources/demo_strata.csv resources/demo_sample_sizes.csv
-package:
+package: setup
 	rm -rf dist/build dist/wrok_plugin.zip && mkdir -p dist/build/wrok_plugin/vendor/aws dist/build/wrok_plugin/demo
 	cp -r wrok_plugin/. dist/build/wrok_plugin/
 	cp LICENSE dist/build/wrok_plugin/
@@ -124,6 +126,7 @@ package:
 	for module in __init__ client kickoff merge split storage overrides; do \
 	  cp aws/$$module.py dist/build/wrok_plugin/vendor/aws/ || exit 1; done
 	mkdir -p dist/build/wrok_plugin/resources && cp resources/wrok.svg dist/build/wrok_plugin/resources/
+	$(MKDOCS) -d $(CURDIR)/dist/build/wrok_plugin/help && find dist/build/wrok_plugin/help -name '*.map' -delete
 	find dist/build -name __pycache__ -prune -exec rm -rf {} + ; find dist/build -name '*.pyc' -delete
 	cd dist/build && /usr/bin/python3 -m zipfile -c ../wrok_plugin.zip wrok_plugin
 	rm -rf dist/build
@@ -148,12 +151,17 @@ bench: setup
 	  echo "== $$script"; (cd tests/benchmarks && PYTHONPATH=$(CURDIR) ../../$(PY) $$script) || status=1; \
 	done; exit $$status
 
-# ruff, then QGIS 4 / Qt6 readiness: names PyQt6 or QGIS 4 lack (tests/lint/qt6_check.py), and every plugin
-# module imported with qgis.PyQt being PyQt6 (tests/lint/pyqt6_imports.py; tests/lint runs both in `make test`).
+# The documentation site (mkdocs.yml, docs/): strict, so a broken link or anchor fails the build.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+# ruff, QGIS 4 / Qt6 readiness: names PyQt6 or QGIS 4 lack (tests/lint/qt6_check.py), and every plugin
+# module imported with qgis.PyQt being PyQt6 (tests/lint/pyqt6_imports.py; tests/lint runs both in `make test`),
+# then the documentation site, built strictly into a throwaway folder.
 lint: setup
-	$(PY) -m ruff check core wrok_plugin aws tests
+	$(PY) -m ruff check core wrok_plugin aws tests docs
 	$(PY) tests/lint/qt6_check.py wrok_plugin tests/plugin tests/desktop tests/lint
 	$(PY) tests/lint/pyqt6_imports.py . wrok_plugin
+	site=$$(mktemp -d) && $(MKDOCS) -d $$site; status=$$?; rm -rf $$site; exit $$status
 
 # Offline lint of the AWS template and state machine (cfn-lint, sam validate --lint, ASL checks).
 aws-validate: setup

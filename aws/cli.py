@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cli_options(submit.add_argument_group("clustering (as python -m core cluster)"),
                     [entry.name for entry in ENGINE_PARAMETERS])
     submit.add_argument("--params-json", help="per-file overrides and options as JSON: params_by_key, "
-                        "params_by_column, epsg, keep_null_geometries (see the AWS guide)")
+                        "params_by_column, epsg, keep_null_geometries (see Per-file parameters in docs/aws.md)")
     submit.add_argument("--max-concurrency", type=int,
                         help="region files clustered at once, at least 1 (default: the deployed stack's MaxConcurrency)")
     submit.add_argument("--tolerated-failure-percentage", type=float,

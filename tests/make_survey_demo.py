@@ -1,4 +1,4 @@
-"""Writes the survey walk-through's demo inputs into resources/ (see the README, "A survey frame in five minutes").
+"""Writes the survey walk-through's demo inputs into resources/ (docs/qgis/survey.md).
 
 - demo_population.tif: resources/demo_population.gpkg summed onto a 3 arc-second grid (WorldPop's 100 m
   grid), nodata where nobody lives;

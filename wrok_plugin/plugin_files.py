@@ -1,4 +1,4 @@
-"""Where the plugin's own files (icon) live: inside the plugin in the zip, beside it in the repo."""
+"""Where the plugin's own files (icon, help pages) live: inside the plugin in the zip, beside it in the repo."""
 
 from pathlib import Path
 
@@ -16,3 +16,13 @@ def resource_path(name: str) -> str:
 
 def icon_path() -> str:
     return resource_path(ICON_NAME)
+
+
+def help_url(algorithm_name: str) -> str:
+    """The algorithm's page as a file:// URL: the built site the zip ships in help/ (`make package`), or in a
+    checkout the page's Markdown source in docs/; '' when neither is there."""
+    for page in (PLUGIN_DIR / "help" / "algorithms" / f"{algorithm_name}.html",
+                 PLUGIN_DIR.parent / "docs" / "algorithms" / f"{algorithm_name}.md"):
+        if page.is_file():
+            return page.as_uri()
+    return ""

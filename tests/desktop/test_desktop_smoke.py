@@ -1,6 +1,6 @@
 """The real QGIS desktop (`qgis` under Xvfb) with the plugin installed from the zip into a throwaway profile.
 
-As the README tells users: `make package`, unzip into the profile's python/plugins, enable it, and
+As Getting started (docs/getting-started.md) tells users: `make package`, unzip into the profile's python/plugins, enable it, and
 put the venv's packages on PYTHONPATH. smoke_script.py then clicks through the plugin; this test fails
 on any Python error, a crash (QGIS's exit status) or a hang (the subprocess timeout, a guard only).
 """
@@ -56,7 +56,7 @@ def desktop(tmp_path_factory):
     seen["returncode"] = done.returncode
     seen["env"] = env
     seen["stderr"] = done.stderr
-    screenshots = os.environ.get("WROK_SCREENSHOT_DIR")  # `make screenshots` keeps it for the README
+    screenshots = os.environ.get("WROK_SCREENSHOT_DIR")  # `make screenshots` keeps it for the docs
     if screenshots and Path(env["WROK_SMOKE_SCREENSHOT"]).is_file():
         shutil.copy(env["WROK_SMOKE_SCREENSHOT"], Path(screenshots) / "desktop_clusters.png")
     return seen

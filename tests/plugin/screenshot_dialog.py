@@ -1,6 +1,6 @@
-"""Save the algorithm's parameter dialog as a PNG (run under xvfb-run; used for the README).
+"""Save the algorithm's parameter dialog as a PNG (run under xvfb-run; used in the docs).
 
-usage: xvfb-run -a .venv/bin/python tests/plugin/screenshot_dialog.py resources/screenshots/dialog.png
+usage: xvfb-run -a .venv/bin/python tests/plugin/screenshot_dialog.py docs/images/screenshots/dialog.png
 """
 
 import os

@@ -1,7 +1,7 @@
-"""The README's survey pictures of the QGIS GUI: the survey model in the graphical modeler and the
+"""The survey tutorial's pictures of the QGIS GUI: the survey model in the graphical modeler and the
 PPS sample of clusters dialog (run under xvfb-run).
 
-usage: xvfb-run -a .venv/bin/python tests/plugin/screenshot_survey.py resources/screenshots
+usage: xvfb-run -a .venv/bin/python tests/plugin/screenshot_survey.py docs/images/screenshots
 """
 
 import os

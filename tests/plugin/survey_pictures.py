@@ -1,4 +1,4 @@
-"""The README's survey-frame pictures: a QGIS map of the PPS sample and the two HTML reports as PNG.
+"""The survey tutorial's pictures: a QGIS map of the PPS sample and the two HTML reports as PNG.
 
 usage: python tests/plugin/survey_pictures.py RUN_FOLDER PICTURE_FOLDER [STRATA_POLYGONS]
 RUN_FOLDER holds the survey model's outputs: clusters.gpkg, sample.gpkg, report.html, sample.html (and

@@ -1,6 +1,6 @@
-"""What every wrok algorithm shares: group, icon and the missing-package check (each may override).
+"""What every wrok algorithm shares: group, icon, help page and the missing-package check (each may override).
 
-No helpUrl: wrok has no public web page yet; the help panel (shortHelpString) and the README carry the help.
+The Help button opens the algorithm's own page of the documentation site the plugin ships (offline, file://).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from qgis.core import QgsProcessingAlgorithm
 from qgis.PyQt.QtGui import QIcon
 
 from ..dependencies import install_hint, missing_packages
-from ..plugin_files import icon_path
+from ..plugin_files import help_url, icon_path
 
 
 class WrokClusteringAlgorithm(QgsProcessingAlgorithm):
@@ -24,6 +24,9 @@ class WrokClusteringAlgorithm(QgsProcessingAlgorithm):
 
     def svgIconPath(self):
         return icon_path()
+
+    def helpUrl(self):  # noqa: N802 - QGIS API name
+        return help_url(self.name())
 
     def canExecute(self):
         missing = missing_packages()

@@ -1,4 +1,4 @@
-"""The README's command-line survey walk-through (raster + strata table, then the PPS sample), as a user
+"""The survey tutorial's command-line walk-through (raster + strata table, then the PPS sample), as a user
 runs it: every warning and summary figure must be true for each stratum's own targets (issue 20)."""
 
 from __future__ import annotations

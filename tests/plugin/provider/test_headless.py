@@ -1,5 +1,6 @@
 """The graphical-modeler chain, the real qgis_process binary, the Plugin Manager zip, missing packages."""
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from qgis import processing
-from qgis.core import QgsProcessingModelAlgorithm, QgsVectorLayer
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsVectorLayer
 
 from ..conftest import ALGORITHM_ID, REPO
 from ..helpers import column, run_algorithm, without
@@ -112,13 +113,13 @@ def test_zip_holds_only_the_plugin(plugin_zip):
     assert not [n for n in names if n.rsplit("/", 1)[-1] in (
         "template.yaml", "Dockerfile", "Dockerfile.dockerignore", "handler.py", "statemachine.asl.json", "validate.py",
         "samconfig.toml")]
-    assert not [n for n in names if "aws" in n and not n.startswith(
-        ("wrok_plugin/vendor/", "wrok_plugin/processing/aws_", "wrok_plugin/cloud/"))]
+    ours = ("wrok_plugin/vendor/", "wrok_plugin/processing/aws_", "wrok_plugin/cloud/", "wrok_plugin/help/")
+    assert not [n for n in names if "aws" in n and not n.startswith(ours)]  # help/: the AWS guide's pages
 
 
-def walk_through_files(readme: str, section: str = "### In the desktop") -> set:
-    """The file names (`name.ext` in backticks) a README section tells the user to open."""
-    body = readme.split(section + "\n", 1)[1].split("\n#", 1)[0]
+def walk_through_files(page: str, section: str = "## In the desktop") -> set:
+    """The file names (`name.ext` in backticks) a section of the survey tutorial tells the user to open."""
+    body = page.split(section + "\n", 1)[1].split("\n#", 1)[0]
     return set(re.findall(r"`([\w.-]+\.(?:model3|tif|tiff|geojson|gpkg|csv|shp))`", body))
 
 
@@ -127,12 +128,44 @@ def test_zip_carries_the_licence_and_the_walk_through_files(plugin_zip):
     licence = zipfile.ZipFile(plugin_zip).read("wrok_plugin/LICENSE").decode()
     assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 2, June 1991" in licence
     assert "or (at your option) any later version" in licence
-    opened = walk_through_files((REPO / "README.md").read_text(encoding="utf-8"))
+    opened = walk_through_files((REPO / "docs" / "qgis" / "survey.md").read_text(encoding="utf-8"))
     assert {"survey_frame.model3", "demo_population.tif", "demo_strata.csv"} <= opened  # the parse found them
     assert sorted(f"wrok_plugin/demo/{name}" for name in opened if f"wrok_plugin/demo/{name}" not in names) == []
     for name in opened:  # the shipped copies are the checkout's own
         shipped = zipfile.ZipFile(plugin_zip).read(f"wrok_plugin/demo/{name}")
         assert shipped == (REPO / "resources" / name).read_bytes()
+
+
+def wrok_algorithm_names() -> list:
+    return sorted(a.name() for a in QgsApplication.processingRegistry().providerById("wrok").algorithms())
+
+
+def test_help_buttons_open_the_docs_page_in_a_checkout(wrok_plugin):
+    for algorithm in QgsApplication.processingRegistry().providerById("wrok").algorithms():
+        page = REPO / "docs" / "algorithms" / f"{algorithm.name()}.md"
+        assert algorithm.helpUrl() == page.as_uri()
+        assert f"wrok:{algorithm.name()}" in page.read_text(encoding="utf-8")
+
+
+def test_help_buttons_open_the_zip_s_own_built_pages_offline(plugin_zip, wrok_plugin, tmp_path):
+    zipfile.ZipFile(plugin_zip).extractall(tmp_path)
+    installed = tmp_path / "wrok_plugin"
+    spec = importlib.util.spec_from_file_location("installed_plugin_files", installed / "plugin_files.py")
+    plugin_files = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin_files)  # the unzipped plugin's own module, in its own folder
+    names = wrok_algorithm_names()
+    assert len(names) == 5
+    for name in names:
+        url = plugin_files.help_url(name)
+        page = installed / "help" / "algorithms" / f"{name}.html"
+        assert url == page.as_uri()
+        html = page.read_text(encoding="utf-8")
+        assert f"wrok:{name}" in html
+        local = [link for link in re.findall(r'(?:href|src)="([^"#?]+)', html) if "://" not in link
+                 and not link.startswith(("mailto:", "data:"))]
+        assert any(link.endswith(".css") for link in local)
+        missing = [link for link in local if not (page.parent / link).resolve().exists()]
+        assert missing == []  # every stylesheet, script, picture and page it links to is in the zip
 
 
 def test_zip_installs_into_a_fresh_profile(plugin_zip, qgis_process_env, tmp_path):
