@@ -73,7 +73,7 @@ test-debian-versions: $(DEBIAN_VENV)/.installed
 	  assert not outside, outside; \
 	  print("engine on this release'"'"'s own packages:", ", ".join(m.__name__ + " " + m.__version__ for m in mods))'
 	$(DEBIAN_VENV)/bin/python -m pytest -q -o addopts="-p no:cacheprovider" \
-	  tests/core/test_engine_on_system_versions.py
+	  tests/core/engine/test_engine_on_system_versions.py
 
 # The whole suite on Debian 13 (QGIS 3.40 LTR, Python 3.13, numpy 2, PostgreSQL 17) in a real trixie root built
 # by debootstrap from the host's Debian mirror and kept in $(ROOTS) between runs; `make test-debian-testing` does
@@ -112,7 +112,7 @@ demo: setup
 # The Plugin Manager zip: the plugin, its icon, LICENSE, and in vendor/ the engine core/ and the AWS pipeline's
 # client modules, unchanged: wrok_plugin/engine_path.py puts vendor/ on sys.path so they import as `core` and
 # `aws`, exactly as in a checkout and in the Lambda. demo/ holds the survey model and the demo files the README's
-# "In the desktop" walk-through opens (tests/plugin/test_headless.py checks the README names no file it lacks).
+# "In the desktop" walk-through opens (tests/plugin/processing/test_headless.py checks the README names no file it lacks).
 DEMO_FILES := resources/survey_frame.model3 resources/demo_population.tif resources/demo_districts.geojson \
   resources/demo_strata.csv resources/demo_sample_sizes.csv
 package:

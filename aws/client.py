@@ -96,7 +96,7 @@ def upload_layers(s3, layers, bucket_in: str, prefix: str, region_field: Optiona
             destination = f"s3://{bucket_in}/{prefix}/{stem}" if prefix else f"s3://{bucket_in}/{stem}"
             keys += [entry["key"] for entry in split_by_region(layer, region_field, destination, s3=s3)]
         else:
-            from core.io import read_layer
+            from core.io.files import read_layer
 
             write_geoparquet(s3, layer if is_frame(layer) else read_layer(layer), bucket_in, key)
             keys.append(key)

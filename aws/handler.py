@@ -25,7 +25,7 @@ import geopandas as gpd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core import ClusteringCancelled, ClusteringInputError, __version__
-from core.io import cluster_frame
+from core.io.files import cluster_frame
 
 from .overrides import resolve_params
 from .storage import (

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core import ClusteringInputError
-from core.io import read_layer
+from core.io.files import read_layer
 
 from .storage import PARQUET_SUFFIXES
 
@@ -221,7 +221,7 @@ def split_by_region(layer, region_field: str, destination, s3=None, chunk_rows: 
     """Write one GeoParquet per region to a folder or to s3://bucket/prefix; returns what was written.
 
     layer is a GeoDataFrame or a path: GeoParquet and OGR formats are streamed chunk_rows rows at a
-    time; CSV is read whole (core.io.read_layer). Each entry is
+    time; CSV is read whole (core.io.files.read_layer). Each entry is
     {"region": value or None, "name": stem, "path" (local) or "key" (S3), "features": n}.
     """
     target = Destination(destination, s3)

@@ -6,7 +6,7 @@ Parameters and the result types load without scikit-learn or Optuna, so a QGIS
 install missing them can still describe the algorithm and say what to install.
 """
 
-from .crs import utm_epsg
+from .frame.crs import utm_epsg
 from .params import DEFAULT_STRATEGY, STRATEGIES, ClusteringCancelled, ClusteringInputError, ClusteringParams
 
 __all__ = [
@@ -19,11 +19,11 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # The engine needs scikit-learn, SciPy and Optuna: import it on first use only.
     if name == "cluster":
-        from .engine import cluster
+        from .engine.run import cluster
 
         return cluster
     if name in ("ClusteringResult", "ClusterTable", "CLUSTER_COLUMNS"):
-        from . import result
+        from .engine import result
 
         return getattr(result, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

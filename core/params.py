@@ -77,7 +77,7 @@ class ClusteringParams:
     strategy: str = DEFAULT_STRATEGY
     min_cluster_weight: Optional[float] = None
     n_clusters: Optional[int] = None  # exactly this many clusters in the first pass: k is not tuned
-    max_cluster_radius: Optional[float] = None  # metres; larger clusters are split (core/max_radius.py)
+    max_cluster_radius: Optional[float] = None  # metres; larger clusters are split (core/engine/max_radius.py)
 
     def __post_init__(self):
         self.validate()

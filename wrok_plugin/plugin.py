@@ -15,14 +15,14 @@ class WrokPlugin:
 
     def initProcessing(self):  # noqa: N802 - QGIS API name; qgis_process calls only this
         if self.provider is None:
-            from .provider import WrokProvider
+            from .processing.provider import WrokProvider
 
             self.provider = WrokProvider()
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self):  # noqa: N802 - QGIS API name
         self.initProcessing()
-        from .gui import WrokGui  # imports qgis.gui: desktop only
+        from .gui.write_back_action import WrokGui  # imports qgis.gui: desktop only
 
         self.gui = WrokGui(self.iface)
         self.gui.install()

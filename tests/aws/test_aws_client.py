@@ -11,12 +11,12 @@ import boto3
 import geopandas as gpd
 import pytest
 from moto import mock_aws
+from synthetic import clumped_population_frame
 
 from aws import client
 from aws.cli import main
 from aws.handler import handler
 from aws.storage import error_key, list_keys, read_json, summary_key, write_json
-from core.synthetic import clumped_population_frame
 
 REPO = Path(__file__).resolve().parents[2]
 IN, OUT = "wrok-client-in", "wrok-client-out"

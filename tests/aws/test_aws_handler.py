@@ -9,11 +9,11 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
+from synthetic import clumped_population_frame
 
 import aws.handler as handler_module
 from aws.handler import ItemFailed, handler
 from aws.storage import list_keys, object_exists, read_geoparquet, read_json, write_geoparquet
-from core.synthetic import clumped_population_frame
 
 IN, OUT = "wrok-unit-in", "wrok-unit-out"
 PARAMS = {"desired_cluster_weight": 240, "desired_cluster_radius": 1000, "max_cluster_weight": 300}

@@ -15,12 +15,12 @@ import time
 import numpy as np
 import pytest
 from pipeline_stack import create_stack
+from synthetic import clumped_population_frame
 
 from aws import client
 from aws.kickoff import kickoff
 from aws.split import split_by_region
 from aws.storage import clustered_key, clusters_key, error_key, list_keys, map_results_prefix, read_json, summary_key
-from core.synthetic import clumped_population_frame
 
 PARAMS = {"desired_cluster_weight": 240, "desired_cluster_radius": 1000, "max_cluster_weight": 300}
 IN, OUT = "wrok-e2e-in", "wrok-e2e-out"

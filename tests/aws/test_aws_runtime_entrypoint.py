@@ -10,9 +10,9 @@ from pathlib import Path
 
 import boto3
 from runtime_api import RuntimeApi
+from synthetic import clumped_population_frame
 
 from aws.storage import read_geoparquet, write_geoparquet
-from core.synthetic import clumped_population_frame
 
 REPO = Path(__file__).resolve().parents[2]
 IN, OUT = "wrok-ric-in", "wrok-ric-out"

@@ -13,10 +13,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 from moto import mock_aws
+from synthetic import clumped_population_frame
 
 from aws.split import NO_REGION, safe_name, split_by_region
 from core import ClusteringInputError
-from core.synthetic import clumped_population_frame
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from fault_proxy import FaultProxy
 from pipeline_stack import create_stack
+from synthetic import clumped_population_frame
 
 from aws import client
 from aws.handler import ItemFailed, TransientError, handler
@@ -25,7 +26,6 @@ from aws.storage import (
     summary_key,
     write_geoparquet,
 )
-from core.synthetic import clumped_population_frame
 
 PARAMS = {"desired_cluster_weight": 240, "desired_cluster_radius": 1000, "max_cluster_weight": 300}
 

@@ -76,7 +76,7 @@ def bench_raster(pixels: int) -> bool:
     print(f"  {'PASS' if ok_time else 'FAIL'} time <= {RASTER_SECONDS:.0f} s")
     print(f"  {'PASS' if ok_memory else 'FAIL'} peak memory <= {RASTER_GB:.0f} GB")
     every_pixel = int(clusters["n_features"].sum()) == positive
-    print(f"  invariant (tests/core/test_frame_cli.py): every positive pixel in exactly one cluster: "
+    print(f"  invariant (tests/core/cli/test_frame_cli.py): every positive pixel in exactly one cluster: "
           f"{'holds' if every_pixel else 'BROKEN'}")
     return ok_time and ok_memory and every_pixel
 
@@ -100,7 +100,7 @@ def bench_strata() -> bool:
     import geopandas as gpd
 
     from core import ClusteringParams, cluster
-    from core.strata import cluster_strata, stratum_keys
+    from core.frame.strata import cluster_strata, stratum_keys
 
     grids = gpd.read_parquet(REPO.parent / "shared" / "data" / "grids.parquet").to_crs(3121)
     x, y, w = grids.geometry.x.to_numpy(), grids.geometry.y.to_numpy(), grids["population"].to_numpy(float)

@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the synthetic populations
 
 TARGETS = dict(desired_cluster_weight=240, desired_cluster_radius=1000, max_cluster_weight=300)
 
@@ -48,10 +49,10 @@ def main() -> int:
 
     from h3.api import basic_int as h3
     from pyproj import Transformer
+    from synthetic import SYNTHETIC_EPSG, clumped_population, clumped_population_frame
 
     from core import ClusteringParams, cluster
-    from core.h3frame import cluster_points_by_h3
-    from core.synthetic import SYNTHETIC_EPSG, clumped_population, clumped_population_frame
+    from core.io.h3frame import cluster_points_by_h3
 
     params = ClusteringParams(**TARGETS)
     frame = clumped_population_frame(args.points, seed=1)

@@ -1,7 +1,7 @@
 """`make bench` (PostGIS part): writing cluster fields back into a 69,226-row PostGIS table.
 
 Starts a throwaway PostgreSQL 15 + PostGIS server (tests/pg_server.py), loads ../shared/data/grids.parquet
-with ogr2ogr (primary key fid), then times the plugin's in-place write (wrok_plugin.postgis_update:
+with ogr2ogr (primary key fid), then times the plugin's in-place write (wrok_plugin.writeback.postgis:
 primary keys read through the QGIS layer, COPY, one UPDATE, one transaction), twice: once adding the
 columns, once overwriting them. Target: <= 15 s.
 
@@ -38,7 +38,7 @@ def main() -> int:
     from pg_server import PostgresServer
     from qgis.core import QgsApplication, QgsDataSourceUri, QgsVectorLayer
 
-    from wrok_plugin.postgis_update import check_postgis_layer, write_postgis
+    from wrok_plugin.writeback.postgis import check_postgis_layer, write_postgis
 
     app = QgsApplication([], False)
     app.initQgis()

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from processes import REPO, measured_run
 
+sys.path.insert(0, str(REPO / "tests"))  # the synthetic populations
+
 POINTS = int(os.environ.get("POINTS", 1_000_000))
 TARGET = 1.5  # qgis_process may take at most this many times the CLI's time and memory
 SETTINGS = {"target_weight": 240, "target_radius": 1000, "max_weight": 300}
@@ -27,7 +29,7 @@ def qgis_env(profile: Path) -> dict:
 
 
 def main() -> int:
-    from core.synthetic import clumped_population_frame
+    from synthetic import clumped_population_frame
 
     with tempfile.TemporaryDirectory(prefix="wrok-bench-qgis-") as folder:
         folder = Path(folder)

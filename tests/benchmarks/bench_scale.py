@@ -28,6 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # this checkout's `core`
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # tests/: the synthetic populations
 
 from datasets import BY_NAME, prepare  # noqa: E402
 from evaluate import evaluate  # noqa: E402
@@ -49,7 +50,7 @@ def survey_frame(n_points: int, n_clumps: int, seed: int = 18):
     Weights are gamma-distributed (shape 0.6: many near-empty cells, a long tail), three times heavier
     in clumps than outside, scaled to MEAN_WEIGHT; cells snap to a 100 m grid, so some share a position.
     """
-    from core.synthetic import _ORIGIN
+    from synthetic import _ORIGIN
 
     rng = np.random.default_rng(seed)
     extent = 2.0 * np.sqrt(n_points) * GRID_M
@@ -73,8 +74,7 @@ def verdict(ok: bool, text: str) -> str:
 def bench_frame(n_points: int, jobs) -> bool:
     import geopandas as gpd
     import pandas as pd
-
-    from core.synthetic import SYNTHETIC_EPSG
+    from synthetic import SYNTHETIC_EPSG
 
     n_clumps = max(3, round(CLUMPS * n_points / POINTS))
     x, y, weight = survey_frame(n_points, n_clumps)

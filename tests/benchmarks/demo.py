@@ -1,7 +1,7 @@
 """The demo map's clusters (`make demo`'s input and settings), checked for crossing outlines.
 
 `make demo` runs wrok:tunedclustering through qgis_process; the CLI gives identical
-output for the same input and seed (tests/plugin/test_matches_cli.py), so the bench
+output for the same input and seed (tests/plugin/processing/test_matches_cli.py), so the bench
 runs the CLI, which is quicker to start, and measures hull overlap on its output.
 """
 

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's `core`
 
-import core.engine  # noqa: E402  (scikit-learn, SciPy and Optuna load before the baseline)
+import core.engine.run  # noqa: E402  (scikit-learn, SciPy and Optuna load before the baseline)
 from core import ClusteringParams  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def main(inputs: str, params_json: str, repeats: int, out: str) -> dict:
     previous = None
     for _ in range(repeats):
         start = time.perf_counter()
-        result = core.engine.cluster(arrays["x"], arrays["y"], arrays["weights"], params,
+        result = core.engine.run.cluster(arrays["x"], arrays["y"], arrays["weights"], params,
                                      vertex_xy=arrays.get("vertex_xy"), vertex_owner=arrays.get("vertex_owner"))
         best = min(best, time.perf_counter() - start)
         if previous is not None and not np.array_equal(previous, result.cluster_id):

@@ -1,6 +1,6 @@
 """The 1M-point run: the whole command line, from reading the file to writing the result.
 
-Input: core/synthetic.py's clumped population, 1,000,000 grid cells in 800 towns of
+Input: tests/synthetic.py's clumped population, 1,000,000 grid cells in 800 towns of
 different spread with skewed (lognormal) weights, as GeoParquet in EPSG:4326. The CLI
 picks the UTM zone, clusters with the default strategy and writes GeoParquet. Time is
 the wall clock of `python -m core cluster` and memory that process's peak RSS.
@@ -21,8 +21,7 @@ SETTINGS = dict(target_weight=240, target_radius=1000, max_weight=300)  # the gr
 
 def run(python: str) -> dict:
     import pandas as pd
-
-    from core.synthetic import clumped_population_frame
+    from synthetic import clumped_population_frame
 
     with tempfile.TemporaryDirectory(prefix="wrok-bench-1m-") as folder:
         source, output = Path(folder) / "synthetic.parquet", Path(folder) / "clustered.parquet"

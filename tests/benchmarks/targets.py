@@ -62,11 +62,11 @@ TARGETS = [
 # Checks that hold by construction, with the test that enforces each: printed, not judged.
 INVARIANTS = [
     "`seed` mode gives the original tool's cluster IDs, passes and weights feature for feature "
-    "(tests/core/test_seed_fidelity.py, four cases run by the original at commit 6300c57)",
+    "(tests/core/engine/test_seed_fidelity.py, four cases run by the original at commit 6300c57)",
     "wrok:tunedclustering and the CLI give identical output for the same input and seed "
-    "(tests/plugin/test_matches_cli.py, real qgis_process and CLI on the shared data)",
+    "(tests/plugin/processing/test_matches_cli.py, real qgis_process and CLI on the shared data)",
     "the same input and random_state give the same clusters for any n_jobs "
-    "(tests/core/test_properties.py::test_all_cores_give_the_same_output_as_one)",
+    "(tests/core/engine/test_properties.py::test_all_cores_give_the_same_output_as_one)",
     "every input feature gets exactly one cluster and cluster weights sum to the input's "
     "(tests/core/core_helpers.check_result; re-checked on every row below by the evaluator)",
 ]

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from h3.api import basic_int as h3
-
-from core.synthetic import clumped_population_frame
+from synthetic import clumped_population_frame
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["--weight-field", "population", "--target-weight", 30, "--target-radius", 1500, "--max-weight", 40,

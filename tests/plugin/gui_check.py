@@ -55,7 +55,7 @@ def main():
 
     Processing.initialize()
     import wrok_plugin
-    from wrok_plugin.gui import ClusterLayerDialog
+    from wrok_plugin.gui.write_back_action import ClusterLayerDialog
 
     iface = RecordingIface()
     plugin = wrok_plugin.classFactory(iface)

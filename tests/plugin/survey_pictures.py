@@ -33,7 +33,7 @@ KINDS = {"selected": "#377eb8", "certainty": "#984ea3", "replacement": "#ff7f00"
 def metric_crs(layer):
     """The layer's UTM zone, the way wrok picks its measuring CRS."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from core.crs import utm_epsg
+    from core.frame.crs import utm_epsg
 
     centre = QgsCoordinateTransform(layer.crs(), QgsCoordinateReferenceSystem("EPSG:4326"),
                                     QgsProject.instance()).transform(layer.extent().center())

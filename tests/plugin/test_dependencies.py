@@ -40,7 +40,7 @@ from qgis.core import QgsApplication
 app = QgsApplication([], True)
 app.initQgis()
 import wrok_plugin
-from wrok_plugin.install_dialog import InstallDialog
+from wrok_plugin.gui.install_dialog import InstallDialog
 dialog = InstallDialog(["numpy-financial"], folder=sys.argv[2])
 dialog.show()
 dialog.pip_button.click()

@@ -20,7 +20,7 @@ def test_no_symlinks_in_the_checkout():
 def test_the_plugin_uses_the_top_level_engine(wrok_plugin):
     import core
     import core.params
-    from wrok_plugin import clustering
+    from wrok_plugin.qgis_io import clustering
 
     assert "wrok_plugin.core" not in sys.modules
     assert os.path.dirname(core.__file__) == str(REPO / "core")

@@ -1,0 +1,1 @@
+"""HTML reports of clustering runs and PPS draws, with their maps."""

@@ -1,0 +1,1 @@
+"""The AWS pipeline client as the plugin loads it, and its worker process."""

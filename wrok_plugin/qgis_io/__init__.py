@@ -1,0 +1,1 @@
+"""QGIS layers to the engine's arrays and back: inputs, outputs, styles."""

@@ -1,0 +1,109 @@
+"""Run the engine on LayerArrays with settings shared by the algorithm and the write-back task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
+
+# core.params needs no numpy, scikit-learn or Optuna, so the choices show even when those are missing.
+from core.frame.fields import DEFAULT_ID_FIELD
+from core.params import DEFAULTS, INVALID_GEOMETRY_CHOICES  # noqa: F401  (re-exported to the algorithm)
+from core.params import STRATEGIES as STRATEGY_CHOICES  # noqa: F401  (re-exported to the algorithm)
+
+# Numeric fields picked as the weight when the user has not chosen one, best first.
+WEIGHT_FIELD_NAMES = ("population", "pop", "weight", "households", "count")
+
+
+def preferred_weight_field(fields) -> Optional[str]:
+    """The numeric field whose name matches WEIGHT_FIELD_NAMES best: exact name first, then a name
+    that starts with one of them (pop_2020, households_total); None when nothing fits."""
+    numeric = [field.name() for field in fields if field.isNumeric()]
+    for matches in (lambda name, wanted: name == wanted, lambda name, wanted: name.startswith(wanted)):
+        for wanted in WEIGHT_FIELD_NAMES:
+            found = next((name for name in numeric if matches(name.lower(), wanted)), None)
+            if found:
+                return found
+    return None
+
+
+@dataclass
+class ClusterSettings:
+    """The settings of one run; every default is core's (core.params.DEFAULTS)."""
+
+    target_weight: float = DEFAULTS["desired_cluster_weight"]
+    target_radius_m: float = DEFAULTS["desired_cluster_radius"]
+    max_weight: Optional[float] = DEFAULTS["max_cluster_weight"]
+    min_weight: Optional[float] = DEFAULTS["min_cluster_weight"]
+    weight_importance: float = DEFAULTS["weight_importance_factor"]
+    max_passes: int = DEFAULTS["max_passes"]
+    initial_trials: int = DEFAULTS["initial_max_trials"]
+    subsequent_trials: int = DEFAULTS["subsequent_max_trials"]
+    reassignment_ratio: float = DEFAULTS["minibatch_reassignment_ratio"]
+    strategy: str = DEFAULTS["strategy"]
+    random_seed: int = DEFAULTS["random_state"]
+    jobs: int = DEFAULTS["n_jobs"]
+    weight_field: Optional[str] = None
+    measuring_crs: QgsCoordinateReferenceSystem = field(default_factory=QgsCoordinateReferenceSystem)
+    id_field: str = DEFAULT_ID_FIELD
+    selected_only: bool = False
+    invalid_geometries: str = INVALID_GEOMETRY_CHOICES[0]
+    max_radius_m: Optional[float] = None
+    n_clusters: Optional[int] = None
+    strata: Optional[object] = None  # core.strata.StrataOptions: cluster each stratum on its own
+
+    def strata_columns(self) -> tuple:
+        """The fields the strata plan reads (stratum keys, per-stratum settings), kept while reading features."""
+        if self.strata is None:
+            return ()
+        return tuple(dict.fromkeys([*self.strata.fields, *self.strata.setting_fields.values()]))
+
+    def engine_params(self):
+        from core import ClusteringInputError, ClusteringParams
+
+        try:
+            return ClusteringParams(
+                desired_cluster_weight=self.target_weight, desired_cluster_radius=self.target_radius_m,
+                max_cluster_weight=self.max_weight, min_cluster_weight=self.min_weight,
+                weight_importance_factor=self.weight_importance,
+                # Without a cap there is nothing to re-cluster: one pass, as in the CLI.
+                max_passes=self.max_passes if self.max_weight is not None else 1,
+                initial_max_trials=self.initial_trials, subsequent_max_trials=self.subsequent_trials,
+                minibatch_reassignment_ratio=self.reassignment_ratio, n_jobs=self.jobs,
+                random_state=self.random_seed, strategy=self.strategy,
+                max_cluster_radius=self.max_radius_m, n_clusters=self.n_clusters,
+            )
+        except ClusteringInputError as exc:
+            raise QgsProcessingException(f"Invalid parameters: {exc}.") from None
+
+
+def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
+    """The engine's result for LayerArrays; its input errors become QgsProcessingException with its message."""
+    from core import ClusteringInputError, cluster
+
+    params = settings.engine_params()
+    try:
+        if settings.strata is not None:
+            result = _run_strata(arrays, settings.strata, params, progress, is_cancelled)
+        else:
+            result = cluster(arrays.x, arrays.y, arrays.weights, params, vertex_xy=arrays.vertex_xy,
+                             vertex_owner=arrays.vertex_owner, progress=progress, is_cancelled=is_cancelled)
+    except ClusteringInputError as exc:
+        raise QgsProcessingException(f"Cannot cluster this input: {exc}.") from None
+    if arrays.lonlat is not None:  # wider than one UTM zone: each radius measured around its cluster's centre
+        from core.frame.crs import remeasure_radii_locally
+
+        remeasure_radii_locally(result, arrays.lonlat[:, 0], arrays.lonlat[:, 1], arrays.lonlat_owner)
+    return result
+
+
+def _run_strata(arrays, strata, params, progress, is_cancelled):
+    from core.frame.strata import cluster_strata
+
+    keys, by_stratum, warnings = strata.plan(arrays.column, params)
+    result = cluster_strata(arrays.x, arrays.y, arrays.weights, keys, by_stratum, params, vertex_xy=arrays.vertex_xy,
+                            vertex_owner=arrays.vertex_owner, n_jobs=strata.n_jobs, progress=progress,
+                            is_cancelled=is_cancelled)
+    result.warnings = warnings
+    return result
