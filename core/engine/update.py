@@ -21,10 +21,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..params import ClusteringInputError, ClusteringParams
 from .balanced import band_k_values
 from .compact import K_BAND, _PowerKMeans, _resize, _stack_weights, band_edges, granularity
 from .data import Features, RunContext, weighted_centroids
-from .params import ClusteringInputError, ClusteringParams
 from .power import power_nearest
 
 ADJACENCY_NEIGHBOURS = 6  # nearest features looked at to find which clusters touch
@@ -204,7 +204,7 @@ def update_labels(features: Features, names, previous, params: ClusteringParams,
     inside = np.flatnonzero(region)
     _, piece_of = connected_components(adjacency[inside][:, inside], directed=False)
     taken = set(names.tolist())
-    fresh = _new_names(taken, n_old)
+    fresh = _new_names(taken)
     for piece in range(int(piece_of.max()) + 1):
         context.check_cancelled()
         clusters = inside[piece_of == piece]
@@ -224,9 +224,11 @@ def update_labels(features: Features, names, previous, params: ClusteringParams,
     return ids
 
 
-def _new_names(taken, start):
-    """CLUSTER_<n> from n = start + 1 on, never one already in use."""
-    number = start
+def _new_names(taken):
+    """CLUSTER_<n>, numbered past every CLUSTER_<n>... already in use (so no new ID is the parent of an old one)."""
+    numbers = [int(name[len(NEW_PREFIX):].split("_")[0]) for name in taken
+               if name.startswith(NEW_PREFIX) and name[len(NEW_PREFIX):].split("_")[0].isdigit()]
+    number = max(numbers + [len(taken)])
     while True:
         number += 1
         name = f"{NEW_PREFIX}{number}"
