@@ -28,6 +28,7 @@ from .data import Features, RunContext, weighted_centroids
 from .power import power_nearest
 
 ADJACENCY_NEIGHBOURS = 6  # nearest features looked at to find which clusters touch
+RINGS = 3  # rounds of re-solving, each with one more ring of neighbours round the clusters still out of band
 FIT_ROUNDS = 60  # rounds of the price fit that reproduces the previous labels
 SIGNIFICANT = 0.25  # share of a cluster's weight that makes it count as split into, or merged from, another
 NEW_PREFIX = "CLUSTER_"
@@ -180,48 +181,72 @@ def _resolve_piece(features: Features, members, local, k_have, params, context):
 
 
 def update_labels(features: Features, names, previous, params: ClusteringParams, context: RunContext):
-    """Each feature's cluster ID after the update (object array); `previous` from previous_labels()."""
-    n_old = len(names)
+    """Each feature's cluster ID after the update (object array); `previous` from previous_labels().
+
+    Round r re-solves the clusters still out of band with r rings of neighbours around them, so a
+    piece that could not reach the band with its nearest neighbours gets more room next time."""
     w = features.w
     low, high = band_edges(params)
     points = np.column_stack([features.x, features.y])
     has = previous >= 0
     labels = previous.copy()
-    unsettled = np.zeros(n_old, dtype=bool)
-    weight = np.bincount(previous[has], w[has], minlength=n_old)
-    unsettled |= (weight < low) | (weight > high)
+    names = list(names)
+    weight = np.bincount(previous[has], w[has], minlength=len(names))
+    unsettled = (weight < low) | (weight > high)
     if not has.all():  # a new feature joins its nearest previous cluster for now, which is then re-solved
-        cx, cy = weighted_centroids(features.x[has], features.y[has], w[has], previous[has], n_old)
+        cx, cy = weighted_centroids(features.x[has], features.y[has], w[has], previous[has], len(names))
         _, nearest = cKDTree(np.column_stack([cx, cy])).query(points[~has])
         labels[~has] = nearest
         unsettled[nearest] = True
-    ids = np.empty(len(features), dtype=object)
-    ids[:] = names[labels]
-    if not unsettled.any():
-        return ids
-    adjacency = _cluster_adjacency(points, labels, n_old)
-    region = unsettled | (adjacency[np.flatnonzero(unsettled)].sum(axis=0).A1 > 0)
+    fresh = _new_names(set(names))
+    for rings in range(1, RINGS + 1):
+        if not unsettled.any():
+            break
+        labels, changed = _resolve_round(features, labels, names, unsettled, has, rings, fresh, params, context)
+        weight = np.bincount(labels, w, minlength=len(names))
+        unsettled = ((weight < low) | (weight > high)) & (np.bincount(labels, minlength=len(names)) > 0)
+        if not changed:
+            break
+    return np.array(names, dtype=object)[labels]
+
+
+def _resolve_round(features, labels, names, unsettled, has, rings, fresh, params, context):
+    """(labels, whether any piece changed): each connected piece of unsettled clusters and `rings` rings of
+    neighbours re-solved, kept where it puts fewer clusters out of band (or places new features)."""
+    w = features.w
+    low, high = band_edges(params)
+    k = len(names)
+    adjacency = _cluster_adjacency(np.column_stack([features.x, features.y]), labels, k)
+    region = unsettled.copy()
+    for _ in range(rings):
+        region |= adjacency[np.flatnonzero(region)].sum(axis=0).A1 > 0
     inside = np.flatnonzero(region)
     _, piece_of = connected_components(adjacency[inside][:, inside], directed=False)
-    taken = set(names.tolist())
-    fresh = _new_names(taken)
+    labels = labels.copy()
+    changed = False
     for piece in range(int(piece_of.max()) + 1):
         context.check_cancelled()
         clusters = inside[piece_of == piece]
-        position = np.full(n_old, -1, dtype=np.int64)
+        position = np.full(k, -1, dtype=np.int64)
         position[clusters] = np.arange(len(clusters))
         members = np.flatnonzero(position[labels] >= 0)
         local = position[labels[members]]
-        new_labels, k = _resolve_piece(features, members, local, len(clusters), params, context)
-        brings_new = not has[members].all()
-        if not brings_new and (_out_of_band(new_labels, w[members], k, low, high)
-                               >= _out_of_band(local, w[members], len(clusters), low, high)):
-            continue  # nothing better than the previous frame here: it stays as it was
+        new_labels, count = _resolve_piece(features, members, local, len(clusters), params, context)
+        if has[members].all() and (_out_of_band(new_labels, w[members], count, low, high)
+                                   >= _out_of_band(local, w[members], len(clusters), low, high)):
+            continue  # nothing better than the frame as it is here: it stays
         old = np.where(has[members], local, -1)
-        match = match_by_overlap(old, new_labels, w[members], len(clusters), k)
-        piece_names = np.array([names[clusters[m]] if m >= 0 else next(fresh) for m in match], dtype=object)
-        ids[members] = piece_names[new_labels]
-    return ids
+        match = match_by_overlap(old, new_labels, w[members], len(clusters), count)
+        cell_label = np.empty(count, dtype=np.int64)
+        for cell, matched in enumerate(match):
+            if matched >= 0:
+                cell_label[cell] = clusters[matched]
+            else:
+                cell_label[cell] = len(names)
+                names.append(next(fresh))
+        labels[members] = cell_label[new_labels]
+        changed = True
+    return labels, changed
 
 
 def _new_names(taken):

@@ -59,6 +59,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
     RANDOM_SEED = "RANDOM_SEED"
     MEASURING_CRS = "MEASURING_CRS"
     CLUSTER_ID_FIELD = "CLUSTER_ID_FIELD"
+    PREVIOUS_CLUSTER_FIELD = "PREVIOUS_CLUSTER_FIELD"
     OUTPUT = "OUTPUT"
     CLUSTERS = "CLUSTERS"
     REPORT = "REPORT"
@@ -131,6 +132,10 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             QgsProcessingParameterCrs(self.MEASURING_CRS, "Measuring CRS in metres (empty: automatic; for a layer "
                                       "without CRS: the CRS its coordinates are in)", optional=True),
             QgsProcessingParameterString(self.CLUSTER_ID_FIELD, "Cluster ID field name", DEFAULT_ID_FIELD),
+            QgsProcessingParameterField(
+                self.PREVIOUS_CLUSTER_FIELD, "Previous cluster field (update that frame: clusters still in band "
+                "keep their IDs; empty: cluster afresh)", parentLayerParameterName=self.INPUT,
+                type=QgsProcessingParameterField.DataType.Any, optional=True),
         ]
         for parameter in advanced:
             mark_advanced(parameter)
@@ -168,6 +173,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             weight_field=self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or None,
             measuring_crs=self.parameterAsCrs(parameters, self.MEASURING_CRS, context),
             id_field=id_field, strata=frame.strata_options(self, parameters, context),
+            previous_field=self.parameterAsString(parameters, self.PREVIOUS_CLUSTER_FIELD, context) or None,
             **frame.cap_values(self, parameters, context),
             min_weight=optional_double(self, parameters, self.MIN_WEIGHT, context),
             jobs=self.parameterAsInt(parameters, self.JOBS, context),
@@ -236,6 +242,9 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             feedback.pushInfo("No weight field: every feature weighs 1 (clusters hold about "
                               f"{settings.target_weight:g} features each).")
         h3_field = self.parameterAsString(parameters, self.H3_FIELD, context)
+        if h3_field and settings.previous_field:
+            raise QgsProcessingException("The previous cluster field does not combine with an H3 cell field: "
+                                         "update the frame of the features themselves.")
         if h3_field:  # rows become their H3 cells' hexagons; the rest is the polygon path
             from ..qgis_io.h3_source import HexagonSource
 
@@ -260,6 +269,8 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                                   "around its own centre.")
             steps.setCurrentStep(1)
             result = run_engine(arrays, settings, self._engine_progress(steps), feedback.isCanceled)
+            if result.update is not None:
+                feedback.pushInfo(update_summary(result.update))
         except ClusteringCancelled:
             # Nothing has been created yet: a cancelled run leaves no output behind.
             raise QgsProcessingException("Cancelled; nothing was written.") from None
@@ -401,6 +412,15 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                 show_new_fields(layer)
                 layer.triggerRepaint()
         return {}
+
+
+def update_summary(report) -> str:
+    """The log's line about an update of a previous frame (core.engine.update.UpdateReport)."""
+    counts = ", ".join(f"{len(getattr(report, name))} {name}" for name in
+                       ("unchanged", "reshaped", "split", "merged", "new", "retired"))
+    return (f"Updated the previous frame: {report.changed_feature_share:.1%} of features "
+            f"({report.changed_weight_share:.1%} of the weight) changed cluster, {report.new_features} new "
+            f"feature(s); clusters: {counts}.")
 
 
 def shared_settings(algorithm, parameters, context, **extra) -> ClusterSettings:

@@ -52,12 +52,14 @@ class ClusterSettings:
     max_radius_m: Optional[float] = None
     n_clusters: Optional[int] = None
     strata: Optional[object] = None  # core.strata.StrataOptions: cluster each stratum on its own
+    previous_field: Optional[str] = None  # a previous run's cluster IDs: update that frame (core.engine.update)
 
     def strata_columns(self) -> tuple:
-        """The fields the strata plan reads (stratum keys, per-stratum settings), kept while reading features."""
+        """The fields read besides the weight (stratum keys, per-stratum settings, the previous cluster field)."""
+        previous = (self.previous_field,) if self.previous_field else ()
         if self.strata is None:
-            return ()
-        return tuple(dict.fromkeys([*self.strata.fields, *self.strata.setting_fields.values()]))
+            return previous
+        return tuple(dict.fromkeys([*self.strata.fields, *self.strata.setting_fields.values(), *previous]))
 
     def engine_params(self):
         from core import ClusteringInputError, ClusteringParams
@@ -83,12 +85,20 @@ def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
     from core import ClusteringInputError, cluster
 
     params = settings.engine_params()
+    previous = None
+    if settings.previous_field:
+        if settings.strata is not None:
+            raise QgsProcessingException("Updating a previous frame does not combine with strata yet: update each "
+                                         "stratum's layer on its own.")
+        previous = [None if value is None or (hasattr(value, "isNull") and value.isNull()) else value
+                    for value in arrays.column(settings.previous_field)]  # QGIS NULLs: features new since
     try:
         if settings.strata is not None:
             result = _run_strata(arrays, settings.strata, params, progress, is_cancelled)
         else:
             result = cluster(arrays.x, arrays.y, arrays.weights, params, vertex_xy=arrays.vertex_xy,
-                             vertex_owner=arrays.vertex_owner, progress=progress, is_cancelled=is_cancelled)
+                             vertex_owner=arrays.vertex_owner, progress=progress, is_cancelled=is_cancelled,
+                             previous_ids=previous)
     except ClusteringInputError as exc:
         raise QgsProcessingException(f"Cannot cluster this input: {exc}.") from None
     if arrays.lonlat is not None:  # wider than one UTM zone: each radius measured around its cluster's centre
