@@ -2,14 +2,15 @@
 
 A previous frame (a cluster ID per feature, from any strategy or a hand-edited layer) is kept
 cluster by cluster wherever it is still in band under the new weights. Only the clusters that
-left the band (or received new features) are re-solved, together with their neighbours, one
-connected piece at a time: centres at their previous clusters' weighted centres, prices fitted
-so that the power diagram reproduces the previous labels, then the compact strategy's own
-balance and chain finish (core.compact), which stop as soon as every cell is in band. A piece
-whose clusters' total no longer suits their count gets clusters split or dropped first
-(compact's warm-start resize). New cells take the previous IDs they overlap most; the rest get
-new IDs, and previous IDs left without features are retired. The engine's guarantees (cap,
-minimum weight, radius) follow as in every run.
+left the band (or received new features) are re-solved, with a ring of neighbours round them
+(one ring more each round while some stay out of band, up to RINGS), one connected piece at a
+time: centres at their previous clusters' weighted centres, prices fitted so that the power
+diagram reproduces the previous labels, then the compact strategy's own balance and chain
+finish (core.engine.compact), which stop as soon as every cell is in band. A piece whose total
+no longer suits its count gets clusters split or dropped first (compact's warm-start resize).
+New cells take the previous IDs they overlap most; the rest get new IDs, and previous IDs left
+without features are retired. The engine's guarantees (cap, minimum weight, radius) follow as
+in every run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from scipy.spatial import cKDTree
 
 from ..params import ClusteringInputError, ClusteringParams
 from .balanced import band_k_values
-from .compact import K_BAND, _PowerKMeans, _resize, _stack_weights, band_edges, granularity
+from .compact import K_BAND, REMOTE_GAP, _PowerKMeans, _resize, _stack_weights, band_edges, granularity
 from .data import Features, RunContext, weighted_centroids
 from .power import power_nearest
 
@@ -118,14 +119,15 @@ def kept_share(previous_ids, ids, w) -> tuple:
     return float(kept.mean()), float(w[kept].sum() / max(w.sum(), 1e-300))
 
 
-def _cluster_adjacency(points, labels, k):
-    """Sparse k x k: clusters with features among each other's nearest neighbours."""
+def _cluster_adjacency(points, labels, k, reach):
+    """Sparse k x k: clusters with features among each other's nearest neighbours, no farther than `reach`
+    (compact's remote-hamlet gap: a hamlet that far off is never joined to a neighbour)."""
     count = min(ADJACENCY_NEIGHBOURS + 1, len(points))
-    _, near = cKDTree(points).query(points, k=count)
-    near = near.reshape(len(points), -1)
+    distance, near = cKDTree(points).query(points, k=count)
+    near, distance = near.reshape(len(points), -1), distance.reshape(len(points), -1)
     a = np.repeat(labels, near.shape[1])
     b = labels[near.ravel()]
-    keep = (a != b) & (a >= 0) & (b >= 0)
+    keep = (a != b) & (a >= 0) & (b >= 0) & (distance.ravel() <= reach)
     graph = coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(k, k)).tocsr()
     return graph + graph.T
 
@@ -216,7 +218,8 @@ def _resolve_round(features, labels, names, unsettled, has, rings, fresh, params
     w = features.w
     low, high = band_edges(params)
     k = len(names)
-    adjacency = _cluster_adjacency(np.column_stack([features.x, features.y]), labels, k)
+    adjacency = _cluster_adjacency(np.column_stack([features.x, features.y]), labels, k,
+                                   REMOTE_GAP * params.desired_cluster_radius)
     region = unsettled.copy()
     for _ in range(rings):
         region |= adjacency[np.flatnonzero(region)].sum(axis=0).A1 > 0
@@ -227,7 +230,7 @@ def _resolve_round(features, labels, names, unsettled, has, rings, fresh, params
     for piece in range(int(piece_of.max()) + 1):
         context.check_cancelled()
         clusters = inside[piece_of == piece]
-        position = np.full(k, -1, dtype=np.int64)
+        position = np.full(len(names), -1, dtype=np.int64)  # (names grow as pieces add clusters)
         position[clusters] = np.arange(len(clusters))
         members = np.flatnonzero(position[labels] >= 0)
         local = position[labels[members]]

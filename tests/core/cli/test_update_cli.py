@@ -69,7 +69,7 @@ def test_new_features_with_an_empty_previous_id_are_placed(tmp_path):
     frame.to_file(first)
     out = tmp_path / "out.gpkg"
     assert main(["cluster", str(first), str(out), *map(str, SETTINGS), "--quiet"]) == 0
-    previous = gpd.read_file(out)
+    previous = gpd.read_file(out, layer="out")
     added = previous.iloc[:25].copy()
     added["cluster_id"] = pd.NA  # new homes: no previous cluster
     grown = pd.concat([previous, added], ignore_index=True)
@@ -78,6 +78,6 @@ def test_new_features_with_an_empty_previous_id_are_placed(tmp_path):
     result = tmp_path / "result.gpkg"
     assert main(["cluster", str(second), str(result), *map(str, SETTINGS), "--previous-field", "cluster_id",
                  "--quiet"]) == 0
-    updated = gpd.read_file(result)
+    updated = gpd.read_file(result, layer="result")
     assert updated["cluster_id"].notna().all() and len(updated) == len(grown)
     assert ((_totals(updated) - 60).abs() <= 12).all()

@@ -72,6 +72,17 @@ def test_unchanged_weights_change_nothing(frame):
     assert len(update.update.unchanged) == len(previous.clusters)
 
 
+def test_a_cluster_that_cannot_reach_the_band_is_left_as_it_was(frame):
+    """A remote hamlet stays light whatever the update tries: with unchanged weights nothing moves."""
+    x, y, w, params, _, _ = frame
+    x2, y2 = np.concatenate([x, x.max() + 50_000 + np.arange(5.0) * 30]), np.concatenate([y, np.full(5, y.mean())])
+    w2 = np.concatenate([w, np.full(5, 10.0)])
+    previous = cluster(x2, y2, w2, params)
+    assert _out_of_band(previous.cluster_id, w2, params.desired_cluster_weight) >= 1  # the hamlet
+    update = cluster(x2, y2, w2, params, previous_ids=previous.cluster_id)
+    np.testing.assert_array_equal(update.cluster_id.astype(str), previous.cluster_id.astype(str))
+
+
 def test_new_weights_are_back_in_band_with_most_clusters_kept(frame):
     x, y, w, params, previous, grown = frame
     target = params.desired_cluster_weight
