@@ -144,7 +144,7 @@ bench-cancel: setup
 # the engine against the original and QGIS's k-means (issue 7's table) first, then the data paths.
 # A script whose targets fail exits 1; the others still run, and make reports the failure at the end.
 BENCH_SCRIPTS := bench.py bench_scale.py bench_frame.py bench_h3.py bench_postgis.py bench_qgis_process.py bench_cancel.py \
-  bench_aws_stream.py
+  bench_aws_stream.py bench_update.py
 bench: setup
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
 	@status=0; for script in $(BENCH_SCRIPTS); do \

@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite-input", action="store_true",
                      help="allow the output file to replace the input layer (default: refused)")
     run.add_argument("--weight-field", help="numeric column holding each feature's weight (default: 1 each)")
+    run.add_argument("--previous-field", metavar="NAME",
+                     help="update a previous frame: the field holding each feature's cluster ID from the previous "
+                          "run (empty on new features); clusters still in band keep their IDs and members, only "
+                          "those out of band and their neighbours change (docs/updating.md)")
     add_cli_options(run, [entry.name for entry in ENGINE_PARAMETERS if not entry.per_stratum or entry.name in (
         "target_weight", "target_radius", "max_weight")])
     run.add_argument("--epsg", type=int,
@@ -119,6 +123,8 @@ def _check_file_target(args, summary):
 def cluster_input(frame, args, params, progress, field_names=None):
     """(every row + cluster fields, clusters, result, extra figures) for the chosen kind of input."""
     cli_frame.check_combination(args)
+    if args.previous_field and (args.h3_field or args.h3_resolution is not None):
+        raise ClusteringInputError("--previous-field does not combine with H3 input: update the frame of points")
     if args.h3_field:
         from ..io.h3frame import cluster_h3_table
 
@@ -133,7 +139,8 @@ def cluster_input(frame, args, params, progress, field_names=None):
     return (*cluster_frame(frame, params, args.weight_field, args.epsg, args.keep_null_geometries,
                            progress=progress, invalid_geometries=args.invalid_geometries,
                            log=lambda line: print(f"note: {line}", file=sys.stderr), field_names=field_names,
-                           strata=cli_frame.strata_options(args, params)), {})
+                           strata=cli_frame.strata_options(args, params), previous_field=args.previous_field), {})
+
 
 
 def run_cluster(args) -> int:
@@ -162,6 +169,8 @@ def run_cluster(args) -> int:
                 in_place=args.in_place, output_table=args.output_layer, output_file=args.output,
                 h3_table=bool(args.h3_field), h3_cells=args.h3_resolution is not None)
         elif is_raster_path(args.input):
+            if args.previous_field:
+                raise ClusteringInputError("--previous-field needs a vector input holding that field, not a raster")
             _check_file_target(args, summary)
             result, raster_clusters = cli_frame.run_raster(args, params, progress)  # writes its own summary
         else:

@@ -50,6 +50,7 @@ class ClusteringResult:
     # IDs of clusters still wider than max_cluster_radius: single features wider than it on their own.
     over_max_radius: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     cluster_row: Optional[np.ndarray] = None  # per feature: its cluster's row in `clusters` (0-based)
+    update: Optional[object] = None  # update mode: its UpdateReport (core.engine.update)
 
     def cluster_params(self) -> list:
         """The params each cluster was made with, one per row of `clusters` (a stratified run has its own)."""
@@ -115,6 +116,8 @@ class ClusteringResult:
             "passes_run": self.passes_run,
             "clusters_over_max_radius": len(self.over_max_radius),
         }
+        if self.update is not None:
+            figures.update(self.update.stats())
         return {name: value for name, value in figures.items() if value is not None}
 
 

@@ -86,14 +86,16 @@ def _weights_by_id(ids: np.ndarray, w: np.ndarray):
 
 def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, vertex_xy=None,
             vertex_owner=None, footprint=None, progress: Optional[Callable[[float, str], None]] = None,
-            is_cancelled: Optional[Callable[[], bool]] = None, **param_values) -> ClusteringResult:
+            is_cancelled: Optional[Callable[[], bool]] = None, previous_ids=None, **param_values) -> ClusteringResult:
     """Cluster weighted features into groups near the target weight and radius.
 
     x, y: positions in metres (projected CRS). weights: per feature (default 1).
     vertex_xy / vertex_owner: every vertex of each feature's geometry, so a cluster's
     radius covers polygon members in full. footprint=(hx, hy): each feature is a
     rectangle of those half sizes in metres (raster pixels). progress(fraction, message) and
-    is_cancelled() are polled often; cancelling raises ClusteringCancelled.
+    is_cancelled() are polled often; cancelling raises ClusteringCancelled. previous_ids: each
+    feature's cluster ID in a previous frame (None where new): update that frame instead of starting
+    afresh (core.engine.update).
     """
     if params is None:
         params = ClusteringParams(**param_values)
@@ -102,6 +104,8 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     features = Features.checked(x, y, weights, vertex_xy, vertex_owner, footprint)
     _check_cluster_count(features, params)
     context = RunContext(progress, is_cancelled)
+    if previous_ids is not None:
+        return _update_run(features, previous_ids, params, context)
     clusterer = _Clusterer(features, params, context)
     n = len(features)
     context.report(0.0, "pass 1: tuning the number of clusters")
@@ -143,8 +147,16 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
                 passes[members] = pass_number
                 known = None
 
+    return _finish_run(features, ids, passes, params, context, known, passes_run=passes_run,
+                       trials=clusterer.trials, hamlet_ids=clusterer.hamlet_ids,
+                       placed_alone=np.array(sorted(clusterer.placed_alone), dtype=np.int64))
+
+
+def _finish_run(features: Features, ids, passes, params: ClusteringParams, context: RunContext, known=None,
+                hamlet_ids=(), update=None, strategy=None, **extra) -> ClusteringResult:
+    """The guarantees every run ends with (cap, minimum weight, radius), then the measured result."""
     heavy = np.zeros(0, dtype=np.int64)
-    if params.strategy != "seed" and params.max_cluster_weight is not None:
+    if (strategy or params.strategy) != "seed" and params.max_cluster_weight is not None:
         context.report(0.9, "enforcing the maximum cluster weight")
         ids, passes, heavy, known = _enforce_cap(features, ids, passes, params, context, known)
     merged_away = 0
@@ -160,12 +172,28 @@ def cluster(x, y, weights=None, params: Optional[ClusteringParams] = None, *, ve
     context.report(0.95, "measuring clusters")
     known = known or factorize_ids(ids)
     surviving = set(known[0].tolist())
-    result = summarize(features, ids, passes, params, factorized=known, heavy_features=heavy, passes_run=passes_run,
-                       merged_clusters=merged_away, over_max_radius=wider_than_cap, trials=clusterer.trials,
-                       remote_hamlets=sorted(h for h in clusterer.hamlet_ids if h in surviving),
-                       placed_alone=np.array(sorted(clusterer.placed_alone), dtype=np.int64))
+    result = summarize(features, ids, passes, params, factorized=known, heavy_features=heavy,
+                       merged_clusters=merged_away, over_max_radius=wider_than_cap,
+                       remote_hamlets=sorted(h for h in hamlet_ids if h in surviving),
+                       update=None if update is None else update(ids), **extra)
     context.report(1.0, f"done: {len(result.clusters)} clusters")
     return result
+
+
+def _update_run(features: Features, previous_ids, params: ClusteringParams, context: RunContext):
+    """Update mode (core.engine.update): keep the previous frame where it still fits, fix the rest."""
+    from .update import previous_labels, update_labels, update_report
+
+    if params.n_clusters is not None:
+        raise ClusteringInputError("a fixed number of clusters cannot be combined with updating a previous frame: "
+                                   "the update keeps the clusters that still fit and changes the count only where "
+                                   "needed")
+    names, previous = previous_labels(previous_ids, len(features))
+    context.report(0.0, "updating the previous clusters")
+    ids = update_labels(features, names, previous, params, context)
+    # The update makes compact-style cells whatever made the previous frame: the cap is enforced as there.
+    return _finish_run(features, ids, np.ones(len(features), dtype=np.int64), params, context, strategy="compact",
+                       update=lambda final: update_report(names, previous, final, features.w))
 
 
 def _check_cluster_count(features: Features, params: ClusteringParams) -> None:

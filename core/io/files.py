@@ -153,6 +153,20 @@ def weights_from(frame: pd.DataFrame, weight_field: Optional[str]) -> Optional[n
     return column.to_numpy(dtype=float, na_value=np.nan)
 
 
+def previous_ids_from(frame: pd.DataFrame, previous_field: Optional[str], strata=None) -> Optional[np.ndarray]:
+    """The previous frame's cluster IDs (nulls: features new since), checked before any work."""
+    if not previous_field:
+        return None
+    if previous_field not in frame.columns or previous_field == frame.geometry.name:
+        fields = [str(c) for c in frame.columns if c != frame.geometry.name]
+        raise ClusteringInputError(f"previous cluster field {previous_field!r} not found; fields are: "
+                                   f"{', '.join(fields) or 'none'}")
+    if strata is not None:
+        raise ClusteringInputError("updating a previous frame does not combine with strata yet: update each "
+                                   "stratum's layer on its own")
+    return frame[previous_field].to_numpy(dtype=object)
+
+
 def geometry_arrays(geometry: gpd.GeoSeries):
     """Centroid x, y and every vertex (with its feature's index) of projected geometries."""
     centroids = geometry.centroid
@@ -199,17 +213,20 @@ def cluster_field_names(frame: pd.DataFrame, id_field: str = "cluster_id", max_n
 
 def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_field: Optional[str] = None,
                   epsg: Optional[int] = None, keep_null_geometries: bool = False, progress=None,
-                  is_cancelled=None, invalid_geometries: str = "repair", log=None, field_names=None, strata=None):
+                  is_cancelled=None, invalid_geometries: str = "repair", log=None, field_names=None, strata=None,
+                  previous_field: Optional[str] = None):
     """Cluster a GeoDataFrame. Returns (every input row + cluster fields, clusters frame, result).
 
     Rows keep their order and columns. Null or empty geometries raise an error that
     counts them, unless keep_null_geometries, where they stay with empty cluster fields.
     field_names: where the cluster fields go (cluster_field_names), checked before any work.
     strata: a core.strata.StrataOptions to cluster each stratum on its own.
+    previous_field: a column of cluster IDs from a previous frame to update (core.engine.update).
     """
     valid = valid_geometries(frame, keep_null_geometries)
     names = field_names or cluster_field_names(frame)
     weights = weights_from(frame, weight_field)
+    previous = previous_ids_from(frame, previous_field, strata)
     choice = measuring_choice(frame, epsg)
     layer_crs = frame.crs if choice.layer_crs is None else CRS.from_user_input(choice.layer_crs)
     measuring = layer_crs if choice.reason == "layer" else CRS.from_user_input(choice.crs)
@@ -219,7 +236,8 @@ def cluster_frame(frame: gpd.GeoDataFrame, params: ClusteringParams, weight_fiel
     x, y, vertex_xy, owner = geometry_arrays(projected.reset_index(drop=True))
     if strata is None:
         result = cluster(x, y, None if weights is None else weights[valid], params, vertex_xy=vertex_xy,
-                         vertex_owner=owner, progress=progress, is_cancelled=is_cancelled)
+                         vertex_owner=owner, progress=progress, is_cancelled=is_cancelled,
+                         previous_ids=None if previous is None else previous[valid])
     else:
         from .strata import cluster_frame_strata
 

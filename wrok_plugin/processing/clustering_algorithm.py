@@ -64,6 +64,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
     UPDATE_INPUT = "UPDATE_INPUT"
     MEASURING_CRS = "MEASURING_CRS"
     CLUSTER_ID_FIELD = "CLUSTER_ID_FIELD"
+    PREVIOUS_CLUSTER_FIELD = "PREVIOUS_CLUSTER_FIELD"
     OUTPUT = "OUTPUT"
     OUTLINES = "OUTLINES"
     CLUSTERS = "CLUSTERS"  # OUTLINES' id before 0.2 (QGIS's k-means uses CLUSTERS for the count), still written
@@ -116,6 +117,10 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             QgsProcessingParameterCrs(self.MEASURING_CRS, "Measuring CRS in metres (empty: automatic; for a layer "
                                       "without CRS: the CRS its coordinates are in)", optional=True),
             QgsProcessingParameterString(self.CLUSTER_ID_FIELD, "Cluster ID field name", DEFAULT_ID_FIELD),
+            QgsProcessingParameterField(
+                self.PREVIOUS_CLUSTER_FIELD, "Previous cluster field (update that frame: clusters still in band "
+                "keep their IDs; empty: cluster afresh)", parentLayerParameterName=self.INPUT,
+                type=QgsProcessingParameterField.DataType.Any, optional=True),
         ]
         for parameter in advanced:
             mark_advanced(parameter)
@@ -157,6 +162,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             weight_field=self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or None,
             measuring_crs=self.parameterAsCrs(parameters, self.MEASURING_CRS, context),
             id_field=id_field, strata=frame.strata_options(self, parameters, context, jobs_value(values)),
+            previous_field=self.parameterAsString(parameters, self.PREVIOUS_CLUSTER_FIELD, context) or None,
             invalid_geometries=INVALID_GEOMETRY_CHOICES[self.parameterAsEnum(parameters, self.INVALID_GEOMETRIES,
                                                                              context)],
         )
@@ -221,6 +227,9 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             feedback.pushInfo("No weight field: every feature weighs 1 (clusters hold about "
                               f"{settings.engine_params().desired_cluster_weight:g} features each).")
         h3_field = self.parameterAsString(parameters, self.H3_FIELD, context)
+        if h3_field and settings.previous_field:
+            raise QgsProcessingException("The previous cluster field does not combine with an H3 cell field: "
+                                         "update the frame of the features themselves.")
         if h3_field:  # rows become their H3 cells' hexagons; the rest is the polygon path
             from ..qgis_io.h3_source import HexagonSource
 
@@ -245,6 +254,8 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                                   "around its own centre.")
             steps.setCurrentStep(1)
             result = run_engine(arrays, settings, self._engine_progress(steps), feedback.isCanceled)
+            if result.update is not None:
+                feedback.pushInfo(update_summary(result.update))
         except ClusteringCancelled:
             # Nothing has been created yet: a cancelled run leaves no output behind.
             raise QgsProcessingException("Cancelled; nothing was written.") from None
@@ -391,6 +402,15 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
                 show_new_fields(layer)
                 layer.triggerRepaint()
         return {}
+
+
+def update_summary(report) -> str:
+    """The log's line about an update of a previous frame (core.engine.update.UpdateReport)."""
+    counts = ", ".join(f"{len(getattr(report, name))} {name}" for name in
+                       ("unchanged", "reshaped", "split", "merged", "new", "retired"))
+    return (f"Updated the previous frame: {report.changed_feature_share:.1%} of features "
+            f"({report.changed_weight_share:.1%} of the weight) changed cluster, {report.new_features} new "
+            f"feature(s); clusters: {counts}.")
 
 
 WHOLE_NUMBER_PARAMETERS = tuple(qgis_id for name in ENGINE_NAMES if PARAMETERS[name].kind == "whole"

@@ -74,6 +74,11 @@ degrees or feet is rejected. A layer wider than one UTM zone has each cluster's 
 around its own centre. For a layer without CRS, this says the CRS its coordinates are in.</li>
 <li><b>Cluster ID field name</b>: name of the new ID field (default cluster_id). An existing input
 field of the same name and type (an earlier run's) is replaced; one of another type is refused.</li>
+<li><b>Previous cluster field</b>: update an earlier frame instead of clustering afresh. The field holds
+each feature's cluster ID from the previous run (or a hand-edited layer); NULL marks a new feature.
+Clusters still within ±20 % of the target under the new weights keep their IDs and members; only
+those out of band and their neighbours are re-solved, new clusters get new IDs, and the log says
+how many features changed cluster. Not with strata or an H3 cell field.</li>
 </ul>
 <h3>Outputs</h3>
 <ul>

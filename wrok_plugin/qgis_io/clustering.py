@@ -39,6 +39,7 @@ class ClusterSettings:
     selected_only: bool = False
     invalid_geometries: str = INVALID_GEOMETRY_CHOICES[0]
     strata: Optional[object] = None  # core.frame.strata.StrataOptions: cluster each stratum on its own
+    previous_field: Optional[str] = None  # a previous run's cluster IDs: update that frame (core.engine.update)
 
     @classmethod
     def suggested(cls, values=None, **settings) -> "ClusterSettings":
@@ -49,10 +50,11 @@ class ClusterSettings:
         return cls({**start, **(values or {})}, **settings)
 
     def strata_columns(self) -> tuple:
-        """The fields the strata plan reads (stratum keys, per-stratum settings), kept while reading features."""
+        """The fields read besides the weight (stratum keys, per-stratum settings, the previous cluster field)."""
+        previous = (self.previous_field,) if self.previous_field else ()
         if self.strata is None:
-            return ()
-        return tuple(dict.fromkeys([*self.strata.fields, *self.strata.setting_fields.values()]))
+            return previous
+        return tuple(dict.fromkeys([*self.strata.fields, *self.strata.setting_fields.values(), *previous]))
 
     def engine_params(self):
         from core import ClusteringInputError
@@ -69,12 +71,20 @@ def run_engine(arrays, settings: ClusterSettings, progress, is_cancelled):
     from core import ClusteringInputError, cluster
 
     params = settings.engine_params()
+    previous = None
+    if settings.previous_field:
+        if settings.strata is not None:
+            raise QgsProcessingException("Updating a previous frame does not combine with strata yet: update each "
+                                         "stratum's layer on its own.")
+        previous = [None if value is None or (hasattr(value, "isNull") and value.isNull()) else value
+                    for value in arrays.column(settings.previous_field)]  # QGIS NULLs: features new since
     try:
         if settings.strata is not None:
             result = _run_strata(arrays, settings.strata, params, progress, is_cancelled)
         else:
             result = cluster(arrays.x, arrays.y, arrays.weights, params, vertex_xy=arrays.vertex_xy,
-                             vertex_owner=arrays.vertex_owner, progress=progress, is_cancelled=is_cancelled)
+                             vertex_owner=arrays.vertex_owner, progress=progress, is_cancelled=is_cancelled,
+                             previous_ids=previous)
     except ClusteringInputError as exc:
         raise QgsProcessingException(f"Cannot cluster this input: {exc}.") from None
     if arrays.lonlat is not None:  # wider than one UTM zone: each radius measured around its cluster's centre
