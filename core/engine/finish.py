@@ -58,7 +58,7 @@ def _cell_graph(labels, index, cost, k, tie, extra=None):
     keep = source != target
     source, target, rise = source[keep], target[keep], rise[keep]
     key = source * k + target
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)  # any order within a key: only its minimum is kept
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     cheapest = np.minimum.reduceat(rise[order], starts)

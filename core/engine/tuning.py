@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -57,16 +59,37 @@ class _GridSampler(optuna.samplers.GridSampler):
         return None
 
 
+def grid_order(k_values, n_trials: int, random_state) -> list:
+    """The k values a one-thread Optuna study with a seeded GridSampler gives its trials 0, 1, ...
+
+    Asked of Optuna itself, with a free objective: the order is its own in every version (4.x
+    takes the seeded shuffle in trial order, 3.1 draws each trial's value from the ones not yet
+    visited), and it depends on no score, so running the real trials afterwards on any number
+    of threads gives each trial the k the original's one-thread study gave it.
+    """
+    values = [int(k) for k in k_values]
+    study = optuna.create_study(sampler=_GridSampler({"n_clusters": values}, seed=random_state),
+                                direction="minimize")
+    order = []
+
+    def record(trial):
+        order.append(int(trial.suggest_categorical("n_clusters", values)))
+        return 0.0
+
+    # As many trials as asked, but never more than the grid holds (GridSampler would stop there).
+    study.optimize(record, n_trials=min(n_trials, len(values)), n_jobs=1)
+    return order
+
+
 def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray], n_trials: int,
            params: ClusteringParams, context: RunContext, on_trial: Callable[[int, int], None],
            k_values=None) -> list:
-    """Run an Optuna grid study over k; return the k values tried, best first.
+    """Score the k values of Optuna's grid study (grid_order); return them best first.
 
     k_values defaults to the seed's range. Ties go to the earlier trial, as Optuna's
-    `study.best_trial` picks them in the original's one-thread run: GridSampler gives
-    trial number t the t-th value of its seeded shuffle of the grid, so the order is
-    fixed. Optuna threads (n_jobs) finish trials in any order; ranking by (score,
-    trial number) ourselves keeps the answer identical whatever that order was.
+    `study.best_trial` picks them in the original's one-thread run. The trials run on
+    n_jobs threads; each trial's k is fixed beforehand and ranking is by (score, trial
+    number), so the answer is the same for any thread count and any Optuna version's threading.
     on_trial(done, planned) follows the trials that really run: never more than the grid holds,
     often well below n_trials.
     """
@@ -75,31 +98,34 @@ def tune_k(features: Features, partitioner: Callable[[Features, int], np.ndarray
         k_values = list(range(low, high + 1))
     if len(k_values) == 1:
         return [int(k_values[0])]
-    sampler = _GridSampler({"n_clusters": [int(k) for k in k_values]}, seed=params.random_state)
-    study = optuna.create_study(sampler=sampler, direction="minimize")
-    finished = [0]
-    planned = min(n_trials, len(k_values))
+    order = grid_order(k_values, n_trials, params.random_state)
+    finished, lock = [0], threading.Lock()
+    failed = threading.Event()
 
-    failures = []
-
-    def objective(trial):
+    def score(k):
+        if failed.is_set():  # another trial failed: the study is over
+            return None
         try:
             context.check_cancelled()
-            k = trial.suggest_categorical("n_clusters", [int(k) for k in k_values])
-            return score_labels(features, partitioner(features, k), params)
-        except Exception as failure:
-            failures.append(failure)
+            value = score_labels(features, partitioner(features, k), params)
+        except BaseException:
+            failed.set()
             raise
+        with lock:
+            finished[0] += 1
+            on_trial(finished[0], len(order))
+        return value
 
-    def after_trial(study, trial):
-        finished[0] += 1
-        on_trial(min(finished[0], planned), planned)
-
-    # As many trials as asked, but never more than the grid holds (GridSampler would stop there).
-    study.optimize(objective, n_trials=min(n_trials, len(k_values)), n_jobs=worker_threads(params.n_jobs),
-                   callbacks=[after_trial])
-    if failures:  # Optuna's threads (n_jobs != 1) drop the error of a trial still running when the study ends
-        raise failures[0]
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    ranked = sorted(done, key=lambda t: (t.value, t.number))
-    return [int(t.params["n_clusters"]) for t in ranked]
+    threads = min(worker_threads(params.n_jobs), len(order))
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(score, k) for k in order]
+            try:
+                scores = [future.result() for future in futures]
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    else:
+        scores = [score(k) for k in order]
+    ranked = sorted(range(len(order)), key=lambda trial: (scores[trial], trial))
+    return [order[trial] for trial in ranked]
