@@ -39,7 +39,7 @@ class ClusteringParams:
     initial_max_trials: int = 100
     subsequent_max_trials: int = 20
     minibatch_reassignment_ratio: float = 0.1
-    n_jobs: int = 1
+    n_jobs: int = -1  # every core: the output is the same for any n_jobs (tests/core/engine/test_properties.py)
     random_state: int = 42
     strategy: str = DEFAULT_STRATEGY
     min_cluster_weight: Optional[float] = None
