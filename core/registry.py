@@ -20,7 +20,7 @@ REQUIRED = object()  # no default: the user must give it
 @dataclass(frozen=True)
 class Parameter:
     name: str  # the one public name: JSON payloads, strata-table columns, docs
-    kind: str  # "number", "whole" or "choice"
+    kind: str  # "number", "whole", "choice" or "field" (a field of the input layer)
     label: str  # sentence case, as the QGIS dialog shows it
     help: str
     default: object = None  # REQUIRED, a value, or None (empty)
@@ -51,6 +51,10 @@ class Parameter:
             if self.default is REQUIRED:
                 raise ClusteringInputError(f"{self.words} is required")
             return None
+        if self.kind == "field":
+            if not isinstance(value, str):
+                raise ClusteringInputError(f"{self.words} must be a field name (got {value!r})")
+            return value or None
         if self.kind == "choice":
             if value not in self.choices:
                 raise ClusteringInputError(f"{self.words} must be one of {', '.join(self.choices)} "
@@ -72,6 +76,8 @@ class Parameter:
         return self.high is None or value <= self.high
 
     def range_text(self) -> str:
+        if self.kind == "field":
+            return "a field of the input"
         if self.name == "jobs":
             return f"-1 (every core) or a whole number from 1 to {_number(self.high)}"
         low = None if self.low is None else f"{'>' if self.low_open else '>='} {_number(self.low)}"
@@ -159,6 +165,11 @@ PARAMETERS.update({p.name: p for p in (
     Parameter(name="sample_seed", kind="whole", label="Random seed",
               help="the same frame and seed give the same sample; each stratum's stream comes from the full "
                    "seed and the stratum's name", default=42, low=0, high=2**64 - 1, cli="--seed", qgis="SEED"),
+    Parameter(name="previous_field", kind="field", label="Previous cluster field",
+              help="update a previous frame: the field holding each feature's cluster ID from the previous run (empty "
+                   "on new features); clusters still in band keep their IDs and members, only those out of band and "
+                   "their neighbours change (see Updating a frame)", empty="cluster afresh",
+              cli="--previous-field", qgis="PREVIOUS_CLUSTER_FIELD", advanced=True),
     Parameter(name="classes", kind="whole", label="Number of classes", help="value classes (k of k-means)",
               default=REQUIRED, low=1, high=MAX_WHOLE_NUMBER, cli="--classes", qgis="CLASSES", suggested=4),
 )})
@@ -253,10 +264,11 @@ def add_cli_options(parser, names) -> None:
     """argparse options for these parameters; each stores None when not given, so empty keeps its meaning."""
     for name in names:
         entry = PARAMETERS[name]
-        kind = {"number": float, "whole": int}.get(entry.kind)
+        kind = {"number": float, "whole": int, "field": str}.get(entry.kind)
         parser.add_argument(entry.cli, *entry.cli_aliases, dest=entry.name, type=kind,
                             choices=entry.choices or None, required=entry.default is REQUIRED,
-                            metavar=None if entry.choices else entry.name.upper(), help=cli_help(entry))
+                            metavar=None if entry.choices else "FIELD" if entry.kind == "field" else entry.name.upper(),
+                            help=cli_help(entry))
 
 
 def cli_values(args, names=None) -> dict:

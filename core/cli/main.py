@@ -50,10 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite-input", action="store_true",
                      help="allow the output file to replace the input layer (default: refused)")
     run.add_argument("--weight-field", help="numeric column holding each feature's weight (default: 1 each)")
-    run.add_argument("--previous-field", metavar="NAME",
-                     help="update a previous frame: the field holding each feature's cluster ID from the previous "
-                          "run (empty on new features); clusters still in band keep their IDs and members, only "
-                          "those out of band and their neighbours change (docs/updating.md)")
+    add_cli_options(run, ["previous_field"])
     add_cli_options(run, [entry.name for entry in ENGINE_PARAMETERS if not entry.per_stratum or entry.name in (
         "target_weight", "target_radius", "max_weight")])
     run.add_argument("--epsg", type=int,

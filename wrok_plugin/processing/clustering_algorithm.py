@@ -35,11 +35,12 @@ from . import frame_parameters as frame
 from .base import WrokClusteringAlgorithm
 from .errors import releases_locals_on_error
 from .help_text import SHORT_HELP
-from .parameters import add_parameters, add_sink_alias, given_sinks, read_values
+from .parameters import add_parameters, add_sink_alias, given_sinks, read_value, read_values
 
 MAIN_PARAMETERS = ("target_weight", "target_radius", "weight_importance", "max_weight", "max_passes")
 ADVANCED_PARAMETERS = ("min_weight", "initial_trials", "subsequent_trials", "reassignment_ratio", "strategy", "seed",
                        "jobs")
+FRAME_UPDATE = ("previous_field",)  # wrok:tunedclustering only: a field of its input
 ENGINE_NAMES = MAIN_PARAMETERS + frame.CAP_PARAMETERS + ADVANCED_PARAMETERS
 
 
@@ -64,7 +65,6 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
     UPDATE_INPUT = "UPDATE_INPUT"
     MEASURING_CRS = "MEASURING_CRS"
     CLUSTER_ID_FIELD = "CLUSTER_ID_FIELD"
-    PREVIOUS_CLUSTER_FIELD = "PREVIOUS_CLUSTER_FIELD"
     OUTPUT = "OUTPUT"
     OUTLINES = "OUTLINES"
     CLUSTERS = "CLUSTERS"  # OUTLINES' id before 0.2 (QGIS's k-means uses CLUSTERS for the count), still written
@@ -109,7 +109,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             self.UPDATE_INPUT, "Update the input layer in place (write the cluster fields into its data source)",
             False))
-        add_parameters(self, ADVANCED_PARAMETERS)
+        add_parameters(self, ADVANCED_PARAMETERS + FRAME_UPDATE)
         advanced = [
             QgsProcessingParameterEnum(self.INVALID_GEOMETRIES, "Invalid geometries (self-intersecting polygons)",
                                        options=["repair them for measuring (makeValid)", "stop with an error"],
@@ -117,10 +117,6 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             QgsProcessingParameterCrs(self.MEASURING_CRS, "Measuring CRS in metres (empty: automatic; for a layer "
                                       "without CRS: the CRS its coordinates are in)", optional=True),
             QgsProcessingParameterString(self.CLUSTER_ID_FIELD, "Cluster ID field name", DEFAULT_ID_FIELD),
-            QgsProcessingParameterField(
-                self.PREVIOUS_CLUSTER_FIELD, "Previous cluster field (update that frame: clusters still in band "
-                "keep their IDs; empty: cluster afresh)", parentLayerParameterName=self.INPUT,
-                type=QgsProcessingParameterField.DataType.Any, optional=True),
         ]
         for parameter in advanced:
             mark_advanced(parameter)
@@ -162,7 +158,7 @@ class TunedClusteringAlgorithm(WrokClusteringAlgorithm):
             weight_field=self.parameterAsString(parameters, self.WEIGHT_FIELD, context) or None,
             measuring_crs=self.parameterAsCrs(parameters, self.MEASURING_CRS, context),
             id_field=id_field, strata=frame.strata_options(self, parameters, context, jobs_value(values)),
-            previous_field=self.parameterAsString(parameters, self.PREVIOUS_CLUSTER_FIELD, context) or None,
+            previous_field=read_value(self, parameters, context, "previous_field"),
             invalid_geometries=INVALID_GEOMETRY_CHOICES[self.parameterAsEnum(parameters, self.INVALID_GEOMETRIES,
                                                                              context)],
         )

@@ -6,7 +6,12 @@ An entry's QGIS id, label, default, range, help and advanced flag come from the 
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterNumber
+from qgis.core import (
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterNumber,
+)
 from qgis.PyQt.QtCore import QVariant
 
 from core.registry import PARAMETERS, REQUIRED
@@ -17,13 +22,16 @@ Number = QgsProcessingParameterNumber
 SMALLEST_ABOVE_ZERO = 1e-9  # QGIS ranges are closed: "> 0" becomes ">= this"
 
 
-def definition(name: str, qgis_id: str = "", optional=None) -> QgsProcessingParameterDefinition:
+def definition(name: str, qgis_id: str = "", optional=None, parent: str = "INPUT") -> QgsProcessingParameterDefinition:
     entry = PARAMETERS[name]
     qgis_id = qgis_id or entry.qgis
     if optional is None:
         optional = entry.default is not REQUIRED and entry.default is None
     label = entry.label if not (optional and entry.empty) else f"{entry.label} (empty: {entry.empty})"
-    if entry.kind == "choice":
+    if entry.kind == "field":  # a field of the `parent` layer parameter
+        parameter = QgsProcessingParameterField(qgis_id, label, parentLayerParameterName=parent,
+                                                type=QgsProcessingParameterField.DataType.Any, optional=optional)
+    elif entry.kind == "choice":
         default = entry.choices.index(entry.default)
         parameter = QgsProcessingParameterEnum(qgis_id, label, options=list(entry.choices), defaultValue=default)
     else:
@@ -77,6 +85,8 @@ def read_value(algorithm, parameters, context, name: str):
     qgis_id = next((i for i in (entry.qgis, *entry.qgis_aliases) if not is_empty(parameters.get(i))), entry.qgis)
     if is_empty(parameters.get(qgis_id)) and algorithm.parameterDefinition(qgis_id).defaultValue() is None:
         return None
+    if entry.kind == "field":
+        return algorithm.parameterAsString(parameters, qgis_id, context) or None
     if entry.kind == "choice":
         return entry.choices[algorithm.parameterAsEnum(parameters, qgis_id, context)]
     if entry.kind == "whole":

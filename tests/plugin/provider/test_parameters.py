@@ -10,6 +10,7 @@ from ..layers import point_layer, sample_points
 
 CLUSTERING = ("wrok:tunedclustering", "wrok:clusterraster", "wrok:submitaws")
 REGISTRY_PARAMETERS = {**{algorithm: [entry.name for entry in ENGINE_PARAMETERS] for algorithm in CLUSTERING},
+                       "wrok:tunedclustering": [entry.name for entry in ENGINE_PARAMETERS] + ["previous_field"],
                        "wrok:ppssample": ["n", "replacements", "sample_seed"], "wrok:classifyraster": ["classes", "seed"]}
 
 
@@ -27,6 +28,9 @@ def test_every_algorithm_declares_the_registry_parameters_as_the_registry_says(w
             assert bool(definition.flags() & PARAMETER_ADVANCED) == entry.advanced, (algorithm_id, entry.qgis)
             if entry.kind == "choice":
                 assert definition.options() == list(entry.choices)
+                continue
+            if entry.kind == "field":
+                assert definition.parentLayerParameterName() == "INPUT"
                 continue
             expected = entry.suggested if entry.default is REQUIRED else entry.default
             assert definition.defaultValue() == expected, (algorithm_id, entry.qgis)
